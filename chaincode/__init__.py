@@ -1,0 +1,1 @@
+"""CareLedger contract API: what a contract author needs, and the healthcare contracts."""

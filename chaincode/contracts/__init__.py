@@ -1,0 +1,1 @@
+"""Contracts deployed on CareLedger networks."""

@@ -1,0 +1,1 @@
+"""CareLedger nodes: identities, peer, orderer, and the local network launcher."""

@@ -1,0 +1,1 @@
+"""Identities: certificate authorities, certificates, signing and verifying."""

@@ -1,0 +1,1 @@
+"""The ordering service: block cutter, consenters, broadcast and deliver."""

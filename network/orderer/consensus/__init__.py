@@ -1,0 +1,1 @@
+"""Consenters: how the orderer agrees on and persists the block sequence."""

@@ -1,0 +1,1 @@
+"""The peer: endorser, committer, ledger and gateway service."""

@@ -1,0 +1,1 @@
+"""Generated protobuf and gRPC modules; the sources are the .proto files beside them."""
