@@ -1,0 +1,44 @@
+"""Hashes and identifiers that every node must compute the same way.
+
+Like Fabric's protoutil: the endorser, the gateway, the orderer, the committer and `ledger verify`
+all call these, so a transaction's identity and a block's hash have one definition.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+from careledger.protos import common_pb2
+
+
+def compute_tx_id(nonce: bytes, creator: bytes) -> str:
+    """The transaction id: hex SHA-256 of nonce || creator certificate."""
+    return hashlib.sha256(nonce + creator).hexdigest()
+
+
+def strip_transient(proposal: common_pb2.Proposal) -> bytes:
+    """The proposal as it goes into a transaction: transient data removed, serialized canonically."""
+    stripped = common_pb2.Proposal()
+    stripped.CopyFrom(proposal)
+    stripped.ClearField("transient")
+    return stripped.SerializeToString(deterministic=True)
+
+
+def proposal_hash(stripped_proposal: bytes) -> bytes:
+    """What an endorsement binds to: SHA-256 of the transient-free proposal bytes."""
+    return hashlib.sha256(stripped_proposal).digest()
+
+
+def header_hash(header: common_pb2.BlockHeader) -> bytes:
+    """A block's hash: SHA-256 of its serialized header (which holds the previous hash and data hash)."""
+    return hashlib.sha256(header.SerializeToString(deterministic=True)).digest()
+
+
+def data_hash(envelopes: Iterable[bytes]) -> bytes:
+    """SHA-256 over the block's envelopes, each length-prefixed so that boundaries are bound too."""
+    h = hashlib.sha256()
+    for env in envelopes:
+        h.update(len(env).to_bytes(8, "big"))
+        h.update(env)
+    return h.digest()
