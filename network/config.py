@@ -1,0 +1,173 @@
+"""The network's configuration: what `network up` reads (TOML) and what nodes read (the profile).
+
+The TOML file says what the network should be; `network up` resolves it into `network.json` (the
+profile: addresses, ports, contract policies) in the network directory. Nodes, the CLI and the SDK's
+`connect_local` read only the profile, so a running network has one source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+DEFAULT_CONFIG = Path(__file__).with_name("default-network.toml")
+PROFILE_NAME = "network.json"
+
+
+class ConfigError(Exception):
+    """The network configuration or profile is missing or malformed."""
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    """One peer or orderer: who it is and where it listens."""
+
+    name: str
+    org: str
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def id(self) -> str:
+        return f"{self.name}.{self.org}"
+
+
+@dataclass(frozen=True)
+class OrdererSettings:
+    batch_max_tx: int = 500
+    batch_max_bytes: int = 4_194_304
+    batch_timeout_ms: int = 100
+    max_message_bytes: int = 1_048_576
+
+
+@dataclass(frozen=True)
+class ContractInfo:
+    name: str
+    cls: str
+    policy: str
+
+
+@dataclass(frozen=True)
+class OrgSpec:
+    name: str
+    peers: int = 1
+    users: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """What `network up` is asked to build (the TOML file)."""
+
+    channel: str
+    orderer_org: str
+    orderer_count: int
+    orderer: OrdererSettings
+    orgs: tuple[OrgSpec, ...]
+    contracts: tuple[ContractInfo, ...]
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> NetworkConfig:
+        path = path or DEFAULT_CONFIG
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read network config {path}: {exc}") from exc
+        try:
+            o = dict(raw.get("orderer", {}))
+            orderer_org = o.pop("org", "orderer")
+            count = int(o.pop("count", 1))
+            orgs = tuple(
+                OrgSpec(x["name"], int(x.get("peers", 1)), tuple(x.get("users", ())))
+                for x in raw["orgs"]
+            )
+            contracts = tuple(
+                ContractInfo(name=n, cls=c["class"], policy=c["policy"])
+                for n, c in raw.get("contracts", {}).items()
+            )
+            return cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings(**o),
+                       orgs, contracts)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A resolved, running network: every node's address and every contract's policy."""
+
+    channel: str
+    orderer_org: str
+    orgs: tuple[str, ...]
+    orderer: OrdererSettings
+    orderers: tuple[NodeInfo, ...]
+    peers: tuple[NodeInfo, ...]
+    contracts: tuple[ContractInfo, ...] = field(default=())
+
+    def peers_of(self, org: str) -> list[NodeInfo]:
+        return [p for p in self.peers if p.org == org]
+
+    def node(self, node_id: str) -> NodeInfo:
+        """Find a node by `name.org` (e.g. `peer0.hospital`) or by plain name if unique."""
+        nodes = [*self.peers, *self.orderers]
+        matches = [n for n in nodes if node_id == n.id] or [n for n in nodes if node_id == n.name]
+        if len(matches) == 1:
+            return matches[0]
+        known = ", ".join(n.id for n in nodes)
+        raise ConfigError(f"no node {node_id!r} in this network; nodes: {known}")
+
+    def save(self, directory: Path) -> Path:
+        path = directory / PROFILE_NAME
+        data = asdict(self)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, directory: Path) -> Profile:
+        path = directory / PROFILE_NAME
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(
+                f"no network profile at {path}; start a network with `careledger network up --dir "
+                f"{directory}`") from None
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"cannot read network profile {path}: {exc}") from exc
+        return cls(
+            channel=d["channel"],
+            orderer_org=d["orderer_org"],
+            orgs=tuple(d["orgs"]),
+            orderer=OrdererSettings(**d["orderer"]),
+            orderers=tuple(NodeInfo(**n) for n in d["orderers"]),
+            peers=tuple(NodeInfo(**n) for n in d["peers"]),
+            contracts=tuple(ContractInfo(**c) for c in d["contracts"]),
+        )
+
+
+class Layout:
+    """Where things live inside a network directory."""
+
+    def __init__(self, directory: Path) -> None:
+        self.root = directory
+        self.crypto = directory / "crypto"
+        self.logs = directory / "logs"
+        self.data = directory / "data"
+        self.pids = directory / "pids.json"
+
+    def identity_dir(self, org: str, name: str) -> Path:
+        return self.crypto / org / name
+
+    def ca_cert(self, org: str) -> Path:
+        return self.crypto / org / "ca" / "cert.pem"
+
+    def node_data(self, node: NodeInfo) -> Path:
+        return self.data / node.org / node.name
+
+    def node_log(self, node: NodeInfo) -> Path:
+        return self.logs / f"{node.id}.log"

@@ -1,0 +1,109 @@
+"""gRPC plumbing shared by every node: TLS servers, node-to-node channels, errors as statuses."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from concurrent import futures
+from pathlib import Path
+from typing import Any, TypeVar
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from careledger.network.identity.tls import channel_credentials, server_credentials
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RequestError(Exception):
+    """A request refused for a reason the caller can act on; becomes a gRPC status and message."""
+
+    def __init__(self, code: grpc.StatusCode, message: str, trailer: bytes | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.trailer = trailer  # serialized gateway_pb2.ErrorDetails, sent as careledger-errors-bin
+
+
+def _abort(context: grpc.ServicerContext, exc: RequestError) -> None:
+    if exc.trailer:
+        context.set_trailing_metadata((("careledger-errors-bin", exc.trailer),))
+    context.abort(exc.code, exc.message)
+
+
+def unary(fn: F) -> F:
+    """Turn RequestError raised by a unary handler into its status; log anything unexpected."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
+        try:
+            return fn(self, request, context)
+        except RequestError as exc:
+            _abort(context, exc)
+        except Exception:
+            log.exception("%s failed", fn.__qualname__)
+            context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}; see node log")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def stream(fn: F) -> F:
+    """Like `unary` for server-streaming handlers (generators)."""
+
+    @functools.wraps(fn)
+    def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        try:
+            yield from fn(self, request, context)
+        except RequestError as exc:
+            _abort(context, exc)
+        except Exception:
+            if context.is_active():
+                log.exception("%s failed", fn.__qualname__)
+                context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}; see log")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max(max_message_bytes, 64 * 1024 * 1024)),
+    ]
+
+
+def new_server(
+    identity_dir: Path,
+    client_ca_pems: Sequence[bytes] | None,
+    address: str,
+    max_message_bytes: int,
+    workers: int = 64,
+) -> tuple[grpc.Server, health.HealthServicer]:
+    """A TLS server with the standard health service; mutual TLS when client CAs are given."""
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=workers),
+        options=message_options(max_message_bytes),
+    )
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    server.add_secure_port(address, server_credentials(identity_dir, client_ca_pems))
+    return server, health_servicer
+
+
+def set_serving(health_servicer: health.HealthServicer, serving: bool) -> None:
+    status = (health_pb2.HealthCheckResponse.SERVING if serving
+              else health_pb2.HealthCheckResponse.NOT_SERVING)
+    health_servicer.set("", status)
+
+
+def node_channel(address: str, root_pems: Sequence[bytes], identity_dir: Path,
+                 max_message_bytes: int) -> grpc.Channel:
+    """A mutual-TLS channel from this node to another node."""
+    return grpc.secure_channel(
+        address,
+        channel_credentials(root_pems, identity_dir),
+        options=message_options(max_message_bytes),
+    )
