@@ -1,0 +1,85 @@
+"""Solo consensus: one orderer process cuts, signs and persists every block.
+
+Blocks are fsynced to the block store before any peer can fetch them, so a block a peer has seen
+survives a crash of the orderer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+
+from careledger.network.identity.signing import Signer
+from careledger.network.orderer.blockmaker import make_block
+from careledger.network.orderer.cutter import BlockCutter
+from careledger.network.peer.blockstore import BlockStore
+from careledger.protos import common_pb2
+
+log = logging.getLogger(__name__)
+
+
+class SoloConsenter:
+    def __init__(self, store: BlockStore, signer: Signer, cutter: BlockCutter,
+                 batch_timeout: float) -> None:
+        self._store = store
+        self._signer = signer
+        self._cutter = cutter
+        self._timeout = batch_timeout
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._grown = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="solo-orderer", daemon=True)
+        self._stopping = False
+        self._last_header = store.get(store.height - 1).header if store.height else None
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def order(self, envelope: bytes) -> None:
+        self._queue.put(envelope)
+
+    @property
+    def height(self) -> int:
+        return self._store.height
+
+    def get_block(self, number: int) -> common_pb2.Block:
+        return self._store.get(number)
+
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        with self._grown:
+            return self._grown.wait_for(lambda: self._store.height >= height, timeout)
+
+    def _run(self) -> None:
+        deadline: float | None = None
+        while not self._stopping:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                envelope = self._queue.get(timeout=wait)
+            except queue.Empty:
+                envelope = None
+            if envelope is not None:
+                for batch in self._cutter.ordered(envelope):
+                    self._write(batch)
+                if self._cutter.pending and deadline is None:
+                    deadline = time.monotonic() + self._timeout
+                elif not self._cutter.pending:
+                    deadline = None
+            elif deadline is not None and time.monotonic() >= deadline:
+                self._write(self._cutter.cut())
+                deadline = None
+
+    def _write(self, batch: list[bytes]) -> None:
+        if not batch:
+            return
+        block = make_block(self._store.height, self._last_header, batch, self._signer)
+        self._store.append(block)
+        self._last_header = block.header
+        log.info("cut block %d with %d transactions", block.header.number, len(batch))
+        with self._grown:
+            self._grown.notify_all()

@@ -1,0 +1,43 @@
+"""The block cutter: decides where one block ends and the next begins."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class BatchLimits:
+    max_tx: int
+    max_bytes: int
+
+
+class BlockCutter:
+    """Groups envelopes into batches by count and size; the consenter cuts on timeout.
+
+    Not thread-safe: it belongs to the consenter's ordering thread.
+    """
+
+    def __init__(self, limits: BatchLimits) -> None:
+        self._limits = limits
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def ordered(self, envelope: bytes) -> list[list[bytes]]:
+        """Add one envelope; return the batches that are now complete (zero, one or two)."""
+        batches = []
+        if self._pending and self._pending_bytes + len(envelope) > self._limits.max_bytes:
+            batches.append(self.cut())
+        self._pending.append(envelope)
+        self._pending_bytes += len(envelope)
+        if len(self._pending) >= self._limits.max_tx or self._pending_bytes >= self._limits.max_bytes:
+            batches.append(self.cut())
+        return batches
+
+    def cut(self) -> list[bytes]:
+        """Return what is pending as one batch (possibly empty) and start afresh."""
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        return batch

@@ -1,0 +1,64 @@
+"""The orderer's gRPC services: Broadcast admits envelopes, Deliver streams blocks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+
+import grpc
+
+from careledger.network import blockstream
+from careledger.network.envelope import admit
+from careledger.network.grpcutil import RequestError, stream, unary
+from careledger.network.identity.membership import Membership
+from careledger.network.orderer.consensus.base import Consenter
+from careledger.network.signedrequest import open_signed
+from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+
+class OrdererService(orderer_pb2_grpc.OrdererServicer):
+    def __init__(self, channel: str, membership: Membership, consenter: Consenter) -> None:
+        self._channel = channel
+        self._membership = membership
+        self._consenter = consenter
+        self._seen: set[str] = set()
+        self._seen_lock = threading.Lock()
+        for number in range(consenter.height):
+            self._remember(consenter.get_block(number))
+
+    def _remember(self, block: common_pb2.Block) -> None:
+        for env_bytes in block.data.envelopes:
+            env = common_pb2.Envelope.FromString(env_bytes)
+            tx = common_pb2.Transaction.FromString(env.payload)
+            self._seen.add(common_pb2.Proposal.FromString(tx.proposal).header.tx_id)
+
+    @unary
+    def Broadcast(self, request: common_pb2.Envelope,
+                  context: grpc.ServicerContext) -> orderer_pb2.BroadcastResponse:
+        admitted = admit(request, self._channel, self._membership)
+        with self._seen_lock:
+            if admitted.tx_id in self._seen:
+                raise RequestError(grpc.StatusCode.ALREADY_EXISTS,
+                                   f"transaction {admitted.tx_id} was already submitted for ordering; "
+                                   "check its commit status instead of submitting it again")
+            self._seen.add(admitted.tx_id)
+        self._consenter.order(request.SerializeToString())
+        log.debug("accepted tx %s from %s", admitted.tx_id, admitted.creator.id)
+        return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
+
+    @stream
+    def Deliver(self, request: common_pb2.Signed,
+                context: grpc.ServicerContext) -> Iterator[common_pb2.Block]:
+        seek, who = open_signed(request, orderer_pb2.SeekRequest, self._membership)
+        if seek.channel != self._channel:
+            raise RequestError(grpc.StatusCode.NOT_FOUND,
+                               f"no channel {seek.channel!r} on this orderer; it orders {self._channel!r}")
+        if who.role not in ("peer", "orderer", "admin"):
+            raise RequestError(grpc.StatusCode.PERMISSION_DENIED,
+                               f"{who.id} has role {who.role!r}; only peers, orderers and admins may "
+                               "read blocks from the orderer")
+        stop = None if seek.follow else max(seek.start, seek.stop)
+        yield from blockstream.follow(self._consenter, seek.start, context.is_active, stop)
