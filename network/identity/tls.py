@@ -1,0 +1,56 @@
+"""gRPC TLS credentials from an identity folder: the same certificate signs and serves TLS."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import grpc
+
+from careledger.network.identity.certs import CERT_FILE, KEY_FILE
+from careledger.network.identity.errors import IdentityError
+
+
+def server_credentials(
+    identity_dir: Path, client_ca_pems: Sequence[bytes] | None
+) -> grpc.ServerCredentials:
+    """TLS for a node's server; with `client_ca_pems`, clients must present a cert from those CAs."""
+    key_pem, cert_pem = _read_pair(identity_dir)
+    if client_ca_pems is not None and not client_ca_pems:
+        raise IdentityError(
+            f"server {identity_dir}: mutual TLS needs at least one client CA; pass None to "
+            "accept clients without certificates"
+        )
+    return grpc.ssl_server_credentials(
+        [(key_pem, cert_pem)],
+        root_certificates=_bundle(client_ca_pems) if client_ca_pems else None,
+        require_client_auth=client_ca_pems is not None,
+    )
+
+
+def channel_credentials(
+    root_pems: Sequence[bytes], identity_dir: Path | None = None
+) -> grpc.ChannelCredentials:
+    """TLS for a client channel trusting `root_pems`; presents `identity_dir`'s cert when given."""
+    if not root_pems:
+        raise IdentityError("channel credentials need at least one root CA certificate")
+    if identity_dir is None:
+        return grpc.ssl_channel_credentials(root_certificates=_bundle(root_pems))
+    key_pem, cert_pem = _read_pair(identity_dir)
+    return grpc.ssl_channel_credentials(
+        root_certificates=_bundle(root_pems), private_key=key_pem, certificate_chain=cert_pem
+    )
+
+
+def _bundle(pems: Sequence[bytes]) -> bytes:
+    return b"".join(pem if pem.endswith(b"\n") else pem + b"\n" for pem in pems)
+
+
+def _read_pair(identity_dir: Path) -> tuple[bytes, bytes]:
+    identity_dir = Path(identity_dir)
+    try:
+        return (identity_dir / KEY_FILE).read_bytes(), (identity_dir / CERT_FILE).read_bytes()
+    except OSError as exc:
+        raise IdentityError(
+            f"cannot read TLS identity in {identity_dir}: {exc}; issue it with generate_org"
+        ) from exc
