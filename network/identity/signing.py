@@ -85,12 +85,20 @@ class Signer:
         return sign_digest(self.key, digest)
 
 
+_SUBJECT_LABELS = {
+    NameOID.COMMON_NAME: "CN",
+    NameOID.ORGANIZATION_NAME: "O",
+    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU (role)",
+}
+
+
 def subject_field(cert: x509.Certificate, oid: x509.ObjectIdentifier) -> str:
     """The single value of a subject attribute (CN, O, OU); identities with zero or two are refused."""
     values = cert.subject.get_attributes_for_oid(oid)
     if len(values) != 1:
         raise IdentityError(
             f"certificate {cert.subject.rfc4514_string()!r} must have exactly one "
-            f"{oid.dotted_string} in its subject; reissue it with generate_org"
+            f"{_SUBJECT_LABELS.get(oid, oid.dotted_string)} in its subject; reissue it with "
+            "generate_org"
         )
     return str(values[0].value)
