@@ -1,1 +1,59 @@
 """CareLedger gateway SDK: connect, get a network and a contract, submit and evaluate."""
+
+from careledger.gateway import signers
+from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEvents
+from careledger.gateway.client import Timeouts
+from careledger.gateway.commit import Commit, Status, SubmittedTransaction
+from careledger.gateway.contract import Contract
+from careledger.gateway.errors import (
+    ChaincodeEventsError,
+    CommitError,
+    CommitStatusError,
+    EndorseError,
+    ErrorDetail,
+    EvaluateError,
+    GatewayError,
+    InvalidKeyError,
+    LocalNetworkError,
+    MalformedMessageError,
+    OfflineSigningError,
+    SubmitError,
+)
+from careledger.gateway.gateway import Gateway, connect
+from careledger.gateway.identity import Identity, Signer
+from careledger.gateway.local import connect_local, default_directory
+from careledger.gateway.network import Network
+from careledger.gateway.proposal import Proposal
+from careledger.gateway.transaction import Transaction
+
+__all__ = [
+    "ChaincodeEvent",
+    "ChaincodeEvents",
+    "ChaincodeEventsError",
+    "Commit",
+    "CommitError",
+    "CommitStatusError",
+    "Contract",
+    "EndorseError",
+    "ErrorDetail",
+    "EvaluateError",
+    "Gateway",
+    "GatewayError",
+    "Identity",
+    "InvalidKeyError",
+    "LocalNetworkError",
+    "MalformedMessageError",
+    "Network",
+    "OfflineSigningError",
+    "Proposal",
+    "Signer",
+    "Status",
+    "SubmitError",
+    "SubmittedTransaction",
+    "Timeouts",
+    "Transaction",
+    "connect",
+    "connect_local",
+    "default_directory",
+    "signers",
+]

@@ -1,0 +1,80 @@
+"""Connect to a local network written by `careledger network up`, by org and user name."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from careledger.gateway.client import DEFAULT_TIMEOUTS, Timeouts
+from careledger.gateway.errors import LocalNetworkError
+from careledger.gateway.gateway import Gateway, connect
+from careledger.gateway.identity import Identity, new_private_key_signer
+
+_HINT = "run `careledger network up` first (or set CARELEDGER_HOME to its directory)"
+
+
+def default_directory() -> Path:
+    """Where the local network lives: $CARELEDGER_HOME, else ./.careledger."""
+    return Path(os.environ.get("CARELEDGER_HOME") or Path.cwd() / ".careledger")
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise LocalNetworkError(f"{what} {path} does not exist; {_HINT}") from None
+
+
+def _pick_peer(peers: list[dict[str, Any]], org: str, peer: str | None) -> dict[str, Any]:
+    if peer is not None:
+        named = [p for p in peers if p.get("name") == peer]
+        if not named:
+            known = ", ".join(p.get("name", "?") for p in peers)
+            raise LocalNetworkError(f"no peer named {peer!r} in the local network (peers: {known})")
+        return named[0]
+    of_org = [p for p in peers if p.get("org") == org]
+    if not of_org:
+        orgs = ", ".join(sorted({p.get("org", "?") for p in peers}))
+        raise LocalNetworkError(f"org {org!r} has no peer in the local network (orgs: {orgs})")
+    return of_org[0]
+
+
+def connect_local(
+    directory: Path | str,
+    who: str = "hospital:admin",
+    *,
+    peer: str | None = None,
+    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+) -> Gateway:
+    """A Gateway to ORG's first peer (or the named peer) as ORG:USER, read from directory."""
+    root = Path(directory)
+    org, _, user = who.partition(":")
+    user = user or "admin"
+    if not org:
+        raise LocalNetworkError(f"who={who!r} names no org; use ORG or ORG:USER, e.g. hospital:admin")
+    try:
+        config = json.loads(_read(root / "network.json", "network description"))
+        target = _pick_peer(config["peers"], org, peer)
+        address = target["address"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
+    user_dir = root / "crypto" / org / user
+    if not user_dir.is_dir():
+        raise LocalNetworkError(
+            f"no identity {org}:{user}: {user_dir} does not exist; {_HINT}, "
+            f"or enroll the user in org {org}"
+        )
+    identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", "certificate"))
+    signer = new_private_key_signer(_read(user_dir / "key.pem", "private key"))
+    peer_org = target.get("org", org)
+    tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
+    return connect(
+        address,
+        identity,
+        signer,
+        tls_root_certificates=tls_root,
+        server_name=target.get("server_name"),
+        timeouts=timeouts,
+    )

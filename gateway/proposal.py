@@ -1,0 +1,171 @@
+"""Proposal: a request to run one contract function, to evaluate (query) or endorse (transact)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from careledger.gateway.client import GatewayClient
+from careledger.gateway.errors import EndorseError, EvaluateError, MalformedMessageError
+from careledger.gateway.identity import Identity, sha256
+from careledger.gateway.transaction import Transaction
+from careledger.protos import common_pb2, gateway_pb2
+
+NONCE_SIZE = 24
+_OK = 200
+_CONTRACT_ERROR = grpc.StatusCode.UNKNOWN  # the call succeeded; the contract did not
+
+Arg = str | bytes
+
+
+def compute_tx_id(nonce: bytes, creator: bytes) -> str:
+    """The transaction id every node recomputes: hex SHA-256 of nonce || creator PEM."""
+    return hashlib.sha256(nonce + creator).hexdigest()
+
+
+def _as_bytes(value: Arg) -> bytes:
+    return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def build_proposal(
+    identity: Identity,
+    channel: str,
+    contract: str,
+    function: str,
+    args: Iterable[Arg] = (),
+    transient: Mapping[str, Arg] | None = None,
+) -> common_pb2.Proposal:
+    """A fresh Proposal: new nonce, tx id from the rule, creator = the identity's certificate."""
+    nonce = os.urandom(NONCE_SIZE)
+    header = common_pb2.Header(
+        channel=channel,
+        tx_id=compute_tx_id(nonce, identity.certificate),
+        creator=identity.certificate,
+        nonce=nonce,
+    )
+    header.timestamp.GetCurrentTime()
+    return common_pb2.Proposal(
+        header=header,
+        contract=contract,
+        function=function,
+        args=[_as_bytes(a) for a in args],
+        transient={k: _as_bytes(v) for k, v in (transient or {}).items()},
+    )
+
+
+class Proposal:
+    """A proposal ready to evaluate or endorse; bytes()/digest() let it be signed elsewhere.
+
+    bytes() is the serialized EndorseRequest (organizations included) so that an offline signer
+    can hand it back through Gateway.new_signed_proposal; digest() is what gets signed: the
+    SHA-256 of the serialized Proposal.
+    """
+
+    def __init__(self, client: GatewayClient, request: gateway_pb2.EndorseRequest) -> None:
+        self._client = client
+        self._request = request
+
+    @classmethod
+    def from_bytes(cls, client: GatewayClient, data: bytes, signature: bytes) -> Proposal:
+        """Rebuild a proposal from Proposal.bytes() and attach an offline signature."""
+        request = gateway_pb2.EndorseRequest()
+        proposal = common_pb2.Proposal()
+        try:
+            request.ParseFromString(data)
+            proposal.ParseFromString(request.proposed_transaction.proposal_bytes)
+        except DecodeError as err:
+            raise MalformedMessageError(f"not the bytes() of a Proposal: {err}") from err
+        if not request.tx_id or proposal.header.tx_id != request.tx_id:
+            raise MalformedMessageError(
+                f"not the bytes() of a Proposal: tx id {request.tx_id!r} does not match its header"
+            )
+        request.proposed_transaction.signature = signature
+        return cls(client, request)
+
+    @property
+    def tx_id(self) -> str:
+        """The id the transaction will have on the ledger."""
+        return self._request.tx_id
+
+    @property
+    def organizations(self) -> list[str]:
+        """Orgs asked to endorse (endorse) or to answer (evaluate); empty lets the gateway pick."""
+        return list(self._request.endorsing_organizations)
+
+    def bytes(self) -> bytes:
+        """The serialized request, for offline signing and Gateway.new_signed_proposal."""
+        return self._request.SerializeToString(deterministic=True)
+
+    def digest(self) -> bytes:
+        """The SHA-256 digest to sign: of the serialized Proposal."""
+        return sha256(self._request.proposed_transaction.proposal_bytes)
+
+    def evaluate(self) -> bytes:
+        """Run the function on one peer of the target orgs and return its result; no ledger write."""
+        request = gateway_pb2.EvaluateRequest(
+            tx_id=self.tx_id,
+            channel=self._request.channel,
+            proposed_transaction=self._signed(),
+            target_organizations=self._request.endorsing_organizations,
+        )
+        result = self._client.evaluate(request).result
+        if result.status != _OK:
+            raise EvaluateError(
+                f"contract returned status {result.status}: {result.message}",
+                code=_CONTRACT_ERROR, tx_id=self.tx_id, stage="evaluate",
+            )
+        return result.payload
+
+    def endorse(self) -> Transaction:
+        """Have the policy's orgs endorse the proposal; returns the transaction to sign and submit."""
+        request = gateway_pb2.EndorseRequest()
+        request.CopyFrom(self._request)
+        request.proposed_transaction.CopyFrom(self._signed())
+        response = self._client.endorse(request)
+        if response.HasField("result") and response.result.status != _OK:
+            raise EndorseError(
+                f"contract returned status {response.result.status}: {response.result.message}",
+                code=_CONTRACT_ERROR, tx_id=self.tx_id, stage="endorse",
+            )
+        try:
+            return Transaction(self._client, response.prepared_transaction)
+        except MalformedMessageError as err:
+            raise EndorseError(
+                f"gateway returned a malformed prepared transaction: {err}",
+                code=grpc.StatusCode.INTERNAL, tx_id=self.tx_id, stage="endorse",
+            ) from err
+
+    def _signed(self) -> common_pb2.SignedProposal:
+        signed = self._request.proposed_transaction
+        if signed.signature:
+            return signed
+        return common_pb2.SignedProposal(
+            proposal_bytes=signed.proposal_bytes,
+            signature=self._client.sign(self.digest(), "proposal", self.tx_id),
+        )
+
+
+def new_proposal(
+    client: GatewayClient,
+    channel: str,
+    contract: str,
+    function: str,
+    args: Sequence[Arg] = (),
+    transient: Mapping[str, Arg] | None = None,
+    organizations: Sequence[str] | None = None,
+) -> Proposal:
+    """Build an unsigned Proposal for the client's identity."""
+    proposal = build_proposal(client.identity, channel, contract, function, args, transient)
+    request = gateway_pb2.EndorseRequest(
+        tx_id=proposal.header.tx_id,
+        channel=channel,
+        proposed_transaction=common_pb2.SignedProposal(
+            proposal_bytes=proposal.SerializeToString(deterministic=True)
+        ),
+        endorsing_organizations=list(organizations or ()),
+    )
+    return Proposal(client, request)
