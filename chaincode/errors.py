@@ -1,0 +1,19 @@
+"""The errors of the contract API: one a contract raises, and ones that reject a bad deployment."""
+
+from __future__ import annotations
+
+
+class ContractError(Exception):
+    """A contract refused the request; the message reaches the client verbatim (status 500).
+
+    Raise it for business-rule failures ("asset a1 does not exist"). Any other exception a contract
+    raises is treated as a bug: the client sees only its type and message, never the traceback.
+    """
+
+
+class ContractDefinitionError(Exception):
+    """A contract class cannot be deployed as written (bad name, bad function signature, bad spec)."""
+
+
+class ContractNotFoundError(LookupError):
+    """The registry holds no contract by the requested name."""

@@ -1,0 +1,174 @@
+"""The Stub: a contract's only window on the ledger, the transaction and the clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+
+from careledger.chaincode.codec import to_bytes
+from careledger.chaincode.errors import ContractError
+from careledger.chaincode.state import HistoryEntry
+from careledger.chaincode.txsimulator import TxSimulator
+from careledger.protos import common_pb2
+
+MAX_KEY_LENGTH = 1024
+COMPOSITE_KEY_NAMESPACE = "\x00"
+MIN_UNICODE_RUNE = "\x00"
+MAX_UNICODE_RUNE = "\U0010ffff"
+# Fabric's substitute for an open start of a simple-key range: skips every composite key.
+EMPTY_KEY_SUBSTITUTE = "\x01"
+
+Invoke = Callable[[str, str, Sequence[str]], bytes]
+"""How a stub asks the runtime to run another contract: (contract, function, args) -> payload."""
+
+
+def _check_utf8(what: str, text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ContractError(f"{what} {text!r} is not valid UTF-8: {exc.reason}") from None
+
+
+def _check_key(key: str) -> None:
+    if not isinstance(key, str) or key == "":
+        raise ContractError(f"key {key!r} is invalid: a key must be a non-empty string")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ContractError(
+            f"key {key[:40]!r}... is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"
+        )
+    _check_utf8("key", key)
+    if key.startswith(COMPOSITE_KEY_NAMESPACE):
+        split_composite_key(key)
+
+
+def _check_simple_key(key: str) -> None:
+    if key.startswith(COMPOSITE_KEY_NAMESPACE):
+        raise ContractError(
+            f"key {key!r} is a composite key; use get_state_by_partial_composite_key for those"
+        )
+
+
+def create_composite_key(object_type: str, attrs: Sequence[str]) -> str:
+    """Fabric's composite key: "\\x00" + type + "\\x00" + each attribute + "\\x00"."""
+    if object_type == "":
+        raise ContractError("composite key object type must be a non-empty string")
+    for part in (object_type, *attrs):
+        if not isinstance(part, str):
+            raise ContractError(f"composite key part {part!r} must be a string")
+        _check_utf8("composite key part", part)
+        if MIN_UNICODE_RUNE in part or MAX_UNICODE_RUNE in part:
+            raise ContractError(
+                f"composite key part {part!r} must not contain U+0000 or U+10FFFF"
+            )
+    return COMPOSITE_KEY_NAMESPACE + "".join(f"{part}\x00" for part in (object_type, *attrs))
+
+
+def split_composite_key(key: str) -> tuple[str, list[str]]:
+    """The object type and attributes of a composite key made by create_composite_key."""
+    if len(key) < 3 or not key.startswith(COMPOSITE_KEY_NAMESPACE) or not key.endswith("\x00"):
+        raise ContractError(
+            f"key {key!r} is not a composite key; keys starting with U+0000 are reserved for them"
+        )
+    object_type, *attrs = key[1:-1].split("\x00")
+    return object_type, attrs
+
+
+class Stub:
+    """Reads and writes world state for one contract namespace within one simulation.
+
+    Made by the runtime for every invocation; contracts get it as `ctx.stub`.
+    """
+
+    def __init__(
+        self,
+        simulator: TxSimulator,
+        namespace: str,
+        *,
+        tx_id: str,
+        channel: str,
+        function: str,
+        args: Sequence[str],
+        timestamp: datetime,
+        transient: Mapping[str, bytes],
+        invoke: Invoke,
+    ) -> None:
+        self._sim = simulator
+        self._ns = namespace
+        self.tx_id = tx_id
+        self.channel = channel
+        self.function = function
+        self.args = list(args)
+        self._timestamp = (
+            timestamp.replace(tzinfo=UTC) if timestamp.tzinfo is None else timestamp.astimezone(UTC)
+        )
+        self._transient = dict(transient)
+        self._invoke = invoke
+
+    def get_tx_timestamp(self) -> datetime:
+        """The signed proposal's time in UTC: the only clock a contract may use (deterministic)."""
+        return self._timestamp
+
+    def get_transient(self) -> dict[str, bytes]:
+        """Sensitive inputs the client sent outside the args; they never reach the ledger."""
+        return dict(self._transient)
+
+    def get_state(self, key: str) -> bytes | None:
+        """The value of `key`, or None when it does not exist (sees this transaction's writes)."""
+        _check_key(key)
+        return self._sim.get_state(self._ns, key)
+
+    def put_state(self, key: str, value: bytes | str) -> None:
+        """Write `key`; takes effect when the transaction commits valid."""
+        _check_key(key)
+        if isinstance(value, str):
+            value = value.encode("utf-8")
+        if not isinstance(value, bytes):
+            raise TypeError(f"put_state value for key {key!r} must be bytes or str, not "
+                            f"{type(value).__name__}")
+        self._sim.put_state(self._ns, key, value)
+
+    def del_state(self, key: str) -> None:
+        """Delete `key`; takes effect when the transaction commits valid."""
+        _check_key(key)
+        self._sim.del_state(self._ns, key)
+
+    def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
+        """Simple keys in [start, end), sorted; an empty bound leaves that side open."""
+        for bound in (start, end):
+            if bound:
+                _check_key(bound)
+                _check_simple_key(bound)
+        return iter(self._sim.get_range(self._ns, start or EMPTY_KEY_SUBSTITUTE, end))
+
+    def create_composite_key(self, object_type: str, attrs: Sequence[str]) -> str:
+        """A key made of a type and attributes, for secondary indexes and partial-key queries."""
+        return create_composite_key(object_type, attrs)
+
+    def split_composite_key(self, key: str) -> tuple[str, list[str]]:
+        """The object type and attributes of a composite key."""
+        return split_composite_key(key)
+
+    def get_state_by_partial_composite_key(
+        self, object_type: str, attrs: Sequence[str]
+    ) -> Iterator[tuple[str, bytes]]:
+        """Composite keys of `object_type` whose leading attributes equal `attrs`, sorted."""
+        prefix = create_composite_key(object_type, attrs)
+        return iter(self._sim.get_range(self._ns, prefix, prefix + MAX_UNICODE_RUNE))
+
+    def get_history_for_key(self, key: str) -> list[HistoryEntry]:
+        """Every committed change of `key`, oldest first (this transaction's writes not included)."""
+        _check_key(key)
+        return self._sim.get_history(self._ns, key)
+
+    def set_event(self, name: str, payload: bytes | str | dict) -> None:
+        """Emit an event when the transaction commits; one per transaction, the last one wins."""
+        if not isinstance(name, str) or name == "":
+            raise ContractError(f"event name {name!r} is invalid: it must be a non-empty string")
+        self._sim.event = common_pb2.ChaincodeEvent(
+            contract=self._ns, tx_id=self.tx_id, event_name=name, payload=to_bytes(payload)
+        )
+
+    def invoke_contract(self, contract: str, function: str, args: Sequence[str]) -> bytes:
+        """Run another contract's function in this simulation, in its own namespace, as the same
+        client; its payload is returned and its ContractError propagates."""
+        return self._invoke(contract, function, args)
