@@ -16,7 +16,7 @@ class ClientIdentity:
     org: str
     name: str
     role: str
-    attributes: Mapping[str, str] = field(default_factory=dict)
+    attributes: Mapping[str, str] = field(default_factory=dict, hash=False)
     cert_pem: bytes = b""
 
     def __post_init__(self) -> None:

@@ -123,8 +123,8 @@ class Stub:
         if isinstance(value, str):
             value = value.encode("utf-8")
         if not isinstance(value, bytes):
-            raise TypeError(f"put_state value for key {key!r} must be bytes or str, not "
-                            f"{type(value).__name__}")
+            kind = type(value).__name__
+            raise TypeError(f"put_state value for key {key!r} must be bytes or str, not {kind}")
         self._sim.put_state(self._ns, key, value)
 
     def del_state(self, key: str) -> None:

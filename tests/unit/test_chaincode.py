@@ -407,6 +407,8 @@ def test_client_identity_attributes_are_read_only_and_asserted_with_a_clear_mess
         ALICE.assert_attribute_value("ward", "3")
     with pytest.raises(TypeError):
         ALICE.attributes["dept"] = "x"  # type: ignore[index]
+    same = ClientIdentity("hospital", "alice", "doctor", {"dept": "cardiology"}, b"PEM")
+    assert same == ALICE and hash(same) == hash(ALICE)
 
 
 def test_history_comes_from_committed_state(registry, state):
