@@ -92,6 +92,6 @@ def open_chaincode_events(
     if start_block is not None:
         request.start_block = start_block
     payload = request.SerializeToString(deterministic=True)
-    signature = client.sign(sha256(payload), "chaincode events request", after_tx_id or "")
+    signature = client.sign_request(sha256(payload), f"chaincode events request for {contract}")
     call = client.chaincode_events(common_pb2.Signed(payload=payload, signature=signature))
     return ChaincodeEvents(client, call)

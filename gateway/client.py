@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,6 +23,7 @@ from careledger.gateway.identity import Identity, Signer
 from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc
 
 _Response = TypeVar("_Response")
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -55,12 +57,20 @@ class GatewayClient:
         self._timeouts = timeouts
 
     def sign(self, digest: bytes, step: str, tx_id: str) -> bytes:
-        """Sign digest with the gateway's signer; without one, say how to sign offline."""
+        """Sign digest with the gateway's signer; without one, say how to sign step offline."""
         if self._signer is None:
             raise OfflineSigningError(
                 f"{step} of transaction {tx_id} is not signed and the gateway has no signer: "
                 f"sign its digest() and pass bytes() and the signature to "
                 f"Gateway.new_signed_{step}"
+            )
+        return self._signer(digest)
+
+    def sign_request(self, digest: bytes, what: str) -> bytes:
+        """Sign a read request (no offline path): the gateway must have been given a signer."""
+        if self._signer is None:
+            raise OfflineSigningError(
+                f"{what} must be signed but the gateway has no signer: connect with a signer"
             )
         return self._signer(digest)
 
@@ -114,6 +124,7 @@ class GatewayClient:
         tx_id: str,
         timeout: float,
     ) -> _Response:
+        _log.debug("%s of tx %s via gateway %s", stage, tx_id, self.address)
         try:
             return method(request, timeout=timeout)
         except grpc.RpcError as err:

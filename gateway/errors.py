@@ -48,8 +48,8 @@ class GatewayError(Exception):
     def _render(self) -> str:
         text = self.message
         if self.stage:
-            subject = f"transaction {self.tx_id}" if self.tx_id else "request"
-            text += f" ({self.stage} of {subject} failed: {self.code.name})"
+            of_tx = f" of transaction {self.tx_id}" if self.tx_id else ""
+            text += f" ({self.stage}{of_tx} failed: {self.code.name})"
         for d in self.details:
             text += f"\n  - peer {d.address} ({d.org}): {d.message}"
         return text
@@ -169,7 +169,7 @@ def from_rpc_error(
     code = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
     details_fn = getattr(err, "details", None)
     message = (details_fn() if callable(details_fn) else None) or str(err)
-    if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+    if code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
         field = stage.replace(" ", "_")
         message = (
             f"{stage} of transaction {tx_id} exceeded its {timeout:g}s deadline at {address}; "

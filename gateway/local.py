@@ -27,18 +27,29 @@ def _read(path: Path, what: str) -> bytes:
         raise LocalNetworkError(f"{what} {path} does not exist; {_HINT}") from None
 
 
+def _node_id(node: dict[str, Any]) -> str:
+    return f"{node['name']}.{node['org']}"
+
+
 def _pick_peer(peers: list[dict[str, Any]], org: str, peer: str | None) -> dict[str, Any]:
-    if peer is not None:
-        named = [p for p in peers if p.get("name") == peer]
-        if not named:
-            known = ", ".join(p.get("name", "?") for p in peers)
-            raise LocalNetworkError(f"no peer named {peer!r} in the local network (peers: {known})")
-        return named[0]
-    of_org = [p for p in peers if p.get("org") == org]
-    if not of_org:
-        orgs = ", ".join(sorted({p.get("org", "?") for p in peers}))
-        raise LocalNetworkError(f"org {org!r} has no peer in the local network (orgs: {orgs})")
-    return of_org[0]
+    """ORG's first peer, or the one named `name.org` (or plain `name`, preferring ORG's)."""
+    if peer is None:
+        of_org = [p for p in peers if p["org"] == org]
+        if not of_org:
+            orgs = ", ".join(sorted({p["org"] for p in peers}))
+            raise LocalNetworkError(f"org {org!r} has no peer in the local network (orgs: {orgs})")
+        return of_org[0]
+    named = [p for p in peers if _node_id(p) == peer] or sorted(
+        (p for p in peers if p["name"] == peer), key=lambda p: p["org"] != org
+    )
+    if not named:
+        known = ", ".join(_node_id(p) for p in peers)
+        raise LocalNetworkError(f"no peer named {peer!r} in the local network (peers: {known})")
+    return named[0]
+
+
+def _address(node: dict[str, Any]) -> str:
+    return node.get("address") or f"{node['host']}:{node['port']}"
 
 
 def connect_local(
@@ -48,7 +59,10 @@ def connect_local(
     peer: str | None = None,
     timeouts: Timeouts = DEFAULT_TIMEOUTS,
 ) -> Gateway:
-    """A Gateway to ORG's first peer (or the named peer) as ORG:USER, read from directory."""
+    """A Gateway to ORG's first peer (or `peer`) as ORG:USER, from the profile in directory.
+
+    The TLS root is the peer org's CA, which issued the peer's serving certificate.
+    """
     root = Path(directory)
     org, _, user = who.partition(":")
     user = user or "admin"
@@ -57,7 +71,7 @@ def connect_local(
     try:
         config = json.loads(_read(root / "network.json", "network description"))
         target = _pick_peer(config["peers"], org, peer)
-        address = target["address"]
+        address = _address(target)
     except (ValueError, KeyError, TypeError) as err:
         raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
     user_dir = root / "crypto" / org / user
@@ -68,7 +82,7 @@ def connect_local(
         )
     identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", "certificate"))
     signer = new_private_key_signer(_read(user_dir / "key.pem", "private key"))
-    peer_org = target.get("org", org)
+    peer_org = target["org"]
     tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
     return connect(
         address,

@@ -357,6 +357,12 @@ def test_chaincode_events_without_start_block_leave_it_absent(online, fake) -> N
     assert not request.HasField("start_block")
 
 
+def test_offline_gateway_cannot_open_chaincode_events(offline, fake) -> None:
+    with pytest.raises(OfflineSigningError, match="chaincode events request for consent"):
+        offline.get_network(CHANNEL).get_chaincode_events("consent")
+    assert fake.requests == []
+
+
 def test_private_key_signer_signs_digests_and_rejects_non_ecdsa_keys() -> None:
     digest = hashlib.sha256(b"message").digest()
     assert _verifies(b"message", signers.new_private_key_signer(KEY_PEM)(digest))
@@ -379,9 +385,9 @@ def test_connect_builds_a_tls_gateway_without_contacting_the_peer() -> None:
 
 
 def _write_network(root: Path) -> None:
-    peers = [
-        {"name": "peer0", "org": "hospital", "address": "127.0.0.1:7051"},
-        {"name": "peer0.insurer", "org": "insurer", "address": "127.0.0.1:9051"},
+    peers = [  # the profile `network up` writes names host and port; "address" is accepted too
+        {"name": "peer0", "org": "hospital", "host": "127.0.0.1", "port": 1},
+        {"name": "peer0", "org": "insurer", "address": "127.0.0.1:2"},
     ]
     root.mkdir(parents=True, exist_ok=True)
     (root / "network.json").write_text(
@@ -395,12 +401,23 @@ def _write_network(root: Path) -> None:
     (root / "crypto" / "hospital" / "admin" / "key.pem").write_bytes(KEY_PEM)
 
 
+def _peer_reached(gw: Gateway) -> str:
+    """The address the gateway dials, read from the error a closed port produces."""
+    with pytest.raises(GatewayError) as caught:
+        gw.get_network(CHANNEL).get_contract("consent").evaluate_transaction("read")
+    return str(caught.value)
+
+
 def test_connect_local_uses_the_orgs_first_peer_and_admin_identity(tmp_path: Path) -> None:
     _write_network(tmp_path)
-    with connect_local(tmp_path, "hospital") as gw:
+    with connect_local(tmp_path, "hospital", timeouts=Timeouts(evaluate=5)) as gw:
         assert gw.identity == Identity(org="hospital", certificate=CERT_PEM)
+        assert "127.0.0.1:1 " in _peer_reached(gw)
     with connect_local(tmp_path, "hospital:admin", peer="peer0.insurer") as gw:
         assert gw.identity.org == "hospital"
+        assert "127.0.0.1:2 " in _peer_reached(gw)
+    with connect_local(tmp_path, "hospital", peer="peer0") as gw:
+        assert "127.0.0.1:1 " in _peer_reached(gw)
 
 
 def test_connect_local_without_network_says_to_run_network_up(tmp_path: Path) -> None:
@@ -414,7 +431,7 @@ def test_connect_local_names_unknown_org_user_and_peer(tmp_path: Path) -> None:
         connect_local(tmp_path, "board:admin")
     with pytest.raises(LocalNetworkError, match="no identity hospital:nurse"):
         connect_local(tmp_path, "hospital:nurse")
-    with pytest.raises(LocalNetworkError, match="no peer named 'peer9'"):
+    with pytest.raises(LocalNetworkError, match="no peer named 'peer9'.*peer0.insurer"):
         connect_local(tmp_path, peer="peer9")
     (tmp_path / "crypto" / "hospital" / "admin" / "key.pem").unlink()
     with pytest.raises(LocalNetworkError, match="private key .*key.pem does not exist"):
