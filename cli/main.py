@@ -2,7 +2,18 @@
 
 import click
 
+from careledger.cli.crypto import crypto
+from careledger.cli.events import events
+from careledger.cli.ledger import ledger
+from careledger.cli.network import network
+from careledger.cli.tx import tx
+
 
 @click.group()
+@click.version_option(package_name="careledger")
 def cli() -> None:
     """CareLedger: a permissioned ledger for healthcare data."""
+
+
+for command in (network, crypto, tx, ledger, events):
+    cli.add_command(command)

@@ -123,6 +123,9 @@ class Profile:
     def save(self, directory: Path) -> Path:
         path = directory / PROFILE_NAME
         data = asdict(self)
+        for kind in ("peers", "orderers"):  # readers such as the SDK's connect_local want the address
+            for node, raw in zip(getattr(self, kind), data[kind], strict=True):
+                raw["address"] = node.address
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2) + "\n")
         tmp.replace(path)
@@ -144,10 +147,14 @@ class Profile:
             orderer_org=d["orderer_org"],
             orgs=tuple(d["orgs"]),
             orderer=OrdererSettings(**d["orderer"]),
-            orderers=tuple(NodeInfo(**n) for n in d["orderers"]),
-            peers=tuple(NodeInfo(**n) for n in d["peers"]),
+            orderers=tuple(_node(n) for n in d["orderers"]),
+            peers=tuple(_node(n) for n in d["peers"]),
             contracts=tuple(ContractInfo(**c) for c in d["contracts"]),
         )
+
+
+def _node(raw: dict[str, object]) -> NodeInfo:
+    return NodeInfo(str(raw["name"]), str(raw["org"]), str(raw["host"]), int(raw["port"]))  # type: ignore[call-overload]
 
 
 class Layout:

@@ -80,16 +80,21 @@ def new_server(
     client_ca_pems: Sequence[bytes] | None,
     address: str,
     max_message_bytes: int,
+    *,
+    require_client_auth: bool = True,
     workers: int = 64,
 ) -> tuple[grpc.Server, health.HealthServicer]:
-    """A TLS server with the standard health service; mutual TLS when client CAs are given."""
+    """A TLS server with the standard health service; client certs checked against client CAs."""
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
         options=message_options(max_message_bytes),
     )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    server.add_secure_port(address, server_credentials(identity_dir, client_ca_pems))
+    server.add_secure_port(
+        address,
+        server_credentials(identity_dir, client_ca_pems, require_client_auth=require_client_auth),
+    )
     return server, health_servicer
 
 

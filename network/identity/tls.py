@@ -12,9 +12,13 @@ from careledger.network.identity.errors import IdentityError
 
 
 def server_credentials(
-    identity_dir: Path, client_ca_pems: Sequence[bytes] | None
+    identity_dir: Path, client_ca_pems: Sequence[bytes] | None, *, require_client_auth: bool = True
 ) -> grpc.ServerCredentials:
-    """TLS for a node's server; with `client_ca_pems`, clients must present a cert from those CAs."""
+    """TLS for a node's server; with `client_ca_pems`, client certs are checked against those CAs.
+
+    A peer's port serves applications (server-only TLS) and other nodes (mutual TLS) alike, so it
+    passes require_client_auth=False: a presented client cert is still verified.
+    """
     key_pem, cert_pem = _read_pair(identity_dir)
     if client_ca_pems is not None and not client_ca_pems:
         raise IdentityError(
@@ -24,7 +28,7 @@ def server_credentials(
     return grpc.ssl_server_credentials(
         [(key_pem, cert_pem)],
         root_certificates=_bundle(client_ca_pems) if client_ca_pems else None,
-        require_client_auth=client_ca_pems is not None,
+        require_client_auth=client_ca_pems is not None and require_client_auth,
     )
 
 

@@ -1,0 +1,113 @@
+"""`careledger ledger info|block|verify`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import grpc
+from google.protobuf.json_format import MessageToDict
+
+from careledger.cli.common import dir_option, emit, json_option, split_who
+from careledger.network.config import ConfigError, Layout, Profile
+from careledger.network.identity.membership import Membership
+from careledger.network.ledgerverify import verify_directory
+from careledger.network.queryclient import QueryClient
+from careledger.protos import common_pb2
+
+
+@click.group()
+def ledger() -> None:
+    """Inspect and check the chain of blocks."""
+
+
+def _client(directory: Path, who: str) -> QueryClient:
+    org, user = split_who(who)
+    try:
+        return QueryClient(directory, org, user)
+    except (ConfigError, IndexError) as exc:
+        raise click.ClickException(f"cannot query as {who}: {exc}") from exc
+
+
+def _rpc_failed(exc: grpc.RpcError) -> click.ClickException:
+    return click.ClickException(f"{exc.code().name}: {exc.details()}")
+
+
+@ledger.command()
+@dir_option
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]")
+@json_option
+def info(directory: Path, who: str, as_json: bool) -> None:
+    """Height and the hash of the last block, as seen by a peer of ORG."""
+    with _client(directory, who) as client:
+        try:
+            ci = client.chain_info()
+        except grpc.RpcError as exc:
+            raise _rpc_failed(exc) from exc
+        data = {"peer": client.peer.id, "height": ci.height,
+                "current_block_hash": ci.current_block_hash.hex(),
+                "previous_block_hash": ci.previous_block_hash.hex()}
+    emit(as_json, data, f"{data['peer']}: height {ci.height}, last block hash "
+                        f"{data['current_block_hash'] or '-'}")
+
+
+def block_summary(block: common_pb2.Block) -> dict[str, object]:
+    txs = []
+    for env_bytes, code in zip(block.data.envelopes, block.metadata.validation_codes, strict=False):
+        tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
+        proposal = common_pb2.Proposal.FromString(tx.proposal)
+        txs.append({"tx_id": proposal.header.tx_id, "contract": proposal.contract,
+                    "function": proposal.function, "validation_code": common_pb2.ValidationCode.Name(code),
+                    "timestamp": proposal.header.timestamp.ToJsonString()})
+    return {"number": block.header.number, "previous_hash": block.header.previous_hash.hex(),
+            "data_hash": block.header.data_hash.hex(), "transactions": txs}
+
+
+@ledger.command()
+@dir_option
+@click.argument("number", type=int)
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]")
+@click.option("--raw", is_flag=True, help="With --json: the whole block as protobuf JSON.")
+@json_option
+def block(directory: Path, number: int, who: str, raw: bool, as_json: bool) -> None:
+    """Show block NUMBER: its hashes and each transaction with its validation code."""
+    with _client(directory, who) as client:
+        try:
+            b = client.block(number)
+        except grpc.RpcError as exc:
+            raise _rpc_failed(exc) from exc
+    summary = block_summary(b)
+
+    def text() -> str:
+        lines = [f"block {number}  previous {summary['previous_hash']}  data {summary['data_hash']}"]
+        lines += [f"  {t['tx_id']}  {t['contract']}.{t['function']}  {t['validation_code']}"
+                  for t in summary["transactions"]]  # type: ignore[attr-defined]
+        return "\n".join(lines)
+
+    emit(as_json, MessageToDict(b) if raw else summary, text)
+
+
+@ledger.command()
+@dir_option
+@json_option
+def verify(directory: Path, as_json: bool) -> None:
+    """Check every node's block files: hash chain, data hashes, orderer signatures.
+
+    Exits non-zero and names the first bad block of each node that fails.
+    """
+    layout = Layout(directory.resolve())
+    try:
+        profile = Profile.load(layout.root)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    orderers = Membership.from_crypto_dir(layout.crypto, [profile.orderer_org])
+    reports = {}
+    for node in (*profile.orderers, *profile.peers):
+        reports[node.id] = verify_directory(layout.node_data(node) / "blocks", orderers)
+    data = {nid: {"ok": r.ok, "height": r.height, "first_bad_block": r.first_bad_block,
+                  "problem": r.problem} for nid, r in reports.items()}
+    emit(as_json, data, lambda: "\n".join(
+        f"{nid}: {'OK' if r.ok else 'FAILED'} height {r.height}" + ("" if r.ok else f" — {r.problem}")
+        for nid, r in reports.items()))
+    if not all(r.ok for r in reports.values()):
+        raise SystemExit(1)

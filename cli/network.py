@@ -1,0 +1,68 @@
+"""`careledger network up|status|down`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from careledger.cli.common import dir_option, emit, json_option, progress
+from careledger.network import launcher
+from careledger.network.config import ConfigError, Profile
+
+
+@click.group()
+def network() -> None:
+    """Start, inspect and stop a local network (one process per node)."""
+
+
+@network.command()
+@dir_option
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Network config TOML (default: the built-in three-organisation network).")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
+@json_option
+def up(directory: Path, config_path: Path | None, timeout: float, as_json: bool) -> None:
+    """Generate crypto, start the orderer(s) and peers, wait until all are healthy."""
+    try:
+        profile = launcher.up(directory, config_path, progress(as_json), timeout)
+    except (launcher.LauncherError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    emit(as_json, asdict(profile),
+         f"network up in {directory}: channel {profile.channel!r}, "
+         f"{len(profile.orderers)} orderer(s), {len(profile.peers)} peer(s)")
+
+
+@network.command()
+@dir_option
+@json_option
+def status(directory: Path, as_json: bool) -> None:
+    """Show each node's process, health and ledger height, and the deployed contracts."""
+    nodes = launcher.status(directory)
+    if not nodes:
+        raise click.ClickException(f"no network in {directory}; run `careledger network up`")
+    profile = Profile.load(directory.resolve())
+    heights = launcher.heights(directory, profile, [n for n in nodes if n.serving and n.kind == "peer"])
+    rows = [{**asdict(n), "height": heights.get(n.id)} for n in nodes]
+    contracts = [{"name": c.name, "policy": c.policy} for c in profile.contracts]
+
+    def text() -> str:
+        lines = [f"channel {profile.channel}"]
+        for r in rows:
+            state = "SERVING" if r["serving"] else ("RUNNING" if r["running"] else "STOPPED")
+            height = "" if r["height"] is None else f" height {r['height']}"
+            lines.append(f"  {r['kind']:8} {r['id']:20} {r['address']:22} {state}{height}")
+        lines += [f"  contract {c['name']}: policy {c['policy']}" for c in contracts]
+        return "\n".join(lines)
+
+    emit(as_json, {"channel": profile.channel, "nodes": rows, "contracts": contracts}, text)
+
+
+@network.command()
+@dir_option
+@json_option
+def down(directory: Path, as_json: bool) -> None:
+    """Stop the processes `network up` started; ledgers and keys stay for the next `up`."""
+    stopped = launcher.down(directory, progress(as_json))
+    emit(as_json, {"stopped": stopped}, f"stopped {len(stopped)} node(s)")

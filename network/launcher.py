@@ -1,0 +1,252 @@
+"""Start, inspect and stop a local network: one process per node, on loopback, with TLS.
+
+`network up` writes the crypto material and the profile into the network directory, starts the
+orderers and then the peers, and returns once every node's health service answers SERVING.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from careledger.network.config import ConfigError, Layout, NetworkConfig, NodeInfo, Profile
+from careledger.network.identity.certs import IdentitySpec, generate_org
+from careledger.network.identity.membership import Membership
+from careledger.network.identity.tls import channel_credentials
+
+Progress = Callable[[str], None]
+
+
+class LauncherError(Exception):
+    """The network could not be started or stopped; the message says why and what to do."""
+
+
+def identity_specs(config: NetworkConfig) -> dict[str, list[IdentitySpec]]:
+    """Who gets a certificate: every node, an admin per org, and the configured users."""
+    specs = {config.orderer_org: [IdentitySpec("admin", "admin")] + [
+        IdentitySpec(f"orderer{i}", "orderer") for i in range(config.orderer_count)]}
+    for org in config.orgs:
+        specs[org.name] = ([IdentitySpec("admin", "admin")]
+                           + [IdentitySpec(f"peer{i}", "peer") for i in range(org.peers)]
+                           + [IdentitySpec(u, "client") for u in org.users])
+    return specs
+
+
+def generate_crypto(layout: Layout, config: NetworkConfig) -> None:
+    """Make (idempotently) a CA per organisation and a certificate per node, admin and user."""
+    for org, specs in identity_specs(config).items():
+        generate_org(layout.crypto, org, specs)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+            return True
+        except OSError:
+            return False
+
+
+def resolve_profile(layout: Layout, config: NetworkConfig, host: str = "127.0.0.1") -> Profile:
+    """Assign addresses; a restarted network keeps the ports it had when they are still free."""
+    previous: dict[str, int] = {}
+    try:
+        old = Profile.load(layout.root)
+        previous = {n.id: n.port for n in (*old.peers, *old.orderers)}
+    except ConfigError:
+        pass
+
+    def node(name: str, org: str) -> NodeInfo:
+        port = previous.get(f"{name}.{org}")
+        if port is None or not _port_is_free(host, port):
+            port = _free_port(host)
+        return NodeInfo(name, org, host, port)
+
+    return Profile(
+        channel=config.channel,
+        orderer_org=config.orderer_org,
+        orgs=tuple(o.name for o in config.orgs),
+        orderer=config.orderer,
+        orderers=tuple(node(f"orderer{i}", config.orderer_org) for i in range(config.orderer_count)),
+        peers=tuple(node(f"peer{i}", o.name) for o in config.orgs for i in range(o.peers)),
+        contracts=config.contracts,
+    )
+
+
+@dataclass(frozen=True)
+class NodeStatus:
+    id: str
+    kind: str
+    address: str
+    pid: int | None
+    running: bool
+    serving: bool
+
+
+def _read_pids(layout: Layout) -> dict[str, int]:
+    try:
+        return {k: int(v) for k, v in json.loads(layout.pids.read_text()).items()}
+    except FileNotFoundError:
+        return {}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of ours counts as dead
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        return done == 0
+    except ChildProcessError:
+        return True
+
+
+def _kind(node: NodeInfo, profile: Profile) -> str:
+    return "orderer" if node in profile.orderers else "peer"
+
+
+def start_node(layout: Layout, profile: Profile, node: NodeInfo) -> int:
+    """Start one node as a detached process logging to logs/<id>.log; returns its pid."""
+    layout.logs.mkdir(parents=True, exist_ok=True)
+    module = f"careledger.network.{_kind(node, profile)}.server"
+    with open(layout.node_log(node), "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", module, "--dir", str(layout.root), "--name", node.id],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    pids = _read_pids(layout)
+    pids[node.id] = proc.pid
+    layout.pids.write_text(json.dumps(pids, indent=2) + "\n")
+    return proc.pid
+
+
+def health_check(layout: Layout, profile: Profile, node: NodeInfo, timeout: float = 1.0) -> bool:
+    """Ask the node's standard gRPC health service over mutual TLS, as its org's admin."""
+    roots = Membership.from_crypto_dir(layout.crypto, [*profile.orgs, profile.orderer_org]).ca_pems()
+    creds = channel_credentials(roots, layout.identity_dir(node.org, "admin"))
+    with grpc.secure_channel(node.address, creds) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
+                                                              timeout=timeout)
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def wait_healthy(layout: Layout, profile: Profile, nodes: list[NodeInfo], timeout: float,
+                 progress: Progress) -> None:
+    deadline = time.monotonic() + timeout
+    pending = list(nodes)
+    while pending:
+        pids = _read_pids(layout)
+        for node in list(pending):
+            pid = pids.get(node.id)
+            if pid is None or not _alive(pid):
+                raise LauncherError(f"{node.id} exited during start-up; see {layout.node_log(node)}")
+            if health_check(layout, profile, node):
+                pending.remove(node)
+                progress(f"{node.id} serving on {node.address}")
+        if pending and time.monotonic() > deadline:
+            names = ", ".join(n.id for n in pending)
+            raise LauncherError(f"{names} not healthy after {timeout:.0f}s; see logs in {layout.logs}")
+        if pending:
+            time.sleep(0.2)
+
+
+def up(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
+       timeout: float = 60.0) -> Profile:
+    """Bring the network up (or resume a stopped one with its ledgers); returns its profile."""
+    layout = Layout(directory.resolve())
+    running = [n for n in status(directory) if n.running]
+    if running:
+        raise LauncherError(f"a network is already running in {layout.root} "
+                            f"({', '.join(n.id for n in running)}); run `careledger network down` first")
+    config = NetworkConfig.load(config_path)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    progress(f"generating crypto material in {layout.crypto}")
+    generate_crypto(layout, config)
+    profile = resolve_profile(layout, config)
+    profile.save(layout.root)
+    layout.pids.unlink(missing_ok=True)
+    for group in (profile.orderers, profile.peers):
+        for node in group:
+            start_node(layout, profile, node)
+            progress(f"started {node.id}")
+        wait_healthy(layout, profile, list(group), timeout, progress)
+    return profile
+
+
+def status(directory: Path) -> list[NodeStatus]:
+    layout = Layout(directory.resolve())
+    try:
+        profile = Profile.load(layout.root)
+    except ConfigError:
+        return []
+    pids = _read_pids(layout)
+    result = []
+    for node in (*profile.orderers, *profile.peers):
+        pid = pids.get(node.id)
+        running = pid is not None and _alive(pid)
+        serving = running and health_check(layout, profile, node)
+        result.append(NodeStatus(node.id, _kind(node, profile), node.address, pid, running, serving))
+    return result
+
+
+def stop_node(layout: Layout, node_id: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
+    """Stop one node (SIGTERM, then SIGKILL after timeout); False if it was not running."""
+    pid = _read_pids(layout).get(node_id)
+    if pid is None or not _alive(pid):
+        return False
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            deadline = time.monotonic() + timeout
+        time.sleep(0.05)
+    return True
+
+
+def down(directory: Path, progress: Progress = lambda _: None) -> list[str]:
+    """Stop exactly the processes this directory's `network up` started; keeps ledgers and keys."""
+    layout = Layout(directory.resolve())
+    stopped = [node_id for node_id in _read_pids(layout) if stop_node(layout, node_id)]
+    for node_id in stopped:
+        progress(f"stopped {node_id}")
+    layout.pids.unlink(missing_ok=True)
+    return stopped
+
+
+def heights(directory: Path, profile: Profile, peers: list[NodeStatus]) -> dict[str, int]:
+    """Ledger height of each serving peer, asked through its Query service as its org's admin."""
+    from careledger.network.queryclient import QueryClient
+
+    result = {}
+    for status_ in peers:
+        node = profile.node(status_.id)
+        try:
+            with QueryClient(directory, node.org, peer=node, timeout=2.0) as client:
+                result[node.id] = client.chain_info().height
+        except grpc.RpcError:
+            continue
+    return result

@@ -1,0 +1,151 @@
+"""The endorser: check a signed proposal, simulate it on committed state, sign the outcome.
+
+Simulation never writes: the read-write set goes back to the client inside a signed
+ProposalResponsePayload, and only the committer, after ordering, applies it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Protocol
+
+import grpc
+
+from careledger.chaincode import ClientIdentity
+from careledger.chaincode.runtime import ContractRegistry, Invocation, StateView, simulate
+from careledger.network import protoutil
+from careledger.network.grpcutil import RequestError, unary
+from careledger.network.identity.membership import Identity, IdentityError, Membership
+from careledger.network.identity.signing import Signer
+from careledger.network.signedrequest import identity_error, parse
+from careledger.protos import common_pb2, peer_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+# Contract response statuses (see careledger.chaincode.runtime.simulate) as gRPC statuses.
+RESPONSE_STATUS = {
+    400: grpc.StatusCode.INVALID_ARGUMENT,
+    403: grpc.StatusCode.PERMISSION_DENIED,
+    404: grpc.StatusCode.NOT_FOUND,
+}
+
+
+def status_for_response(status: int) -> grpc.StatusCode:
+    return RESPONSE_STATUS.get(status, grpc.StatusCode.ABORTED)
+
+
+@dataclass(frozen=True)
+class CheckedProposal:
+    proposal: common_pb2.Proposal
+    creator: Identity
+
+    @property
+    def tx_id(self) -> str:
+        return self.proposal.header.tx_id
+
+
+class TxLookup(Protocol):
+    """Anything that says whether a tx id is committed: (validation code, block number)."""
+
+    def tx_status(self, tx_id: str) -> tuple[int, int] | None: ...
+
+
+class Endorser:
+    def __init__(
+        self,
+        channel: str,
+        membership: Membership,
+        registry: ContractRegistry,
+        state: StateView,
+        signer: Signer,
+        committed: TxLookup,
+    ) -> None:
+        self._channel = channel
+        self._membership = membership
+        self._registry = registry
+        self._state = state
+        self._signer = signer
+        self._committed = committed
+
+    def check(self, signed: common_pb2.SignedProposal) -> CheckedProposal:
+        """Parse and authenticate a proposal; RequestError says what is wrong."""
+        proposal = parse(common_pb2.Proposal, signed.proposal_bytes, "proposal")
+        header = proposal.header
+        if header.channel != self._channel:
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                f"proposal {header.tx_id or '?'} is for channel {header.channel!r}; this "
+                f"peer serves {self._channel!r}",
+            )
+        if not header.nonce or header.tx_id != protoutil.compute_tx_id(header.nonce, header.creator):
+            raise RequestError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"transaction id {header.tx_id!r} is not SHA-256(nonce || creator)",
+            )
+        try:
+            creator = self._membership.verify(header.creator, signed.proposal_bytes, signed.signature)
+        except IdentityError as exc:
+            err = identity_error(exc)
+            raise RequestError(err.code, f"proposal {header.tx_id} refused: {err.message}") from exc
+        found = self._committed.tx_status(header.tx_id)
+        if found is not None:
+            raise RequestError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"transaction {header.tx_id} was already committed in block {found[1]}; "
+                "a replayed proposal is refused — build a new proposal",
+            )
+        return CheckedProposal(proposal, creator)
+
+    def simulate(self, checked: CheckedProposal) -> common_pb2.ProposalResponsePayload:
+        p, who = checked.proposal, checked.creator
+        result = simulate(
+            self._registry,
+            self._state,
+            Invocation(
+                tx_id=p.header.tx_id,
+                channel=p.header.channel,
+                contract=p.contract,
+                function=p.function,
+                args=list(p.args),
+                transient=dict(p.transient),
+                timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
+                creator=ClientIdentity(
+                    org=who.org,
+                    name=who.name,
+                    role=who.role,
+                    attributes=who.attributes,
+                    cert_pem=who.cert_pem,
+                ),
+            ),
+        )
+        payload = common_pb2.ProposalResponsePayload(
+            proposal_hash=protoutil.proposal_hash(protoutil.strip_transient(p)),
+            response=result.response,
+            rwset=result.rwset,
+        )
+        if result.event is not None:
+            payload.event.CopyFrom(result.event)
+        return payload
+
+    def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
+        """Endorse: simulate and, when the contract succeeded, sign the response payload."""
+        payload = self.simulate(self.check(signed))
+        response = common_pb2.ProposalResponse(response=payload.response)
+        if payload.response.status == 200:
+            response.payload = payload.SerializeToString(deterministic=True)
+            response.endorsement.endorser = self._signer.cert_pem
+            response.endorsement.signature = self._signer.sign(response.payload)
+        return response
+
+
+class EndorserService(peer_pb2_grpc.EndorserServicer):
+    def __init__(self, endorser: Endorser) -> None:
+        self._endorser = endorser
+
+    @unary
+    def ProcessProposal(
+        self, request: common_pb2.SignedProposal, context: grpc.ServicerContext
+    ) -> common_pb2.ProposalResponse:
+        return self._endorser.process(request)

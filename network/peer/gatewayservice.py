@@ -1,0 +1,290 @@
+"""The Gateway service each peer hosts for applications (like Fabric's gateway).
+
+Endorse works out which organisations the contract's policy needs, collects their endorsements in
+parallel (this peer for its own org, other peers over mutual TLS), checks that they agree, and
+hands back the transaction for the client to sign. Submit forwards it to the orderer; CommitStatus
+and ChaincodeEvents read this peer's ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Protocol
+
+import grpc
+
+from careledger.network import blockstream, protoutil
+from careledger.network.config import NodeInfo, Profile
+from careledger.network.envelope import admit
+from careledger.network.grpcutil import RequestError, stream, unary
+from careledger.network.identity.membership import Membership
+from careledger.network.peer import policy as policies
+from careledger.network.peer.endorser import Endorser, status_for_response
+from careledger.network.signedrequest import open_signed
+from careledger.protos import (
+    common_pb2,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    orderer_pb2_grpc,
+    peer_pb2_grpc,
+)
+
+log = logging.getLogger(__name__)
+
+ENDORSE_TIMEOUT = 30.0
+DEFAULT_COMMIT_WAIT = 60.0
+
+
+class LedgerLike(Protocol):
+    """What the gateway reads from its peer's ledger."""
+
+    @property
+    def height(self) -> int: ...
+
+    def get_block(self, number: int) -> common_pb2.Block: ...
+
+    def wait_for_height(self, height: int, timeout: float) -> bool: ...
+
+    def tx_status(self, tx_id: str) -> tuple[int, int] | None: ...
+
+    def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[int, int] | None: ...
+
+
+@dataclass(frozen=True)
+class PeerAnswer:
+    node: NodeInfo
+    response: common_pb2.ProposalResponse | None
+    error: str
+
+
+class Connections:
+    """Lazily opened mutual-TLS channels to the other nodes, one per address."""
+
+    def __init__(self, open_channel: Callable[[str], grpc.Channel]) -> None:
+        self._open = open_channel
+        self._channels: dict[str, grpc.Channel] = {}
+
+    def get(self, address: str) -> grpc.Channel:
+        if address not in self._channels:
+            self._channels[address] = self._open(address)
+        return self._channels[address]
+
+    def close(self) -> None:
+        for ch in self._channels.values():
+            ch.close()
+
+
+class GatewayService(gateway_pb2_grpc.GatewayServicer):
+    def __init__(
+        self,
+        profile: Profile,
+        me: NodeInfo,
+        membership: Membership,
+        endorser: Endorser,
+        ledger: LedgerLike,
+        connections: Connections,
+    ) -> None:
+        self._profile = profile
+        self._me = me
+        self._membership = membership
+        self._endorser = endorser
+        self._ledger = ledger
+        self._conn = connections
+        self._policies = {c.name: policies.parse(c.policy) for c in profile.contracts}
+        self._pool = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="endorse")
+
+    # -- endorsement -------------------------------------------------------------------------
+
+    def _endorse_at(self, org: str, signed: common_pb2.SignedProposal) -> PeerAnswer:
+        """One org's endorsement: this peer if it is ours, else that org's peers in turn."""
+        if org == self._me.org:
+            try:
+                return PeerAnswer(self._me, self._endorser.process(signed), "")
+            except RequestError as exc:
+                return PeerAnswer(self._me, None, exc.message)
+        answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
+        for node in self._profile.peers_of(org):
+            stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
+            try:
+                return PeerAnswer(node, stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT), "")
+            except grpc.RpcError as exc:
+                answer = PeerAnswer(node, None, exc.details() or str(exc.code()))
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    break  # the peer answered: another peer of the org would say the same
+                log.warning("peer %s unavailable for endorsement; trying the next peer of %s", node.id, org)
+        return answer
+
+    def _orgs_for(self, request: gateway_pb2.EndorseRequest, contract: str) -> list[str]:
+        known = set(self._profile.orgs)
+        if request.endorsing_organizations:
+            unknown = [o for o in request.endorsing_organizations if o not in known]
+            if unknown:
+                raise RequestError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"unknown endorsing organisation(s) {', '.join(unknown)}; "
+                    f"channel organisations: {', '.join(sorted(known))}",
+                )
+            return list(dict.fromkeys(request.endorsing_organizations))
+        policy = self._policies.get(contract)
+        if policy is None:
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                f"contract {contract!r} is not deployed on channel "
+                f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
+            )
+        preferred = [self._me.org, *[o for o in self._profile.orgs if o != self._me.org]]
+        chosen = policies.choose_endorsers(policy, [o for o in preferred if self._profile.peers_of(o)])
+        if chosen is None:
+            raise RequestError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"no set of organisations with peers satisfies policy {policy} of contract {contract!r}",
+            )
+        return chosen
+
+    @unary
+    def Endorse(
+        self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
+    ) -> gateway_pb2.EndorseResponse:
+        signed = request.proposed_transaction
+        checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
+        tx_id, contract = checked.tx_id, checked.proposal.contract
+        orgs = self._orgs_for(request, contract)
+        answers = list(self._pool.map(lambda org: self._endorse_at(org, signed), orgs))
+        failed = [a for a in answers if a.response is None or a.response.response.status != 200]
+        if failed:
+            first = failed[0]
+            message = first.error or first.response.response.message  # type: ignore[union-attr]
+            code = (
+                status_for_response(first.response.response.status)
+                if first.response
+                else grpc.StatusCode.ABORTED
+            )
+            raise RequestError(
+                code, f"{message} (tx {tx_id}, endorsement by {first.node.id} failed)", _details(answers)
+            )
+        payloads = {a.response.payload for a in answers}  # type: ignore[union-attr]
+        if len(payloads) != 1:
+            raise RequestError(
+                grpc.StatusCode.ABORTED,
+                f"endorsers disagree on the result of tx {tx_id} (peers saw different "
+                "state, e.g. one has not committed the latest block yet); retry",
+                _details(answers),
+            )
+        tx = common_pb2.Transaction(
+            proposal=protoutil.strip_transient(checked.proposal),
+            response_payload=payloads.pop(),
+            endorsements=[a.response.endorsement for a in answers],  # type: ignore[union-attr]
+        )
+        result = answers[0].response.response  # type: ignore[union-attr]
+        log.info("endorsed tx %s (%s) by %s", tx_id, contract, ", ".join(orgs))
+        return gateway_pb2.EndorseResponse(
+            prepared_transaction=common_pb2.Envelope(payload=tx.SerializeToString()), result=result
+        )
+
+    @unary
+    def Evaluate(
+        self, request: gateway_pb2.EvaluateRequest, context: grpc.ServicerContext
+    ) -> gateway_pb2.EvaluateResponse:
+        signed = request.proposed_transaction
+        targets = list(request.target_organizations)
+        if targets and self._me.org not in targets:
+            answer = self._endorse_at(targets[0], signed)
+            if answer.response is None:
+                raise RequestError(
+                    grpc.StatusCode.UNAVAILABLE, f"evaluate at {targets[0]} failed: {answer.error}"
+                )
+            response = answer.response.response
+        else:
+            response = self._endorser.simulate(self._endorser.check(signed)).response
+        if response.status != 200:
+            raise RequestError(status_for_response(response.status), response.message)
+        return gateway_pb2.EvaluateResponse(result=response)
+
+    # -- ordering and commit -----------------------------------------------------------------
+
+    @unary
+    def Submit(
+        self, request: gateway_pb2.SubmitRequest, context: grpc.ServicerContext
+    ) -> gateway_pb2.SubmitResponse:
+        admitted = admit(request.prepared_transaction, self._profile.channel, self._membership)
+        found = self._ledger.tx_status(admitted.tx_id)
+        if found is not None:
+            raise RequestError(
+                grpc.StatusCode.ALREADY_EXISTS,
+                f"transaction {admitted.tx_id} was already committed in block "
+                f"{found[1]}; ask for its commit status instead",
+            )
+        last: grpc.RpcError | None = None
+        for node in self._profile.orderers:
+            stub = orderer_pb2_grpc.OrdererStub(self._conn.get(node.address))
+            try:
+                stub.Broadcast(request.prepared_transaction, timeout=ENDORSE_TIMEOUT)
+                return gateway_pb2.SubmitResponse()
+            except grpc.RpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise RequestError(
+                        exc.code(), f"orderer {node.id} refused transaction {admitted.tx_id}: {exc.details()}"
+                    ) from exc
+                last = exc
+                log.warning("orderer %s unavailable for tx %s", node.id, admitted.tx_id)
+        raise RequestError(
+            grpc.StatusCode.UNAVAILABLE,
+            f"no orderer reachable for transaction {admitted.tx_id}: "
+            f"{last.details() if last else 'none configured'}; retry the submit",
+        )
+
+    @unary
+    def CommitStatus(
+        self, request: common_pb2.Signed, context: grpc.ServicerContext
+    ) -> gateway_pb2.CommitStatusResponse:
+        req, _ = open_signed(request, gateway_pb2.CommitStatusRequest, self._membership, "identity")
+        remaining = context.time_remaining()
+        wait = DEFAULT_COMMIT_WAIT if remaining is None else max(0.0, remaining - 0.2)
+        found = self._ledger.wait_for_tx(req.tx_id, wait)
+        if found is None:
+            raise RequestError(
+                grpc.StatusCode.DEADLINE_EXCEEDED,
+                f"transaction {req.tx_id} has not committed on {self._me.id} within "
+                f"{wait:.1f}s; it may still commit — ask again",
+            )
+        code, block = found
+        return gateway_pb2.CommitStatusResponse(result=code, block_number=block)
+
+    @stream
+    def ChaincodeEvents(
+        self, request: common_pb2.Signed, context: grpc.ServicerContext
+    ) -> Iterator[gateway_pb2.ChaincodeEventsResponse]:
+        req, _ = open_signed(request, gateway_pb2.ChaincodeEventsRequest, self._membership, "identity")
+        start = req.start_block if req.HasField("start_block") else self._ledger.height
+        for block in blockstream.follow(self._ledger, start, context.is_active):
+            events = [e for e in block_events(block) if e.contract == req.contract]
+            if block.header.number == start and req.after_transaction_id:
+                ids = [e.tx_id for e in events]
+                if req.after_transaction_id in ids:
+                    events = events[ids.index(req.after_transaction_id) + 1 :]
+            if events:
+                yield gateway_pb2.ChaincodeEventsResponse(block_number=block.header.number, events=events)
+
+
+def block_events(block: common_pb2.Block) -> list[common_pb2.ChaincodeEvent]:
+    """The chaincode events of a block's VALID transactions, in order."""
+    events = []
+    for env_bytes, code in zip(block.data.envelopes, block.metadata.validation_codes, strict=True):
+        if code != common_pb2.VALID:
+            continue
+        tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
+        payload = common_pb2.ProposalResponsePayload.FromString(tx.response_payload)
+        if payload.HasField("event"):
+            events.append(payload.event)
+    return events
+
+
+def _details(answers: list[PeerAnswer]) -> bytes:
+    details = gateway_pb2.ErrorDetails()
+    for a in answers:
+        message = a.error or ("" if a.response is None else a.response.response.message) or "ok"
+        details.details.add(address=a.node.address, org=a.node.org, message=message)
+    return details.SerializeToString()
