@@ -50,9 +50,7 @@ def test_missing_block_error_names_number_and_height(tmp_path: Path) -> None:
         store.get(7)
 
 
-def test_torn_tail_is_truncated_with_warning(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_torn_tail_is_truncated_with_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _filled(tmp_path, 3).close()
     path = tmp_path / BLOCKS_FILE
     whole = path.stat().st_size

@@ -1,0 +1,211 @@
+"""World state, key history and the transaction index in one SQLite file.
+
+One file so that a block's effects — valid writes, history rows, the validation code of every
+transaction and the savepoint — land in a single SQLite transaction: after a crash the state is
+either wholly before or wholly after the block, and the savepoint says which.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from careledger.chaincode.state import HistoryEntry, Version
+
+if TYPE_CHECKING:
+    from careledger.network.peer.validation import TxOutcome
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS state (
+    ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+    block_num INTEGER NOT NULL, tx_num INTEGER NOT NULL,
+    PRIMARY KEY (ns, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    ns TEXT NOT NULL, key TEXT NOT NULL, block_num INTEGER NOT NULL, tx_num INTEGER NOT NULL,
+    tx_id TEXT NOT NULL, value BLOB NOT NULL, is_delete INTEGER NOT NULL, timestamp TEXT NOT NULL,
+    PRIMARY KEY (ns, key, block_num, tx_num)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS txindex (
+    tx_id TEXT PRIMARY KEY, code INTEGER NOT NULL, block_num INTEGER NOT NULL,
+    tx_num INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+_VALID = 0  # common_pb2.VALID; kept literal to avoid importing protos for one constant
+
+
+class StateDBError(Exception):
+    """Base: the state database could not be opened, read or updated."""
+
+
+class SavepointError(StateDBError):
+    """A block was applied out of order relative to the savepoint."""
+
+
+class StateDB:
+    """SQLite-backed world state; one connection per thread, readers concurrent with the committer."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._closed = False
+        self._conn().executescript(_SCHEMA)
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file."""
+        return self._path
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._closed:
+            raise StateDBError(f"state database {self._path} is closed")
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            return conn
+        with self._lock:
+            # check_same_thread=False only so that close() may close every thread's connection.
+            conn = sqlite3.connect(self._path, isolation_level=None, timeout=30.0, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            self._connections.append(conn)
+        self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[StateDB]:
+        """Hold one read transaction so that several reads see the same committed block."""
+        conn = self._conn()
+        if conn.in_transaction:  # nested: the outer snapshot already pins the view
+            yield self
+            return
+        conn.execute("BEGIN")
+        try:
+            conn.execute("SELECT 1 FROM meta LIMIT 1").fetchall()  # pins the WAL read mark
+            yield self
+        finally:
+            conn.execute("COMMIT")
+
+    def get_state(self, ns: str, key: str) -> tuple[bytes, Version] | None:
+        """The committed value and version of a key, or None if it does not exist."""
+        row = (
+            self._conn()
+            .execute("SELECT value, block_num, tx_num FROM state WHERE ns = ? AND key = ?", (ns, key))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return bytes(row[0]), (row[1], row[2])
+
+    def get_range(self, ns: str, start: str, end: str) -> list[tuple[str, bytes, Version]]:
+        """Keys in [start, end) sorted by key; an empty start or end leaves that side open."""
+        sql = "SELECT key, value, block_num, tx_num FROM state WHERE ns = ? AND key >= ?"
+        params: tuple[str, ...] = (ns, start)
+        if end:
+            sql += " AND key < ?"
+            params += (end,)
+        rows = self._conn().execute(sql + " ORDER BY key", params).fetchall()
+        return [(k, bytes(v), (b, t)) for k, v, b, t in rows]
+
+    def get_history(self, ns: str, key: str) -> list[HistoryEntry]:
+        """Every committed write and delete of a key, oldest first."""
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT tx_id, value, is_delete, timestamp, block_num, tx_num FROM history "
+                "WHERE ns = ? AND key = ? ORDER BY block_num, tx_num",
+                (ns, key),
+            )
+            .fetchall()
+        )
+        return [
+            HistoryEntry(
+                tx_id=tx_id,
+                value=bytes(value),
+                is_delete=bool(is_delete),
+                timestamp=datetime.fromisoformat(ts),
+                block_num=block_num,
+                tx_num=tx_num,
+            )
+            for tx_id, value, is_delete, ts, block_num, tx_num in rows
+        ]
+
+    def tx_status(self, tx_id: str) -> tuple[int, int] | None:
+        """(validation code, block number) of a committed tx id, or None if never committed."""
+        row = self._conn().execute("SELECT code, block_num FROM txindex WHERE tx_id = ?", (tx_id,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def savepoint(self) -> int | None:
+        """The number of the last block applied, or None before the first."""
+        row = self._conn().execute("SELECT value FROM meta WHERE name = 'savepoint'").fetchone()
+        return None if row is None else row[0]
+
+    def apply_block(self, block_num: int, outcomes: Sequence[TxOutcome]) -> None:
+        """Apply one block's outcomes and move the savepoint, all in one SQLite transaction."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE name = 'savepoint'").fetchone()
+            expected = 0 if row is None else row[0] + 1
+            if block_num != expected:
+                raise SavepointError(
+                    f"cannot apply block {block_num} to state {self._path}: the savepoint expects "
+                    f"block {expected} next; reopen the ledger to replay missing blocks"
+                )
+            for tx_num, outcome in enumerate(outcomes):
+                if not outcome.tx_id:  # unparseable envelope: nothing to look up by
+                    continue
+                conn.execute(
+                    "INSERT OR IGNORE INTO txindex (tx_id, code, block_num, tx_num) VALUES (?, ?, ?, ?)",
+                    (outcome.tx_id, outcome.code, block_num, tx_num),
+                )
+                if outcome.code == _VALID:
+                    self._write(conn, block_num, tx_num, outcome)
+            conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('savepoint', ?)", (block_num,))
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @staticmethod
+    def _write(conn: sqlite3.Connection, block_num: int, tx_num: int, outcome: TxOutcome) -> None:
+        """State and history rows for the writes of one valid transaction."""
+        ts = outcome.timestamp.isoformat()
+        for ns, w in outcome.writes:
+            if w.is_delete:
+                conn.execute("DELETE FROM state WHERE ns = ? AND key = ?", (ns, w.key))
+            else:
+                conn.execute(
+                    "INSERT OR REPLACE INTO state (ns, key, value, block_num, tx_num) VALUES (?, ?, ?, ?, ?)",
+                    (ns, w.key, w.value, block_num, tx_num),
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO history "
+                "(ns, key, block_num, tx_num, tx_id, value, is_delete, timestamp) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (ns, w.key, block_num, tx_num, outcome.tx_id, w.value, int(w.is_delete), ts),
+            )
+
+    def close(self) -> None:
+        """Close every thread's connection; later calls raise StateDBError."""
+        with self._lock:
+            self._closed = True
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+
+    def __enter__(self) -> StateDB:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

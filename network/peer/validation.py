@@ -1,0 +1,313 @@
+"""The committer's validation of a block: one validation code per transaction.
+
+Checks run in a fixed order and the first failure wins, so every peer computes the same codes.
+Signature checks are independent of each other and of state, so those of the whole block run in
+parallel first; the MVCC pass then runs in block order, seeing the writes of earlier valid
+transactions of the same block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from google.protobuf.message import DecodeError
+
+from careledger.chaincode.state import Version
+from careledger.network import protoutil
+from careledger.network.identity.errors import IdentityError
+from careledger.network.identity.membership import Membership
+from careledger.network.peer.policy import Policy
+from careledger.network.peer.statedb import StateDB
+from careledger.protos import common_pb2
+
+log = logging.getLogger(__name__)
+
+VC = common_pb2.ValidationCode
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+class ValidationError(Exception):
+    """A block cannot be validated or replayed as a whole (not a per-transaction failure)."""
+
+
+@dataclass(frozen=True)
+class TxOutcome:
+    """What one transaction of a block did: its code, and for a VALID one its writes and event."""
+
+    tx_id: str
+    code: int
+    contract: str
+    writes: tuple[tuple[str, common_pb2.KVWrite], ...]
+    event: common_pb2.ChaincodeEvent | None
+    timestamp: datetime
+    reason: str = ""
+
+    @property
+    def valid(self) -> bool:
+        """True if the transaction's writes were applied."""
+        return self.code == VC.VALID
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """An envelope parsed down to its proposal; the response payload may still be unusable."""
+
+    envelope: common_pb2.Envelope
+    transaction: common_pb2.Transaction
+    proposal: common_pb2.Proposal
+    payload: common_pb2.ProposalResponsePayload | None
+    payload_error: str
+
+    @property
+    def tx_id(self) -> str:
+        return self.proposal.header.tx_id
+
+    @property
+    def timestamp(self) -> datetime:
+        header = self.proposal.header
+        return header.timestamp.ToDatetime(UTC) if header.HasField("timestamp") else _EPOCH
+
+    def writes(self) -> tuple[tuple[str, common_pb2.KVWrite], ...]:
+        if self.payload is None:
+            return ()
+        return tuple((ns.namespace, w) for ns in self.payload.rwset.ns_rwset for w in ns.writes)
+
+    def event(self) -> common_pb2.ChaincodeEvent | None:
+        if self.payload is None or not self.payload.HasField("event"):
+            return None
+        return self.payload.event
+
+    def outcome(self, code: int, reason: str = "") -> TxOutcome:
+        valid = code == VC.VALID
+        return TxOutcome(
+            tx_id=self.tx_id,
+            code=code,
+            contract=self.proposal.contract,
+            writes=self.writes() if valid else (),
+            event=self.event() if valid else None,
+            timestamp=self.timestamp,
+            reason=reason,
+        )
+
+
+@dataclass(frozen=True)
+class _Signatures:
+    """Result of a transaction's signature checks: creator failure (or ""), endorsing orgs."""
+
+    creator_error: str
+    orgs: frozenset[str]
+
+
+def _decode(raw: bytes) -> _Decoded | str:
+    """Parse envelope -> transaction -> proposal; a str is the reason it failed."""
+    envelope, transaction, proposal = (
+        common_pb2.Envelope(),
+        common_pb2.Transaction(),
+        common_pb2.Proposal(),
+    )
+    try:
+        envelope.ParseFromString(raw)
+        transaction.ParseFromString(envelope.payload)
+        proposal.ParseFromString(transaction.proposal)
+    except DecodeError as exc:
+        return f"envelope does not parse down to a proposal: {exc}"
+    payload: common_pb2.ProposalResponsePayload | None = common_pb2.ProposalResponsePayload()
+    payload_error = ""
+    try:
+        payload.ParseFromString(transaction.response_payload)
+    except DecodeError as exc:
+        payload, payload_error = None, f"response payload does not parse: {exc}"
+    return _Decoded(envelope, transaction, proposal, payload, payload_error)
+
+
+def _failed(code: int, reason: str) -> TxOutcome:
+    return TxOutcome("", code, "", (), None, _EPOCH, reason)
+
+
+def replay_outcomes(block: common_pb2.Block) -> list[TxOutcome]:
+    """Outcomes from the codes already stored in the block's metadata; no signature is checked.
+
+    Used to rebuild state after a crash: the codes were decided when the block was first committed.
+    """
+    codes = list(block.metadata.validation_codes)
+    envelopes = block.data.envelopes
+    if len(codes) != len(envelopes):
+        raise ValidationError(
+            f"block {block.header.number} has {len(codes)} validation codes for "
+            f"{len(envelopes)} transactions; it was stored without being validated"
+        )
+    outcomes = []
+    for raw, code in zip(envelopes, codes, strict=True):
+        decoded = _decode(raw) if raw else "empty envelope"
+        outcomes.append(_failed(code, decoded) if isinstance(decoded, str) else decoded.outcome(code))
+    return outcomes
+
+
+class Validator:
+    """Validates blocks of one channel against the committed state in `state`."""
+
+    def __init__(
+        self,
+        channel: str,
+        membership: Membership,
+        policies: Mapping[str, Policy],
+        state: StateDB,
+        workers: int = 4,
+    ) -> None:
+        self._channel = channel
+        self._membership = membership
+        self._policies = dict(policies)
+        self._state = state
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate")
+
+    def close(self) -> None:
+        """Stop the signature-check threads."""
+        self._pool.shutdown(wait=True)
+
+    def validate(self, block: common_pb2.Block) -> list[TxOutcome]:
+        """One outcome per envelope of `block`, in order; state is read, never written."""
+        decoded = [_decode(raw) if raw else "empty envelope" for raw in block.data.envelopes]
+        signatures = list(
+            self._pool.map(lambda d: None if isinstance(d, str) else self._check_signatures(d), decoded)
+        )
+        block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number)
+        outcomes = [block_pass.decide(d, s) for d, s in zip(decoded, signatures, strict=True)]
+        for outcome in outcomes:
+            if not outcome.valid:
+                log.info(
+                    "tx %s in block %d is invalid: %s: %s",
+                    outcome.tx_id or "<unparsed>",
+                    block.header.number,
+                    VC.Name(outcome.code),
+                    outcome.reason,
+                )
+        return outcomes
+
+    def _check_signatures(self, d: _Decoded) -> _Signatures:
+        """Creator signature over the envelope payload, and the orgs of the valid endorsements."""
+        creator_error = ""
+        try:
+            self._membership.verify(d.proposal.header.creator, d.envelope.payload, d.envelope.signature)
+        except IdentityError as exc:
+            creator_error = str(exc)
+        orgs = set()
+        for i, endorsement in enumerate(d.transaction.endorsements):
+            try:
+                identity = self._membership.verify(
+                    endorsement.endorser, d.transaction.response_payload, endorsement.signature
+                )
+            except IdentityError as exc:
+                log.debug("tx %s: endorsement %d ignored: %s", d.tx_id, i, exc)
+                continue
+            if identity.role != "peer":
+                log.debug(
+                    "tx %s: endorsement %d ignored: %s is a %s, not a peer",
+                    d.tx_id,
+                    i,
+                    identity.id,
+                    identity.role,
+                )
+                continue
+            orgs.add(identity.org)
+        return _Signatures(creator_error, frozenset(orgs))
+
+
+class _BlockPass:
+    """The sequential pass over one block: duplicates, policies and MVCC with in-block writes."""
+
+    def __init__(self, channel: str, policies: Mapping[str, Policy], state: StateDB, block_num: int) -> None:
+        self._channel = channel
+        self._policies = policies
+        self._state = state
+        self._block_num = block_num
+        self._tx_num = -1
+        self._seen_tx_ids: set[str] = set()
+        self._written: dict[tuple[str, str], Version | None] = {}  # None marks a delete
+
+    def decide(self, d: _Decoded | str, sigs: _Signatures | None) -> TxOutcome:
+        """The outcome of the next transaction; a VALID one's writes become visible to later ones."""
+        self._tx_num += 1
+        if isinstance(d, str):
+            code = VC.NIL_ENVELOPE if d == "empty envelope" else VC.BAD_PAYLOAD
+            return _failed(code, d)
+        assert sigs is not None
+        code, reason = self._check(d, sigs)
+        self._seen_tx_ids.add(d.tx_id)
+        if code == VC.VALID:
+            for ns, w in d.writes():
+                self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
+        return d.outcome(code, reason)
+
+    def _check(self, d: _Decoded, sigs: _Signatures) -> tuple[int, str]:
+        header = d.proposal.header
+        if header.channel != self._channel:
+            return VC.BAD_CHANNEL, f"channel {header.channel!r} is not {self._channel!r}"
+        expected_id = protoutil.compute_tx_id(header.nonce, header.creator)
+        if header.tx_id != expected_id:
+            return VC.BAD_PROPOSAL_TXID, f"tx id is not SHA-256(nonce || creator) = {expected_id}"
+        if sigs.creator_error:
+            return VC.BAD_CREATOR_SIGNATURE, sigs.creator_error
+        if d.tx_id in self._seen_tx_ids:
+            return VC.DUPLICATE_TXID, "tx id already used earlier in this block"
+        if (status := self._state.tx_status(d.tx_id)) is not None:
+            return VC.DUPLICATE_TXID, f"tx id already committed in block {status[1]}"
+        if d.payload is None:
+            return VC.BAD_RESPONSE_PAYLOAD, d.payload_error
+        if d.payload.proposal_hash != protoutil.proposal_hash(d.transaction.proposal):
+            return VC.BAD_RESPONSE_PAYLOAD, "response payload was endorsed for another proposal"
+        if d.payload.response.status != 200:
+            return VC.BAD_RESPONSE_PAYLOAD, f"response status {d.payload.response.status} != 200"
+        namespaces = [d.proposal.contract] + [ns.namespace for ns in d.payload.rwset.ns_rwset if ns.writes]
+        for ns in dict.fromkeys(namespaces):
+            policy = self._policies.get(ns)
+            if policy is None:
+                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns!r}"
+            if not policy.satisfied_by(sigs.orgs):
+                return VC.ENDORSEMENT_POLICY_FAILURE, (
+                    f"valid endorsements from {sorted(sigs.orgs)} do not satisfy policy {policy} of {ns!r}"
+                )
+        return self._check_reads(d.payload.rwset)
+
+    def _version(self, ns: str, key: str) -> Version | None:
+        if (ns, key) in self._written:
+            return self._written[(ns, key)]
+        found = self._state.get_state(ns, key)
+        return None if found is None else found[1]
+
+    def _range(self, ns: str, start: str, end: str) -> list[tuple[str, Version]]:
+        rows = {key: version for key, _, version in self._state.get_range(ns, start, end)}
+        for (w_ns, key), version in self._written.items():
+            if w_ns != ns or key < start or (end and key >= end):
+                continue
+            if version is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = version
+        return sorted(rows.items())
+
+    def _check_reads(self, rwset: common_pb2.ReadWriteSet) -> tuple[int, str]:
+        for ns in rwset.ns_rwset:
+            for read in ns.reads:
+                now = self._version(ns.namespace, read.key)
+                if _read_version(read) != now:
+                    return VC.MVCC_READ_CONFLICT, (
+                        f"key {ns.namespace}/{read.key} was read at version "
+                        f"{_read_version(read)} but is now at {now}"
+                    )
+            for rr in ns.range_reads:
+                recorded = [(r.key, _read_version(r)) for r in rr.reads]
+                if recorded != self._range(ns.namespace, rr.start_key, rr.end_key):
+                    return VC.PHANTOM_READ_CONFLICT, (
+                        f"range [{rr.start_key!r}, {rr.end_key!r}) of {ns.namespace} changed since simulation"
+                    )
+        return VC.VALID, ""
+
+
+def _read_version(read: common_pb2.KVRead) -> Version | None:
+    if not read.HasField("version"):
+        return None
+    return (read.version.block_num, read.version.tx_num)
