@@ -3,6 +3,7 @@
 import click
 
 from careledger.cli.crypto import crypto
+from careledger.cli.demo import demo
 from careledger.cli.events import events
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
@@ -15,5 +16,5 @@ def cli() -> None:
     """CareLedger: a permissioned ledger for healthcare data."""
 
 
-for command in (network, crypto, tx, ledger, events):
+for command in (network, crypto, tx, ledger, events, demo):
     cli.add_command(command)
