@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from careledger.protos import common_pb2
@@ -38,12 +39,20 @@ class CorruptBlockError(BlockStoreError):
     """Stored bytes of a block no longer parse as a Block."""
 
 
-def read_raw_blocks(path: Path) -> Iterator[bytes]:
-    """Yield each stored block's bytes in file order, stopping at a torn tail; no parsing."""
-    with path.open("rb") as f:
-        data = f.read()
-    for start, end in _scan(data):
-        yield data[start:end]
+@dataclass(frozen=True)
+class RawBlockFile:
+    """A block file read without parsing: each record's bytes, and the size of a torn tail."""
+
+    blocks: tuple[bytes, ...]
+    torn_tail: int
+
+
+def read_raw_blocks(path: Path) -> RawBlockFile:
+    """Every complete record of a block file in order, for tools that must not trust the store."""
+    data = Path(path).read_bytes()
+    records = tuple(data[start:end] for start, end in _scan(data))
+    end = sum(_LEN + len(r) for r in records)
+    return RawBlockFile(records, len(data) - end)
 
 
 def _scan(data: bytes) -> Iterator[tuple[int, int]]:

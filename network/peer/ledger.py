@@ -1,0 +1,163 @@
+"""A peer's ledger for one channel: the block store and the state database as one unit.
+
+Commit order is: validate, append the block with its codes (fsync), apply the state (one SQLite
+transaction), then tell waiters. A crash after the append and before the state leaves blocks
+beyond the state's savepoint; opening the ledger replays them from their stored codes, so the
+two always end up agreeing without re-validating anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore
+from careledger.network.peer.statedb import StateDB
+from careledger.network.peer.validation import TxOutcome, Validator, replay_outcomes
+from careledger.protos import common_pb2
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[common_pb2.Block, list[TxOutcome]], None]
+
+
+class LedgerError(Exception):
+    """The ledger cannot commit or recover; the message names the block."""
+
+
+class Ledger:
+    """Blocks and world state of one channel, committed atomically as seen from outside."""
+
+    def __init__(
+        self, directory: Path, validator_factory: Callable[[StateDB], Validator] | None = None
+    ) -> None:
+        self._dir = Path(directory)
+        self.blocks = BlockStore(self._dir / "blocks")
+        self.state = StateDB(self._dir / "state.db")
+        self._validator = validator_factory(self.state) if validator_factory else None
+        self._commit_lock = threading.Lock()
+        self._changed = threading.Condition()
+        self._listeners_lock = threading.Lock()
+        self._listeners: list[Listener] = []
+        self._height = 0
+        self._broken = ""
+        self._recover()
+
+    def _recover(self) -> None:
+        """Re-apply stored blocks beyond the state's savepoint, using their stored codes."""
+        savepoint = self.state.savepoint()
+        first = 0 if savepoint is None else savepoint + 1
+        if first > self.blocks.height:
+            raise LedgerError(
+                f"state in {self.state.path} is at block {savepoint} but the block store holds "
+                f"only {self.blocks.height} blocks; restore the blocks folder or delete state.db "
+                "to rebuild it"
+            )
+        for block in self.blocks.iter_from(first):
+            log.warning(
+                "ledger %s: replaying block %d into state after an interrupted commit",
+                self._dir,
+                block.header.number,
+            )
+            self.state.apply_block(block.header.number, replay_outcomes(block))
+        self._height = self.blocks.height
+
+    @property
+    def height(self) -> int:
+        """Number of committed blocks (block store and state both hold them)."""
+        return self._height
+
+    def get_block(self, number: int) -> common_pb2.Block:
+        """A committed block, with its validation codes."""
+        height = self._height  # the store may hold one more block whose state is being applied
+        if not 0 <= number < height:
+            raise BlockNotFoundError(f"block {number} not found: the ledger's height is {height}")
+        return self.blocks.get(number)
+
+    def tx_status(self, tx_id: str) -> tuple[int, int] | None:
+        """(validation code, block number) of a committed tx id, or None."""
+        found = self.state.tx_status(tx_id)
+        # A block's state lands just before the height moves; report it only once both did.
+        return found if found is not None and found[1] < self._height else None
+
+    def commit(self, block: common_pb2.Block) -> list[TxOutcome]:
+        """Validate, store and apply the next block; returns one outcome per transaction."""
+        if self._validator is None:
+            raise LedgerError(
+                f"ledger {self._dir} has no validator; open it with a validator_factory to commit"
+            )
+        with self._commit_lock:
+            if self._broken:
+                raise LedgerError(self._broken)
+            if block.header.number != self._height:
+                raise LedgerError(
+                    f"cannot commit block {block.header.number}: the ledger's height is "
+                    f"{self._height}, so the next block must be number {self._height}"
+                )
+            outcomes = self._validator.validate(block)
+            del block.metadata.validation_codes[:]
+            block.metadata.validation_codes.extend(o.code for o in outcomes)
+            self.blocks.append(block)
+            try:
+                self.state.apply_block(block.header.number, outcomes)
+            except Exception as exc:
+                self._broken = (
+                    f"block {block.header.number} is stored but its state was not applied ({exc}); "
+                    f"reopen the ledger in {self._dir} to replay it"
+                )
+                raise LedgerError(self._broken) from exc
+            with self._changed:
+                self._height = block.header.number + 1
+                self._changed.notify_all()
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(block, outcomes)
+            except Exception:
+                log.exception("ledger listener %r failed on block %d", listener, block.header.number)
+        return outcomes
+
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        """Block until at least `height` blocks are committed; False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._height >= height, timeout)
+
+    def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[int, int] | None:
+        """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while (found := self.tx_status(tx_id)) is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._changed.wait(remaining)
+        return found
+
+    def add_listener(self, fn: Listener) -> None:
+        """Call `fn(block, outcomes)` after each commit, on the committing thread."""
+        with self._listeners_lock:
+            self._listeners.append(fn)
+
+    def remove_listener(self, fn: Listener) -> None:
+        """Stop calling `fn`; unknown listeners are ignored."""
+        with self._listeners_lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
+    def close(self) -> None:
+        """Stop the validator and close the block store and the state database."""
+        with self._commit_lock:
+            if self._validator is not None:
+                self._validator.close()
+            self.blocks.close()
+            self.state.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
