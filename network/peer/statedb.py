@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from careledger.chaincode.state import HistoryEntry, Version
+from careledger.protos import common_pb2
 
 if TYPE_CHECKING:
     from careledger.network.peer.validation import TxOutcome
@@ -39,7 +40,23 @@ CREATE TABLE IF NOT EXISTS txindex (
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
-_VALID = 0  # common_pb2.VALID; kept literal to avoid importing protos for one constant
+_VC = common_pb2.ValidationCode
+
+# Codes decided before the tx id was proven to be SHA-256(nonce || creator) by a signed creator.
+# Such a tx id may be squatted by anyone, so it must not block the genuine transaction: it is
+# indexed, but a later authenticated transaction with the same id takes over the index entry.
+UNVERIFIED_TX_ID_CODES = frozenset(
+    {_VC.NIL_ENVELOPE, _VC.BAD_PAYLOAD, _VC.BAD_CHANNEL, _VC.BAD_PROPOSAL_TXID, _VC.BAD_CREATOR_SIGNATURE}
+)
+_UNVERIFIED_SQL = ", ".join(str(int(code)) for code in sorted(UNVERIFIED_TX_ID_CODES))
+# The first occurrence of a tx id wins (a DUPLICATE_TXID never overwrites the original), except
+# that an authenticated occurrence takes over from unverified ones.
+_INDEX_TX_SQL = (
+    "INSERT INTO txindex (tx_id, code, block_num, tx_num) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (tx_id) DO UPDATE SET "
+    "code = excluded.code, block_num = excluded.block_num, tx_num = excluded.tx_num "
+    f"WHERE txindex.code IN ({_UNVERIFIED_SQL}) AND excluded.code NOT IN ({_UNVERIFIED_SQL})"
+)
 
 
 class StateDBError(Exception):
@@ -166,10 +183,10 @@ class StateDB:
                 if not outcome.tx_id:  # unparseable envelope: nothing to look up by
                     continue
                 conn.execute(
-                    "INSERT OR IGNORE INTO txindex (tx_id, code, block_num, tx_num) VALUES (?, ?, ?, ?)",
+                    _INDEX_TX_SQL,
                     (outcome.tx_id, outcome.code, block_num, tx_num),
                 )
-                if outcome.code == _VALID:
+                if outcome.code == _VC.VALID:
                     self._write(conn, block_num, tx_num, outcome)
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('savepoint', ?)", (block_num,))
         except BaseException:

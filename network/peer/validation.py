@@ -19,9 +19,9 @@ from google.protobuf.message import DecodeError
 from careledger.chaincode.state import Version
 from careledger.network import protoutil
 from careledger.network.identity.errors import IdentityError
-from careledger.network.identity.membership import Membership
+from careledger.network.identity.membership import Identity, Membership
 from careledger.network.peer.policy import Policy
-from careledger.network.peer.statedb import StateDB
+from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class _Decoded:
         return self.payload.event
 
     def outcome(self, code: int, reason: str = "") -> TxOutcome:
+        """This transaction's outcome; writes and event are kept only when it is VALID."""
         valid = code == VC.VALID
         return TxOutcome(
             tx_id=self.tx_id,
@@ -95,15 +96,50 @@ class _Decoded:
 
 
 @dataclass(frozen=True)
+class _Failure:
+    """An envelope that does not parse far enough to have a tx id."""
+
+    code: int
+    reason: str
+
+    def outcome(self, code: int | None = None) -> TxOutcome:
+        return TxOutcome("", self.code if code is None else code, "", (), None, _EPOCH, self.reason)
+
+
+@dataclass(frozen=True)
+class _SignatureCheck:
+    """One ECDSA check: does `signature` by the holder of `cert` cover `data`?"""
+
+    cert: bytes
+    data: bytes
+    signature: bytes
+
+
+@dataclass(frozen=True)
 class _Signatures:
     """Result of a transaction's signature checks: creator failure (or ""), endorsing orgs."""
 
     creator_error: str
     orgs: frozenset[str]
 
+    @classmethod
+    def of(cls, tx_id: str, creator: Identity | str, endorsers: list[Identity | str]) -> _Signatures:
+        """Collect the orgs of valid peer endorsements; invalid ones are ignored, not fatal."""
+        orgs = set()
+        for i, endorser in enumerate(endorsers):
+            if isinstance(endorser, str):
+                log.debug("tx %s: endorsement %d ignored: %s", tx_id, i, endorser)
+            elif endorser.role != "peer":
+                log.debug("tx %s: endorsement %d ignored: %s is not a peer", tx_id, i, endorser.id)
+            else:
+                orgs.add(endorser.org)
+        return cls(creator if isinstance(creator, str) else "", frozenset(orgs))
 
-def _decode(raw: bytes) -> _Decoded | str:
-    """Parse envelope -> transaction -> proposal; a str is the reason it failed."""
+
+def _decode(raw: bytes) -> _Decoded | _Failure:
+    """Parse envelope -> transaction -> proposal (and the response payload if it parses)."""
+    if not raw:
+        return _Failure(VC.NIL_ENVELOPE, "envelope is empty")
     envelope, transaction, proposal = (
         common_pb2.Envelope(),
         common_pb2.Transaction(),
@@ -114,7 +150,7 @@ def _decode(raw: bytes) -> _Decoded | str:
         transaction.ParseFromString(envelope.payload)
         proposal.ParseFromString(transaction.proposal)
     except DecodeError as exc:
-        return f"envelope does not parse down to a proposal: {exc}"
+        return _Failure(VC.BAD_PAYLOAD, f"envelope does not parse down to a proposal: {exc}")
     payload: common_pb2.ProposalResponsePayload | None = common_pb2.ProposalResponsePayload()
     payload_error = ""
     try:
@@ -122,10 +158,6 @@ def _decode(raw: bytes) -> _Decoded | str:
     except DecodeError as exc:
         payload, payload_error = None, f"response payload does not parse: {exc}"
     return _Decoded(envelope, transaction, proposal, payload, payload_error)
-
-
-def _failed(code: int, reason: str) -> TxOutcome:
-    return TxOutcome("", code, "", (), None, _EPOCH, reason)
 
 
 def replay_outcomes(block: common_pb2.Block) -> list[TxOutcome]:
@@ -140,11 +172,7 @@ def replay_outcomes(block: common_pb2.Block) -> list[TxOutcome]:
             f"block {block.header.number} has {len(codes)} validation codes for "
             f"{len(envelopes)} transactions; it was stored without being validated"
         )
-    outcomes = []
-    for raw, code in zip(envelopes, codes, strict=True):
-        decoded = _decode(raw) if raw else "empty envelope"
-        outcomes.append(_failed(code, decoded) if isinstance(decoded, str) else decoded.outcome(code))
-    return outcomes
+    return [_decode(raw).outcome(code) for raw, code in zip(envelopes, codes, strict=True)]
 
 
 class Validator:
@@ -170,10 +198,8 @@ class Validator:
 
     def validate(self, block: common_pb2.Block) -> list[TxOutcome]:
         """One outcome per envelope of `block`, in order; state is read, never written."""
-        decoded = [_decode(raw) if raw else "empty envelope" for raw in block.data.envelopes]
-        signatures = list(
-            self._pool.map(lambda d: None if isinstance(d, str) else self._check_signatures(d), decoded)
-        )
+        decoded = [_decode(raw) for raw in block.data.envelopes]
+        signatures = self._check_signatures(decoded)
         block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number)
         outcomes = [block_pass.decide(d, s) for d, s in zip(decoded, signatures, strict=True)]
         for outcome in outcomes:
@@ -187,33 +213,34 @@ class Validator:
                 )
         return outcomes
 
-    def _check_signatures(self, d: _Decoded) -> _Signatures:
-        """Creator signature over the envelope payload, and the orgs of the valid endorsements."""
-        creator_error = ""
+    def _check_signatures(self, decoded: list[_Decoded | _Failure]) -> list[_Signatures | None]:
+        """Every creator and endorser signature of the block, checked in parallel."""
+        owners: list[int] = []
+        checks: list[_SignatureCheck] = []
+        for i, d in enumerate(decoded):
+            if isinstance(d, _Decoded):
+                tx = d.transaction
+                checks.append(
+                    _SignatureCheck(d.proposal.header.creator, d.envelope.payload, d.envelope.signature)
+                )
+                checks.extend(
+                    _SignatureCheck(e.endorser, tx.response_payload, e.signature) for e in tx.endorsements
+                )
+                owners.extend([i] * (1 + len(tx.endorsements)))
+        results: dict[int, list[Identity | str]] = {}
+        for i, result in zip(owners, self._pool.map(self._verify, checks), strict=True):
+            results.setdefault(i, []).append(result)
+        return [
+            _Signatures.of(d.tx_id, results[i][0], results[i][1:]) if isinstance(d, _Decoded) else None
+            for i, d in enumerate(decoded)
+        ]
+
+    def _verify(self, check: _SignatureCheck) -> Identity | str:
+        """The signer's identity, or why the signature is not acceptable."""
         try:
-            self._membership.verify(d.proposal.header.creator, d.envelope.payload, d.envelope.signature)
+            return self._membership.verify(check.cert, check.data, check.signature)
         except IdentityError as exc:
-            creator_error = str(exc)
-        orgs = set()
-        for i, endorsement in enumerate(d.transaction.endorsements):
-            try:
-                identity = self._membership.verify(
-                    endorsement.endorser, d.transaction.response_payload, endorsement.signature
-                )
-            except IdentityError as exc:
-                log.debug("tx %s: endorsement %d ignored: %s", d.tx_id, i, exc)
-                continue
-            if identity.role != "peer":
-                log.debug(
-                    "tx %s: endorsement %d ignored: %s is a %s, not a peer",
-                    d.tx_id,
-                    i,
-                    identity.id,
-                    identity.role,
-                )
-                continue
-            orgs.add(identity.org)
-        return _Signatures(creator_error, frozenset(orgs))
+            return str(exc)
 
 
 class _BlockPass:
@@ -228,15 +255,14 @@ class _BlockPass:
         self._seen_tx_ids: set[str] = set()
         self._written: dict[tuple[str, str], Version | None] = {}  # None marks a delete
 
-    def decide(self, d: _Decoded | str, sigs: _Signatures | None) -> TxOutcome:
+    def decide(self, d: _Decoded | _Failure, sigs: _Signatures | None) -> TxOutcome:
         """The outcome of the next transaction; a VALID one's writes become visible to later ones."""
         self._tx_num += 1
-        if isinstance(d, str):
-            code = VC.NIL_ENVELOPE if d == "empty envelope" else VC.BAD_PAYLOAD
-            return _failed(code, d)
-        assert sigs is not None
+        if isinstance(d, _Failure) or sigs is None:
+            return d.outcome()
         code, reason = self._check(d, sigs)
-        self._seen_tx_ids.add(d.tx_id)
+        if code not in UNVERIFIED_TX_ID_CODES:
+            self._seen_tx_ids.add(d.tx_id)
         if code == VC.VALID:
             for ns, w in d.writes():
                 self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
@@ -253,7 +279,8 @@ class _BlockPass:
             return VC.BAD_CREATOR_SIGNATURE, sigs.creator_error
         if d.tx_id in self._seen_tx_ids:
             return VC.DUPLICATE_TXID, "tx id already used earlier in this block"
-        if (status := self._state.tx_status(d.tx_id)) is not None:
+        status = self._state.tx_status(d.tx_id)
+        if status is not None and status[0] not in UNVERIFIED_TX_ID_CODES:
             return VC.DUPLICATE_TXID, f"tx id already committed in block {status[1]}"
         if d.payload is None:
             return VC.BAD_RESPONSE_PAYLOAD, d.payload_error

@@ -116,3 +116,10 @@ def test_closed_db_refuses_reads(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(StateDBError, match="closed"):
         db.savepoint()
+
+
+def test_authenticated_tx_takes_over_index_entry_of_unverified_one(db: StateDB) -> None:
+    db.apply_block(0, [_outcome("x", VC.BAD_PROPOSAL_TXID)])
+    db.apply_block(1, [_outcome("x", VC.VALID, k=b"1")])
+    db.apply_block(2, [_outcome("x", VC.DUPLICATE_TXID)])
+    assert db.tx_status("x") == (VC.VALID, 1)

@@ -226,3 +226,20 @@ def test_invalid_transaction_is_logged_with_tx_id_and_code(
     with caplog.at_level("INFO", logger="careledger.network.peer.validation"):
         (outcome,) = validator.validate(make_block(0, None, [env.SerializeToString()], net.orderer))
     assert outcome.tx_id in caplog.text and "ENDORSEMENT_POLICY_FAILURE" in caplog.text
+
+
+def test_squatted_tx_id_does_not_block_the_genuine_transaction(
+    validator: Validator, net: TestNetwork, state: StateDB
+) -> None:
+    client = net.client("hospital")
+    genuine = make_proposal(client, "consent")
+    squatter = make_proposal(net.client("insurer"), "consent")
+    squatter.header.tx_id = genuine.header.tx_id
+    squat_env = sign_transaction(net.client("insurer"), endorse(squatter, _both(net)))
+    genuine_env = sign_transaction(client, endorse(genuine, _both(net)))
+    envs = [squat_env.SerializeToString(), genuine_env.SerializeToString()]
+    block = make_block(0, None, envs, net.orderer)
+    outcomes = validator.validate(block)
+    assert [o.code for o in outcomes] == [VC.BAD_PROPOSAL_TXID, VC.VALID]
+    state.apply_block(0, outcomes)
+    assert state.tx_status(genuine.header.tx_id) == (VC.VALID, 0)
