@@ -14,11 +14,12 @@ from typing import Protocol
 import grpc
 
 from careledger.chaincode import ClientIdentity
-from careledger.chaincode.runtime import ContractRegistry, Invocation, StateView, simulate
+from careledger.chaincode.runtime import ContractRegistry, Invocation, simulate
 from careledger.network import protoutil
 from careledger.network.grpcutil import RequestError, unary
 from careledger.network.identity.membership import Identity, IdentityError, Membership
 from careledger.network.identity.signing import Signer
+from careledger.network.peer.statedb import StateDB
 from careledger.network.signedrequest import identity_error, parse
 from careledger.protos import common_pb2, peer_pb2_grpc
 
@@ -58,7 +59,7 @@ class Endorser:
         channel: str,
         membership: Membership,
         registry: ContractRegistry,
-        state: StateView,
+        state: StateDB,
         signer: Signer,
         committed: TxLookup,
     ) -> None:
@@ -100,26 +101,24 @@ class Endorser:
 
     def simulate(self, checked: CheckedProposal) -> common_pb2.ProposalResponsePayload:
         p, who = checked.proposal, checked.creator
-        result = simulate(
-            self._registry,
-            self._state,
-            Invocation(
-                tx_id=p.header.tx_id,
-                channel=p.header.channel,
-                contract=p.contract,
-                function=p.function,
-                args=list(p.args),
-                transient=dict(p.transient),
-                timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
-                creator=ClientIdentity(
-                    org=who.org,
-                    name=who.name,
-                    role=who.role,
-                    attributes=who.attributes,
-                    cert_pem=who.cert_pem,
-                ),
+        invocation = Invocation(
+            tx_id=p.header.tx_id,
+            channel=p.header.channel,
+            contract=p.contract,
+            function=p.function,
+            args=list(p.args),
+            transient=dict(p.transient),
+            timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
+            creator=ClientIdentity(
+                org=who.org,
+                name=who.name,
+                role=who.role,
+                attributes=who.attributes,
+                cert_pem=who.cert_pem,
             ),
         )
+        with self._state.snapshot():  # every read of one simulation sees the same block
+            result = simulate(self._registry, self._state, invocation)
         payload = common_pb2.ProposalResponsePayload(
             proposal_hash=protoutil.proposal_hash(protoutil.strip_transient(p)),
             response=result.response,
