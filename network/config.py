@@ -54,10 +54,27 @@ class ContractInfo:
 
 
 @dataclass(frozen=True)
+class UserSpec:
+    """A client identity to issue, with the attributes its certificate carries (e.g. role=patient)."""
+
+    name: str
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def parse(cls, raw: str | dict[str, object]) -> UserSpec:
+        if isinstance(raw, str):
+            return cls(raw)
+        attrs = raw.get("attributes", {})
+        if not isinstance(attrs, dict):
+            raise ValueError(f"attributes of user {raw.get('name')!r} must be a table")
+        return cls(str(raw["name"]), tuple(sorted((str(k), str(v)) for k, v in attrs.items())))
+
+
+@dataclass(frozen=True)
 class OrgSpec:
     name: str
     peers: int = 1
-    users: tuple[str, ...] = ()
+    users: tuple[UserSpec, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,7 +100,8 @@ class NetworkConfig:
             orderer_org = o.pop("org", "orderer")
             count = int(o.pop("count", 1))
             orgs = tuple(
-                OrgSpec(x["name"], int(x.get("peers", 1)), tuple(x.get("users", ())))
+                OrgSpec(x["name"], int(x.get("peers", 1)),
+                        tuple(UserSpec.parse(u) for u in x.get("users", ())))
                 for x in raw["orgs"]
             )
             contracts = tuple(

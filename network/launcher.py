@@ -39,7 +39,7 @@ def identity_specs(config: NetworkConfig) -> dict[str, list[IdentitySpec]]:
     for org in config.orgs:
         specs[org.name] = ([IdentitySpec("admin", "admin")]
                            + [IdentitySpec(f"peer{i}", "peer") for i in range(org.peers)]
-                           + [IdentitySpec(u, "client") for u in org.users])
+                           + [IdentitySpec(u.name, "client", dict(u.attributes)) for u in org.users])
     return specs
 
 
