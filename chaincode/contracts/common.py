@@ -1,0 +1,198 @@
+"""What the healthcare contracts share: caller checks, ledger time, JSON records, hashes and FHIR shapes.
+
+Callers are told apart only by their signed certificate: the healthcare role is the certificate
+ATTRIBUTE `role` (patient, practitioner, claims-adjuster, registrar); the certificate's own role
+(admin, client, peer, orderer) matters only where a contract lets an org admin act.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from careledger.chaincode import ClientIdentity, Context, ContractError
+from careledger.chaincode.codec import canonical_json
+
+Record = dict[str, Any]
+
+ROLE_ATTRIBUTE = "role"
+ADMIN_ROLE = "admin"
+
+# Ids chosen by clients (records, consents, claims): opaque tokens, never names or numbers of people.
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_IDENTITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9@._-]*$")
+_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+
+
+def require_role(ctx: Context, role: str, *, org: str | None = None) -> ClientIdentity:
+    """The caller, if its certificate carries attribute role=`role` (and it belongs to `org`)."""
+    who = ctx.client_identity
+    if who.get_attribute(ROLE_ATTRIBUTE) != role or (org is not None and who.org != org):
+        need = f"attribute role={role}" + ("" if org is None else f" in org {org!r}")
+        raise ContractError(f"{who.id} may not call {ctx.stub.function}: it needs {need}")
+    return who
+
+
+def is_admin(who: ClientIdentity) -> bool:
+    """Whether the certificate is its org's admin (the certificate role, not the attribute)."""
+    return who.role == ADMIN_ROLE
+
+
+def tx_time(ctx: Context) -> datetime:
+    """The transaction's time: the one clock every endorser agrees on."""
+    return ctx.stub.get_tx_timestamp()
+
+
+def iso(moment: datetime) -> str:
+    """An instant as ISO 8601 in UTC with a Z, as FHIR instants are written."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str, what: str) -> datetime:
+    """An ISO 8601 date or date-time as a UTC instant; a date means 00:00Z of that day."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        raise ContractError(f"{what} {text!r} is not an ISO 8601 date or date-time") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def in_period(moment: datetime, start: str, end: str | None) -> bool:
+    """Whether `moment` lies in [start, end); an end of None leaves the period open."""
+    return parse_time(start, "start") <= moment and (end is None or moment < parse_time(end, "end"))
+
+
+def require_id(text: str, what: str) -> str:
+    """`text` if it is an opaque id: 1-64 letters, digits, '.', '_' or '-'."""
+    if not _ID.match(text):
+        raise ContractError(
+            f"{what} {text!r} is not a valid id: use 1-64 letters, digits, '.', '_' or '-'"
+        )
+    return text
+
+
+def require_identity_id(text: str, what: str) -> str:
+    """`text` if it names an identity as `org/name`."""
+    if not _IDENTITY_ID.match(text):
+        raise ContractError(f"{what} {text!r} is not an identity id of the form org/name")
+    return text
+
+
+def require_digest(text: str, what: str) -> str:
+    """`text` if it is a lowercase hex SHA-256 digest."""
+    if not _DIGEST.match(text):
+        raise ContractError(f"{what} must be a lowercase hex SHA-256 digest (64 characters)")
+    return text
+
+
+def sha256_hex(*parts: bytes | str) -> str:
+    """SHA-256 over the parts, each length-prefixed so that no two part lists collide."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8") if isinstance(part, str) else part
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def split_codes(text: str, what: str, allowed: Iterable[str] | None = None) -> list[str]:
+    """A comma-separated argument as a list of distinct codes, checked against `allowed`."""
+    codes = list(dict.fromkeys(code.strip() for code in text.split(",") if code.strip()))
+    if not codes:
+        raise ContractError(f"{what} must name at least one code")
+    if allowed is not None:
+        known = set(allowed)
+        unknown = [code for code in codes if code not in known]
+        if unknown:
+            raise ContractError(
+                f"{what} {', '.join(unknown)} not known; use {', '.join(sorted(known))}"
+            )
+    return codes
+
+
+def parse_json(text: str, what: str) -> Any:
+    """A JSON argument, or a ContractError saying which one is malformed."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractError(f"{what} is not valid JSON: {exc.msg} at {exc.pos}") from None
+
+
+def transient(ctx: Context, name: str) -> bytes:
+    """A transient input the client must send (sensitive data never goes in the arguments)."""
+    value = ctx.stub.get_transient().get(name)
+    if not value:
+        raise ContractError(f"{ctx.stub.function} needs transient field {name!r}")
+    return value
+
+
+def key(ctx: Context, object_type: str, *attrs: str) -> str:
+    """The composite key of an object; attributes are ids or hashes, never personal data."""
+    return ctx.stub.create_composite_key(object_type, attrs)
+
+
+def load(ctx: Context, state_key: str, missing: str) -> Record:
+    """The JSON record under `state_key`, or a ContractError saying `missing`."""
+    data = ctx.stub.get_state(state_key)
+    if data is None:
+        raise ContractError(missing)
+    return json.loads(data)
+
+
+def find(ctx: Context, state_key: str) -> Record | None:
+    """The JSON record under `state_key`, or None."""
+    data = ctx.stub.get_state(state_key)
+    return None if data is None else json.loads(data)
+
+
+def store(ctx: Context, state_key: str, record: Record) -> None:
+    """Write a JSON record canonically, so every endorser writes the same bytes."""
+    ctx.stub.put_state(state_key, canonical_json(record))
+
+
+def changed(ctx: Context, state_key: str, record: Record, event: str) -> Record:
+    """Store a changed record, announce it with `event` and hand it back to the caller."""
+    store(ctx, state_key, record)
+    ctx.stub.set_event(event, record)
+    return record
+
+
+def scan(ctx: Context, object_type: str, *attrs: str) -> list[Record]:
+    """Every JSON record under composite keys starting with `object_type` and `attrs`, in key order."""
+    return [json.loads(value) for _, value in ctx.stub.get_state_by_partial_composite_key(object_type, attrs)]
+
+
+# --- FHIR R4 shapes ------------------------------------------------------------------------
+
+
+def coding(system: str, code: str, display: str | None = None) -> Record:
+    """A FHIR Coding."""
+    found = {"system": system, "code": code}
+    return found if display is None else found | {"display": display}
+
+
+def concept(system: str, code: str, display: str | None = None) -> Record:
+    """A FHIR CodeableConcept with one coding."""
+    return {"coding": [coding(system, code, display)]}
+
+
+def reference(resource_type: str, identifier: str) -> Record:
+    """A FHIR Reference by ledger identifier (identity ids and record ids are pseudonymous)."""
+    return {"type": resource_type, "identifier": {"system": "urn:careledger:id", "value": identifier}}
+
+
+def period(start: str, end: str | None) -> Record:
+    """A FHIR Period; an open end is left out."""
+    return {"start": start} if end is None else {"start": start, "end": end}
+
+
+def bundle(resources: Sequence[Record]) -> Record:
+    """A FHIR collection Bundle of resources, for exports of many records."""
+    return {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": resource} for resource in resources],
+    }
