@@ -69,9 +69,7 @@ def in_period(moment: datetime, start: str, end: str | None) -> bool:
 def require_id(text: str, what: str) -> str:
     """`text` if it is an opaque id: 1-64 letters, digits, '.', '_' or '-'."""
     if not _ID.match(text):
-        raise ContractError(
-            f"{what} {text!r} is not a valid id: use 1-64 letters, digits, '.', '_' or '-'"
-        )
+        raise ContractError(f"{what} {text!r} is not a valid id: use 1-64 letters, digits, '.', '_' or '-'")
     return text
 
 
@@ -107,9 +105,7 @@ def split_codes(text: str, what: str, allowed: Iterable[str] | None = None) -> l
         known = set(allowed)
         unknown = [code for code in codes if code not in known]
         if unknown:
-            raise ContractError(
-                f"{what} {', '.join(unknown)} not known; use {', '.join(sorted(known))}"
-            )
+            raise ContractError(f"{what} {', '.join(unknown)} not known; use {', '.join(sorted(known))}")
     return codes
 
 
@@ -179,9 +175,10 @@ def concept(system: str, code: str, display: str | None = None) -> Record:
     return {"coding": [coding(system, code, display)]}
 
 
-def reference(resource_type: str, identifier: str) -> Record:
+def reference(resource_type: str | None, identifier: str) -> Record:
     """A FHIR Reference by ledger identifier (identity ids and record ids are pseudonymous)."""
-    return {"type": resource_type, "identifier": {"system": "urn:careledger:id", "value": identifier}}
+    found = {"identifier": {"system": "urn:careledger:id", "value": identifier}}
+    return found if resource_type is None else {"type": resource_type} | found
 
 
 def period(start: str, end: str | None) -> Record:
