@@ -317,9 +317,7 @@ class CredentialsContract(Contract):
         if moment > now:
             raise ContractError(f"effective time {iso(moment)} is in the future")
         if moment < parse_time(last, "effective"):
-            raise ContractError(
-                f"effective time {iso(moment)} is before the licence's last change at {last}"
-            )
+            raise ContractError(f"effective time {iso(moment)} is before the licence's last change at {last}")
         credential["status"] = _STATUS_AFTER[action]
         credential["changes"].append(self._change(ctx, action, moment, _reason(reason), who.id))
         return changed(ctx, state_key, credential, f"Credential{action.capitalize()}")

@@ -142,19 +142,37 @@ class Ledger:
         )
         return tx_id, simulate(self.registry, self.state, invocation)
 
-    def submit(self, creator: ClientIdentity, contract: str, function: str, *args: str,
-               transient: Mapping[str, bytes] | None = None) -> Any:
+    def submit(
+        self,
+        creator: ClientIdentity,
+        contract: str,
+        function: str,
+        *args: str,
+        transient: Mapping[str, bytes] | None = None,
+    ) -> Any:
         """Run and commit a transaction in a block of its own; its JSON payload."""
         (result,) = self.block([Call(creator, contract, function, args, transient or {})])
         return _payload(result)
 
-    def evaluate(self, creator: ClientIdentity, contract: str, function: str, *args: str,
-                 transient: Mapping[str, bytes] | None = None) -> Any:
+    def evaluate(
+        self,
+        creator: ClientIdentity,
+        contract: str,
+        function: str,
+        *args: str,
+        transient: Mapping[str, bytes] | None = None,
+    ) -> Any:
         """Run a query; its JSON payload."""
         return _payload(self.simulate(Call(creator, contract, function, args, transient or {})))
 
-    def refusal(self, creator: ClientIdentity, contract: str, function: str, *args: str,
-                transient: Mapping[str, bytes] | None = None) -> str:
+    def refusal(
+        self,
+        creator: ClientIdentity,
+        contract: str,
+        function: str,
+        *args: str,
+        transient: Mapping[str, bytes] | None = None,
+    ) -> str:
         """Run a call the contract must refuse; the refusal's message (nothing is committed)."""
         result = self.simulate(Call(creator, contract, function, args, transient or {}))
         assert result.response.status == 500, f"expected a refusal, got {result.response.payload!r}"

@@ -61,8 +61,18 @@ def test_registrar_issues_a_licence_that_verifies_and_is_announced(ledger):
 
 
 def test_each_licence_gets_its_own_status_list_index(issued):
-    other = issued.submit(REGISTRAR, "credentials", "issue", "hospital/nina", "RN-77", "RN", "US",
-                          "", "2026-01-01", "2028-01-01")
+    other = issued.submit(
+        REGISTRAR,
+        "credentials",
+        "issue",
+        "hospital/nina",
+        "RN-77",
+        "RN",
+        "US",
+        "",
+        "2026-01-01",
+        "2028-01-01",
+    )
     assert (other["status_list_index"], other["specialties"]) == (1, [])
 
 
@@ -103,9 +113,7 @@ def test_issue_refuses_a_second_licence(issued):
 
 def test_verify_answers_for_a_given_date_or_the_transaction_time(issued):
     assert status(issued, "2025-12-31") == "not-yet-valid"
-    assert verify(issued, "2025-12-31")["reason"] == (
-        "licence CA-A12345 is valid from 2026-01-01T00:00:00Z"
-    )
+    assert verify(issued, "2025-12-31")["reason"] == ("licence CA-A12345 is valid from 2026-01-01T00:00:00Z")
     assert status(issued, "2026-06-01T08:30:00+02:00") == "valid"
     assert status(issued, "2027-01-01") == "expired"
     issued.later(days=400)
@@ -152,7 +160,9 @@ def test_suspension_with_an_earlier_effect_invalidates_only_dates_from_then(issu
     reinstated = issued.submit(REGISTRAR, "credentials", "reinstate", BOB, "cleared")
     assert (reinstated["status"], issued.event()[0]) == ("active", "CredentialReinstated")
     assert [status(issued, d) for d in ["2026-03-19", "2026-03-25", "2026-04-06"]] == [
-        "valid", "suspended", "valid"
+        "valid",
+        "suspended",
+        "valid",
     ]
 
 
@@ -192,8 +202,10 @@ def test_status_changes_refuse_the_wrong_starting_status(issued):
     ("args", "message"),
     [
         (("x", "2026-03-02"), "effective time 2026-03-02T00:00:00Z is in the future"),
-        (("x", "2026-02-01"), "effective time 2026-02-01T00:00:00Z is before the licence's last "
-                              "change at 2026-03-01T12:00:00Z"),
+        (
+            ("x", "2026-02-01"),
+            "effective time 2026-02-01T00:00:00Z is before the licence's last change at 2026-03-01T12:00:00Z",
+        ),
         (("x", "now"), "effective 'now' is not an ISO 8601 date or date-time"),
         ((" ", ""), "a reason is required"),
     ],
@@ -236,7 +248,9 @@ def test_renewal_after_a_lapse_leaves_the_gap_expired(issued):
     issued.now = issued.now.replace(year=2027, month=2)
     issued.submit(REGISTRAR, "credentials", "renew", BOB, "2028-01-01", "late renewal")
     assert [status(issued, d) for d in ["2026-12-31", "2027-01-15", "2027-02-02"]] == [
-        "valid", "expired", "valid"
+        "valid",
+        "expired",
+        "valid",
     ]
 
 
@@ -258,12 +272,13 @@ def test_qualification_exports_as_fhir_practitioner(issued):
     assert practitioner["active"] is True
     (qualification,) = practitioner["qualification"]
     assert qualification["code"]["coding"] == [
-        {"system": "http://terminology.hl7.org/CodeSystem/v2-0360", "code": "MD",
-         "display": "Doctor of Medicine"}
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v2-0360",
+            "code": "MD",
+            "display": "Doctor of Medicine",
+        }
     ]
-    assert qualification["identifier"] == [
-        {"system": "urn:careledger:license:US-CA", "value": "CA-A12345"}
-    ]
+    assert qualification["identifier"] == [{"system": "urn:careledger:license:US-CA", "value": "CA-A12345"}]
     assert qualification["period"] == {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
     assert issued.refusal(REGISTRAR, "credentials", "qualification_fhir", "hospital/eve") == (
         "no licence has been issued to hospital/eve"
@@ -273,25 +288,27 @@ def test_qualification_exports_as_fhir_practitioner(issued):
 def test_verification_result_exports_success_and_failure(issued):
     ok = issued.evaluate(REGISTRAR, "credentials", "verification_result_fhir", BOB, "2026-06-01")
     assert (ok["resourceType"], ok["status"], ok["statusDate"]) == (
-        "VerificationResult", "validated", "2026-06-01T00:00:00Z"
+        "VerificationResult",
+        "validated",
+        "2026-06-01T00:00:00Z",
     )
     source = ok["primarySource"][0]
     assert source["type"][0]["coding"][0]["code"] == "lic-board"
     assert source["validationStatus"]["coding"][0]["code"] == "successful"
     failed = issued.evaluate(REGISTRAR, "credentials", "verification_result_fhir", BOB, "2027-06-01")
     assert failed["status"] == "val-fail"
-    assert failed["primarySource"][0]["validationStatus"]["text"].endswith("expired; no validity "
-                                                                           "period covers that time")
+    assert failed["primarySource"][0]["validationStatus"]["text"].endswith(
+        "expired; no validity period covers that time"
+    )
 
 
 def test_credential_document_carries_status_list_entries_that_follow_the_status(issued):
     document = issued.evaluate(REGISTRAR, "credentials", "credential_document", BOB)
     assert document["credentialSubject"]["id"] == "urn:careledger:practitioner:hospital/bob"
-    assert (document["validFrom"], document["validUntil"]) == (
-        "2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z"
-    )
+    assert (document["validFrom"], document["validUntil"]) == ("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z")
     assert [(s["statusPurpose"], s["statusListIndex"]) for s in document["credentialStatus"]] == [
-        ("revocation", "0"), ("suspension", "0")
+        ("revocation", "0"),
+        ("suspension", "0"),
     ]
     assert issued.evaluate(REGISTRAR, "credentials", "status_list", "suspension")["indices"] == []
     issued.submit(REGISTRAR, "credentials", "suspend", BOB, "complaint")
