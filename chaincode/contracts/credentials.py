@@ -66,13 +66,16 @@ def _reason(reason: str) -> str:
     return reason
 
 
+def _status_changes(credential: Record) -> list[Record]:
+    """Suspensions, reinstatements and revocations, in effective order (enforced when recorded)."""
+    return [change for change in credential["changes"] if change["action"] in _STATUS_AFTER]
+
+
 def _status_at(credential: Record, moment: datetime) -> tuple[str, str | None]:
-    """The status in force at `moment` and since when (changes are kept in effective order)."""
+    """The status in force at `moment` and since when."""
     status, since = "active", None
-    for change in credential["changes"]:
-        if parse_time(change["effective"], "effective") > moment:
-            break
-        if change["action"] in _STATUS_AFTER:
+    for change in _status_changes(credential):
+        if parse_time(change["effective"], "effective") <= moment:
             status, since = _STATUS_AFTER[change["action"]], change["effective"]
     return status, since
 
@@ -313,11 +316,13 @@ class CredentialsContract(Contract):
             )
         now = tx_time(ctx)
         moment = parse_time(effective, "effective") if effective else now
-        last = credential["changes"][-1]["effective"]
         if moment > now:
             raise ContractError(f"effective time {iso(moment)} is in the future")
-        if moment < parse_time(last, "effective"):
-            raise ContractError(f"effective time {iso(moment)} is before the licence's last change at {last}")
+        last = next((c["effective"] for c in reversed(_status_changes(credential))), None)
+        if last is not None and moment < parse_time(last, "effective"):
+            raise ContractError(
+                f"effective time {iso(moment)} is before the licence's last status change at {last}"
+            )
         credential["status"] = _STATUS_AFTER[action]
         credential["changes"].append(self._change(ctx, action, moment, _reason(reason), who.id))
         return changed(ctx, state_key, credential, f"Credential{action.capitalize()}")
