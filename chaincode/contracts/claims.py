@@ -19,6 +19,7 @@ from careledger.chaincode.contracts.common import (
     changed,
     concept,
     find,
+    in_period,
     iso,
     key,
     load,
@@ -30,6 +31,7 @@ from careledger.chaincode.contracts.common import (
     require_id,
     require_identity_id,
     require_role,
+    scan,
     sha256_hex,
     store,
     tx_time,
@@ -275,10 +277,7 @@ class ClaimsContract(Contract):
             raise ContractError(
                 f"{who.id} may not call my_claims: it needs attribute role=patient or practitioner"
             )
-        return [
-            self._claim(ctx, json.loads(value)["claim"])
-            for _, value in ctx.stub.get_state_by_partial_composite_key(index, [who.id])
-        ]
+        return [self._claim(ctx, entry["claim"]) for entry in scan(ctx, index, who.id)]
 
     @evaluate
     def claim_fhir(self, ctx: Context, claim_id: str) -> Record:
@@ -482,8 +481,9 @@ class ClaimsContract(Contract):
         plan = coverage["services"].get(item["service"])
         if plan is None:
             return "204", f"service {item['service']} is not covered by plan {coverage['plan']}"
-        if item["service"] in coverage["prior_authorization"] and not self._authorised(
-            ctx, coverage, item, served
+        if item["service"] in coverage["prior_authorization"] and not any(
+            auth["status"] == "active" and in_period(served, auth["period"]["start"], auth["period"]["end"])
+            for auth in scan(ctx, "prior-auth", coverage["id"], item["service"])
         ):
             return "197", f"service {item['service']} needs prior authorisation"
         if item["quantity"] > plan["max_quantity"]:
@@ -492,19 +492,6 @@ class ClaimsContract(Contract):
         if late > coverage["filing_limit_days"]:
             return "29", f"filed {late} days after service; the limit is {coverage['filing_limit_days']}"
         return None
-
-    @staticmethod
-    def _authorised(ctx: Context, coverage: Record, item: Record, served: datetime) -> bool:
-        return any(
-            auth["status"] == "active"
-            and parse_time(auth["period"]["start"], "start")
-            <= served
-            < parse_time(auth["period"]["end"], "end")
-            for _, value in ctx.stub.get_state_by_partial_composite_key(
-                "prior-auth", [coverage["id"], item["service"]]
-            )
-            for auth in [json.loads(value)]
-        )
 
     def _void(self, ctx: Context, claim_id: str, reason: str) -> tuple[str, Record]:
         """Void the caller's unpaid claim: release its duplicate index keys and give back what its

@@ -543,3 +543,22 @@ def test_claim_response_exports_adjudication_with_carc_reasons_and_payment(ledge
         40.0,
         "pay-1",
     )
+
+
+@pytest.mark.parametrize("function", ["get_claim", "claim_fhir", "claim_response_fhir"])
+def test_claim_lookups_refuse_strangers_and_unknown_claims(ledger, function):
+    claim(ledger, "c1")
+    assert ledger.refusal(OTHER_PAT, "claims", function, "c1") == (
+        "hospital/pat2 may not see claim c1: it is neither its patient, provider nor insurer"
+    )
+    assert ledger.refusal(PAT, "claims", function, "c9") == "claim c9 does not exist"
+
+
+def test_coverage_export_and_correction_refuse_strangers(ledger):
+    assert ledger.refusal(CARA, "claims", "coverage_fhir", "cov1") == (
+        "hospital/cara may not see coverage cov1: it is neither its patient, provider nor insurer"
+    )
+    claim(ledger, "c1")
+    assert ledger.refusal(CARA, "claims", "correct_claim", "c1", "c2", claim_json()) == (
+        "hospital/cara may not void claim c1: only its provider may"
+    )

@@ -437,6 +437,24 @@ def test_audit_trail_exports_fhir_audit_events(ledger):
     assert event["entity"][0]["what"]["identifier"]["value"] == "r-lab"
 
 
+@pytest.mark.parametrize(
+    ("function", "args"),
+    [
+        ("patient_records", ()),
+        ("patient_consents", ()),
+        ("consent_fhir", ("c1",)),
+        ("access_summary", ()),
+        ("disclosures", ("2026-03-01", "2026-04-01")),
+        ("audit_events_fhir", ("2026-03-01", "2026-04-01")),
+    ],
+)
+def test_patient_queries_answer_only_the_patient(ledger, function, args):
+    grant(ledger, "c1", BOB.id)
+    assert ledger.refusal(BOB, "consent", function, *args) == (
+        f"hospital/bob may not call {function}: it needs attribute role=patient"
+    )
+
+
 # --- break-glass ---------------------------------------------------------------------------
 
 
@@ -489,9 +507,10 @@ def test_break_glass_leaves_a_review_item_for_the_practitioners_org_admin(ledger
     (item,) = ledger.evaluate(admin("hospital"), "consent", "pending_reviews")
     assert item == glass | {"review": "pending"}
     assert ledger.evaluate(admin("insurer"), "consent", "pending_reviews") == []
-    assert ledger.refusal(BOB, "consent", "pending_reviews") == (
-        "hospital/bob may not call pending_reviews: it needs an org admin identity"
-    )
+    for function, args in [("pending_reviews", ()), ("close_review", (glass["id"], "justified"))]:
+        assert ledger.refusal(BOB, "consent", function, *args) == (
+            f"hospital/bob may not call {function}: it needs an org admin identity"
+        )
     assert ledger.refusal(admin("hospital"), "consent", "close_review", glass["id"], "fine") == (
         "review outcome 'fine' is not one of justified, unjustified"
     )

@@ -287,9 +287,6 @@ def test_qualification_exports_as_fhir_practitioner(issued):
     ]
     assert qualification["identifier"] == [{"system": "urn:careledger:license:US-CA", "value": "CA-A12345"}]
     assert qualification["period"] == {"start": "2026-01-01T00:00:00Z", "end": "2027-01-01T00:00:00Z"}
-    assert issued.refusal(REGISTRAR, "credentials", "qualification_fhir", "hospital/eve") == (
-        "no licence has been issued to hospital/eve"
-    )
 
 
 def test_verification_result_exports_success_and_failure(issued):
@@ -323,4 +320,11 @@ def test_credential_document_carries_status_list_entries_that_follow_the_status(
     assert issued.evaluate(REGISTRAR, "credentials", "status_list", "revocation")["indices"] == []
     assert issued.refusal(REGISTRAR, "credentials", "status_list", "expiry") == (
         "status purpose 'expiry' is not one of revocation, suspension"
+    )
+
+
+@pytest.mark.parametrize("function", ["get_credential", "qualification_fhir", "credential_document"])
+def test_lookups_of_an_unknown_licence_are_refused(issued, function):
+    assert issued.refusal(REGISTRAR, "credentials", function, "hospital/eve") == (
+        "no licence has been issued to hospital/eve"
     )
