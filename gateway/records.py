@@ -1,0 +1,212 @@
+"""RecordStore: put, get and erase encrypted off-ledger records on the peer that hosts them.
+
+A record is named like on the ledger, by (patient, record id). Reading needs the tx id of the
+caller's committed `consent access_record` transaction that granted the record, so every read
+leaves an audit event on the ledger first.
+
+    with connect_local_records(directory, "hospital:alice") as records:
+        stored = records.put("r-lab", document)   # then register stored.content_hash on the ledger
+        record = records.get("r-lab", access_tx_id)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+import grpc
+from google.protobuf.message import Message
+
+from careledger.gateway.errors import GatewayError, LocalNetworkError, from_rpc_error
+from careledger.gateway.identity import Identity, Signer, new_private_key_signer, sha256
+from careledger.gateway.local import _HINT, _address, _pick_peer, _read
+from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
+
+_Response = TypeVar("_Response", bound=Message)
+# A Get answer is the document (up to the store's limit, 4 MiB) plus a little; allow ample room.
+_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+HOST_ORG = "hospital"
+
+
+class RecordStoreError(GatewayError):
+    """A record store call failed: PERMISSION_DENIED (no valid access transaction, or not the
+    patient), NOT_FOUND (no such record, or erased), INVALID_ARGUMENT, RESOURCE_EXHAUSTED (too big)."""
+
+
+@dataclass(frozen=True)
+class StoredRecord:
+    """What Put stored: register content_hash on the ledger with consent register_record."""
+
+    patient: str
+    record_id: str
+    content_hash: str
+    size: int
+
+
+@dataclass(frozen=True)
+class Record:
+    """A record read from the store; content_hash is its SHA-256, checked on arrival."""
+
+    patient: str
+    record_id: str
+    content: bytes
+    content_hash: str
+
+
+class RecordStore:
+    """The record store of one peer, used as one identity; close() it (or use `with`)."""
+
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        address: str,
+        identity: Identity,
+        signer: Signer,
+        network: str,
+        timeout: float = 30.0,
+    ) -> None:
+        self._channel = channel
+        self._stub = recordstore_pb2_grpc.RecordStoreStub(channel)
+        self.address = address
+        self.identity = identity
+        self.network = network
+        self._signer = signer
+        self._timeout = timeout
+
+    def put(
+        self, record_id: str, content: bytes, *, patient: str = "", access_tx_id: str = ""
+    ) -> StoredRecord:
+        """Store (or replace) a document; a patient stores their own, anyone else names the
+        patient and the tx id of their granted consent access_record for the record."""
+        request = self._request(
+            recordstore_pb2.RECORD_PUT, record_id, patient, access_tx_id, content=content
+        )
+        response: recordstore_pb2.PutRecordResponse = self._call(
+            self._stub.Put, request, "put", record_id, access_tx_id
+        )
+        return StoredRecord(response.patient, response.record_id, response.content_hash, response.size)
+
+    def get(self, record_id: str, access_tx_id: str, *, patient: str = "") -> Record:
+        """The document, if access_tx_id is the caller's committed access_record that granted it."""
+        request = self._request(recordstore_pb2.RECORD_GET, record_id, patient, access_tx_id)
+        response: recordstore_pb2.GetRecordResponse = self._call(
+            self._stub.Get, request, "get", record_id, access_tx_id
+        )
+        if hashlib.sha256(response.content).hexdigest() != response.content_hash:
+            raise RecordStoreError(
+                f"record {record_id} arrived with content that does not match its hash; retry",
+                code=grpc.StatusCode.DATA_LOSS, tx_id=access_tx_id, stage="records get",
+            )
+        return Record(response.patient, response.record_id, response.content, response.content_hash)
+
+    def erase(self, record_id: str, *, patient: str = "") -> None:
+        """Destroy the document and its key (the patient, or an admin of the patient's org);
+        the ledger's tombstone is consent erase_record's job."""
+        request = self._request(recordstore_pb2.RECORD_ERASE, record_id, patient, "")
+        self._call(self._stub.Erase, request, "erase", record_id, "")
+
+    def close(self) -> None:
+        """Close the gRPC channel."""
+        self._channel.close()
+
+    def __enter__(self) -> RecordStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _request(
+        self, operation: int, record_id: str, patient: str, access_tx_id: str, content: bytes = b""
+    ) -> common_pb2.Signed:
+        payload = recordstore_pb2.RecordRequest(
+            operation=operation,  # type: ignore[arg-type]
+            channel=self.network,
+            creator=self.identity.certificate,
+            record_id=record_id,
+            access_tx_id=access_tx_id,
+            patient=patient,
+            content=content,
+        ).SerializeToString(deterministic=True)
+        return common_pb2.Signed(payload=payload, signature=self._signer(sha256(payload)))
+
+    def _call(
+        self, method: grpc.UnaryUnaryMultiCallable, request: common_pb2.Signed, verb: str,
+        record_id: str, access_tx_id: str,
+    ) -> _Response:
+        try:
+            return method(request, timeout=self._timeout)
+        except grpc.RpcError as err:
+            error = from_rpc_error(
+                err, RecordStoreError, stage=f"records {verb}", tx_id=access_tx_id,
+                address=self.address, timeout=self._timeout,
+            )
+            if error.code == grpc.StatusCode.RESOURCE_EXHAUSTED and record_id not in error.message:
+                # gRPC's own size limit answered before the store could name the record.
+                error = RecordStoreError(
+                    f"record {record_id} is too large for peer {self.address} ({error.message}); "
+                    "store the document in parts",
+                    code=error.code, tx_id=access_tx_id, stage=error.stage,
+                )
+            raise error from err
+
+
+def connect_records(
+    address: str,
+    identity: Identity,
+    signer: Signer,
+    *,
+    network: str,
+    tls_root_certificates: bytes,
+    server_name: str | None = None,
+    timeout: float = 30.0,
+) -> RecordStore:
+    """Connect over TLS to the record store of the peer at address, for channel `network`."""
+    options = [
+        ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
+        ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
+    ]
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))  # type: ignore[arg-type]
+    credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_certificates)
+    channel = grpc.secure_channel(address, credentials, options=options)
+    return RecordStore(channel, address, identity, signer, network, timeout)
+
+
+def connect_local_records(
+    directory: Path | str,
+    who: str = "hospital:admin",
+    *,
+    peer: str | None = None,
+    host_org: str = HOST_ORG,
+    timeout: float = 30.0,
+) -> RecordStore:
+    """The record store on host_org's first peer (or `peer`) as ORG:USER of a local network."""
+    root = Path(directory)
+    org, _, user = who.partition(":")
+    user = user or "admin"
+    if not org:
+        raise LocalNetworkError(f"who={who!r} names no org; use ORG or ORG:USER, e.g. hospital:alice")
+    try:
+        config = json.loads(_read(root / "network.json", "network description"))
+        target = _pick_peer(config["peers"], host_org, peer)
+        address, network = _address(target), str(config["channel"])
+    except (ValueError, KeyError, TypeError) as err:
+        raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
+    user_dir = root / "crypto" / org / user
+    identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", f"certificate of {org}:{user}"))
+    signer = new_private_key_signer(_read(user_dir / "key.pem", f"private key of {org}:{user}"))
+    peer_org = target["org"]
+    tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
+    return connect_records(
+        address, identity, signer, network=network, tls_root_certificates=tls_root,
+        server_name=target.get("server_name"), timeout=timeout,
+    )
