@@ -12,6 +12,7 @@ from typing import IO, Any, TypeVar
 import click
 
 from careledger.cli.common import dir_option, emit, json_option, split_who
+from careledger.cli.tx import gateway_channel
 from careledger.gateway import CommitError, GatewayError, LocalNetworkError, connect_local
 from careledger.gateway.records import HOST_ORG, RecordStore, connect_local_records
 from careledger.network.config import ConfigError, Profile
@@ -30,6 +31,12 @@ def _identity_options(fn: F) -> F:
 def _patient_option(fn: F) -> F:
     return click.option("--patient", default="", metavar="ORG/NAME",
                         help="Whose record it is (default: yourself).")(fn)
+
+
+def _patient_or_me(patient: str, who: str) -> str:
+    """The patient named, else the signing identity's own id (org/user)."""
+    org, user = split_who(who)
+    return patient or f"{org}/{user}"
 
 
 def _store(directory: Path, who: str, peer: str | None) -> RecordStore:
@@ -64,7 +71,10 @@ def records() -> None:
 @json_option
 def put(directory: Path, who: str, peer: str | None, patient: str, access_tx: str, record_id: str,
         file: IO[bytes], as_json: bool) -> None:
-    """Encrypt FILE ('-' for stdin) and store it as RECORD_ID; prints its SHA-256 for the ledger."""
+    """Encrypt FILE ('-' for stdin) and store it as RECORD_ID.
+
+    Prints the document's SHA-256, which the patient registers on the ledger.
+    """
     content = file.read()
     try:
         with _store(directory, who, peer) as store:
@@ -92,7 +102,10 @@ def put(directory: Path, who: str, peer: str | None, patient: str, access_tx: st
 @json_option
 def get(directory: Path, who: str, peer: str | None, patient: str, access_tx: str, purpose: str,
         out: Path | None, record_id: str, as_json: bool) -> None:
-    """Read RECORD_ID under a granted access_record transaction (given, or submitted with --purpose)."""
+    """Read RECORD_ID under a granted consent access_record transaction.
+
+    Give the transaction's id, or a purpose to submit one first.
+    """
     if bool(access_tx) == bool(purpose):
         raise click.UsageError("give exactly one of --access-tx TX_ID and --purpose CODE")
     try:
@@ -118,10 +131,9 @@ def get(directory: Path, who: str, peer: str | None, patient: str, access_tx: st
 
 def _access(directory: Path, who: str, host_peer: str, patient: str, record_id: str, purpose: str) -> str:
     """Submit consent access_record through the store's own peer; its tx id once granted and committed."""
-    org, user = split_who(who)
-    patient = patient or f"{org}/{user}"
+    patient = _patient_or_me(patient, who)
     with connect_local(directory, who, peer=host_peer) as gateway:
-        consent = gateway.get_network(Profile.load(directory.resolve()).channel).get_contract("consent")
+        consent = gateway.get_network(gateway_channel(directory)).get_contract("consent")
         submitted = consent.submit_async("access_record", patient, record_id, purpose)
         status = submitted.get_status()
     if not status.successful:
@@ -142,8 +154,7 @@ def _access(directory: Path, who: str, host_peer: str, patient: str, record_id: 
 @json_option
 def erase(directory: Path, who: str, peer: str | None, patient: str, record_id: str, as_json: bool) -> None:
     """Destroy RECORD_ID's content and key (the patient, or an admin of the patient's org)."""
-    org, user = split_who(who)
-    patient = patient or f"{org}/{user}"
+    patient = _patient_or_me(patient, who)
     try:
         with _store(directory, who, peer) as store:
             store.erase(record_id, patient=patient)

@@ -120,6 +120,8 @@ class EncryptedStore:
             try:
                 _write_new(self._key_path(gen), key)
                 _write_new(self._blob_path(gen), blob)
+                for folder in (self._keys, self._blobs):
+                    _fsync_dir(folder)  # the new names survive a crash before the index names them
                 with self._db:
                     self._db.execute(
                         "INSERT OR REPLACE INTO records (patient, record_id, generation) VALUES (?, ?, ?)",
