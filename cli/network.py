@@ -44,7 +44,8 @@ def status(directory: Path, as_json: bool) -> None:
         raise click.ClickException(f"no network in {directory}; run `careledger network up`")
     profile = Profile.load(directory.resolve())
     heights = launcher.heights(directory, profile, [n for n in nodes if n.serving and n.kind == "peer"])
-    rows = [{**asdict(n), "height": heights.get(n.id)} for n in nodes]
+    ops = {n.id: f"{n.host}:{n.ops_port}" for n in (*profile.peers, *profile.orderers) if n.ops_port}
+    rows = [{**asdict(n), "height": heights.get(n.id), "ops": ops.get(n.id)} for n in nodes]
     contracts = [{"name": c.name, "policy": c.policy} for c in profile.contracts]
 
     def text() -> str:
@@ -52,7 +53,8 @@ def status(directory: Path, as_json: bool) -> None:
         for r in rows:
             state = "SERVING" if r["serving"] else ("RUNNING" if r["running"] else "STOPPED")
             height = "" if r["height"] is None else f" height {r['height']}"
-            lines.append(f"  {r['kind']:8} {r['id']:20} {r['address']:22} {state}{height}")
+            lines.append(f"  {r['kind']:8} {r['id']:20} {r['address']:22} {state}{height}"
+                         + (f"  ops http://{r['ops']}" if r["ops"] else ""))
         lines += [f"  contract {c['name']}: policy {c['policy']}" for c in contracts]
         return "\n".join(lines)
 

@@ -28,6 +28,7 @@ class NodeInfo:
     org: str
     host: str
     port: int
+    ops_port: int = 0  # HTTP /healthz and /metrics; 0 = none
 
     @property
     def address(self) -> str:
@@ -172,7 +173,8 @@ class Profile:
 
 
 def _node(raw: dict[str, object]) -> NodeInfo:
-    return NodeInfo(str(raw["name"]), str(raw["org"]), str(raw["host"]), int(raw["port"]))  # type: ignore[call-overload]
+    return NodeInfo(str(raw["name"]), str(raw["org"]), str(raw["host"]),
+                    int(raw["port"]), int(raw.get("ops_port", 0)))  # type: ignore[call-overload]
 
 
 class Layout:

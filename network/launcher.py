@@ -66,18 +66,25 @@ def _port_is_free(host: str, port: int) -> bool:
 
 def resolve_profile(layout: Layout, config: NetworkConfig, host: str = "127.0.0.1") -> Profile:
     """Assign addresses; a restarted network keeps the ports it had when they are still free."""
-    previous: dict[str, int] = {}
+    previous: dict[str, tuple[int, int]] = {}
     try:
         old = Profile.load(layout.root)
-        previous = {n.id: n.port for n in (*old.peers, *old.orderers)}
+        previous = {n.id: (n.port, n.ops_port) for n in (*old.peers, *old.orderers)}
     except ConfigError:
         pass
 
+    used: set[int] = set()
+
+    def port(wanted: int | None) -> int:
+        chosen = wanted if wanted and wanted not in used and _port_is_free(host, wanted) else 0
+        while not chosen or chosen in used:
+            chosen = _free_port(host)
+        used.add(chosen)
+        return chosen
+
     def node(name: str, org: str) -> NodeInfo:
-        port = previous.get(f"{name}.{org}")
-        if port is None or not _port_is_free(host, port):
-            port = _free_port(host)
-        return NodeInfo(name, org, host, port)
+        grpc_port, ops_port = previous.get(f"{name}.{org}", (None, None))
+        return NodeInfo(name, org, host, port(grpc_port), port(ops_port))
 
     return Profile(
         channel=config.channel,

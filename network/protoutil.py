@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+from google.protobuf.message import DecodeError
+
 from careledger.protos import common_pb2
 
 
@@ -42,3 +44,25 @@ def data_hash(envelopes: Iterable[bytes]) -> bytes:
         h.update(len(env).to_bytes(8, "big"))
         h.update(env)
     return h.digest()
+
+
+def find_transaction(
+    block: common_pb2.Block, tx_id: str, code: int
+) -> tuple[common_pb2.Envelope, common_pb2.Transaction, common_pb2.Proposal] | None:
+    """The transaction `tx_id` recorded with validation `code` in `block`.
+
+    Matching the code as well as the id skips an earlier unauthenticated envelope that merely
+    copied the id of the genuine transaction.
+    """
+    for env_bytes, tx_code in zip(block.data.envelopes, block.metadata.validation_codes, strict=False):
+        if tx_code != code:
+            continue
+        try:
+            envelope = common_pb2.Envelope.FromString(env_bytes)
+            tx = common_pb2.Transaction.FromString(envelope.payload)
+            proposal = common_pb2.Proposal.FromString(tx.proposal)
+        except DecodeError:
+            continue
+        if proposal.header.tx_id == tx_id:
+            return envelope, tx, proposal
+    return None

@@ -12,6 +12,7 @@ from careledger.network import blockstream
 from careledger.network.envelope import admit
 from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
+from careledger.network.operations import OrdererMetrics
 from careledger.network.orderer.consensus.base import Consenter
 from careledger.network.signedrequest import open_signed
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
@@ -20,10 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
-    def __init__(self, channel: str, membership: Membership, consenter: Consenter) -> None:
+    def __init__(self, channel: str, membership: Membership, consenter: Consenter,
+                 metrics: OrdererMetrics) -> None:
         self._channel = channel
         self._membership = membership
         self._consenter = consenter
+        self._metrics = metrics
         self._seen: set[str] = set()
         self._seen_lock = threading.Lock()
         for number in range(consenter.height):
@@ -38,6 +41,15 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
     @unary
     def Broadcast(self, request: common_pb2.Envelope,
                   context: grpc.ServicerContext) -> orderer_pb2.BroadcastResponse:
+        try:
+            response = self._broadcast(request)
+        except RequestError as exc:
+            self._metrics.broadcasts.labels(exc.code.name).inc()
+            raise
+        self._metrics.broadcasts.labels("ACCEPTED").inc()
+        return response
+
+    def _broadcast(self, request: common_pb2.Envelope) -> orderer_pb2.BroadcastResponse:
         admitted = admit(request, self._channel, self._membership)
         with self._seen_lock:
             if admitted.tx_id in self._seen:

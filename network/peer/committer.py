@@ -16,6 +16,7 @@ from careledger.network.config import NodeInfo
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.ledgerverify import check_block
+from careledger.network.operations import PeerMetrics
 from careledger.network.peer.ledger import Ledger
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
@@ -35,6 +36,7 @@ class Committer:
         signer: Signer,
         orderer_membership: Membership,
         open_channel: Callable[[str], grpc.Channel],
+        metrics: PeerMetrics,
         max_backoff: float = 5.0,
     ) -> None:
         self._ledger = ledger
@@ -44,10 +46,11 @@ class Committer:
         self._orderer_membership = orderer_membership
         self._open = open_channel
         self._max_backoff = max_backoff
+        self._metrics = metrics
         self._stopping = threading.Event()
         self._call: grpc.Future | None = None
         self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
-        self.last_error = ""
+        self.last_error = "not connected to an orderer yet"
 
     def start(self) -> None:
         self._thread.start()
@@ -72,6 +75,8 @@ class Committer:
             attempt += 1
             channel = self._open(node.address)
             try:
+                grpc.channel_ready_future(channel).result(timeout=self._max_backoff)
+                self.last_error = ""
                 self._call = orderer_pb2_grpc.OrdererStub(channel).Deliver(self._seek())
                 for block in self._call:
                     self._commit(block, node)
@@ -81,6 +86,9 @@ class Committer:
                     break
                 self.last_error = f"deliver from orderer {node.id}: {exc.code().name} {exc.details()}"
                 log.warning("%s; reconnecting in %.1fs", self.last_error, backoff)
+            except grpc.FutureTimeoutError:
+                self.last_error = f"orderer {node.id} at {node.address} unreachable"
+                log.warning("%s; trying again in %.1fs", self.last_error, backoff)
             except BlockRejected as exc:
                 self.last_error = str(exc)
                 log.error("%s; reconnecting in %.1fs", exc, backoff)
@@ -97,6 +105,7 @@ class Committer:
         problem = check_block(block, previous, height, self._orderer_membership)
         if problem:
             raise BlockRejected(f"block {block.header.number} from orderer {node.id} rejected: {problem}")
-        outcomes = self._ledger.commit(block)
+        with self._metrics.commit_seconds.time():
+            outcomes = self._ledger.commit(block)
         valid = sum(o.code == common_pb2.VALID for o in outcomes)
         log.info("committed block %d: %d transactions, %d valid", block.header.number, len(outcomes), valid)

@@ -8,11 +8,12 @@ and ChaincodeEvents read this peer's ledger.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -21,6 +22,7 @@ from careledger.network.config import NodeInfo, Profile
 from careledger.network.envelope import admit
 from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
+from careledger.network.operations import PeerMetrics
 from careledger.network.peer import policy as policies
 from careledger.network.peer.endorser import Endorser, status_for_response
 from careledger.network.signedrequest import open_signed
@@ -34,8 +36,24 @@ from careledger.protos import (
 
 log = logging.getLogger(__name__)
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 ENDORSE_TIMEOUT = 30.0
 DEFAULT_COMMIT_WAIT = 60.0
+
+
+def timed(histogram: str) -> Callable[[F], F]:
+    """Observe a handler's duration in the named PeerMetrics histogram."""
+
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def wrapper(self: GatewayService, request: Any, context: grpc.ServicerContext) -> Any:
+            with getattr(self._metrics, histogram).time():
+                return fn(self, request, context)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 class LedgerLike(Protocol):
@@ -86,6 +104,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         endorser: Endorser,
         ledger: LedgerLike,
         connections: Connections,
+        metrics: PeerMetrics,
     ) -> None:
         self._profile = profile
         self._me = me
@@ -93,6 +112,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self._endorser = endorser
         self._ledger = ledger
         self._conn = connections
+        self._metrics = metrics
         self._policies = {c.name: policies.parse(c.policy) for c in profile.contracts}
         self._pool = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="endorse")
 
@@ -145,6 +165,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return chosen
 
     @unary
+    @timed("endorse_seconds")
     def Endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EndorseResponse:
@@ -185,6 +206,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         )
 
     @unary
+    @timed("evaluate_seconds")
     def Evaluate(
         self, request: gateway_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EvaluateResponse:

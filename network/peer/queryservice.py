@@ -59,14 +59,10 @@ class QueryService(query_pb2_grpc.QueryServicer):
                 grpc.StatusCode.NOT_FOUND, f"transaction {req.tx_id} is not in the ledger of this peer"
             )
         code, block_num = found
-        block = self._ledger.get_block(block_num)
-        for env_bytes in block.data.envelopes:
-            env = common_pb2.Envelope.FromString(env_bytes)
-            tx = common_pb2.Transaction.FromString(env.payload)
-            if common_pb2.Proposal.FromString(tx.proposal).header.tx_id == req.tx_id:
-                return query_pb2.ProcessedTransaction(
-                    envelope=env, validation_code=code, block_number=block_num
-                )
+        tx = protoutil.find_transaction(self._ledger.get_block(block_num), req.tx_id, code)
+        if tx is not None:
+            return query_pb2.ProcessedTransaction(envelope=tx[0], validation_code=code,
+                                                  block_number=block_num)
         raise RequestError(
             grpc.StatusCode.DATA_LOSS,
             f"transaction {req.tx_id} is indexed in block {block_num} but not found "

@@ -24,8 +24,8 @@ from typing import Protocol
 import grpc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from google.protobuf.message import DecodeError
 
+from careledger.network import protoutil
 from careledger.network.grpcutil import RequestError, unary
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.signedrequest import open_signed
@@ -249,28 +249,6 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def find_transaction(
-    block: common_pb2.Block, tx_id: str, code: int
-) -> tuple[common_pb2.Proposal, common_pb2.ProposalResponsePayload] | None:
-    """The proposal and response of the transaction `tx_id` with validation `code` in `block`.
-
-    Matching the code as well as the id skips an earlier unauthenticated envelope that merely
-    copied the id of the genuine transaction.
-    """
-    codes = block.metadata.validation_codes
-    for env_bytes, tx_code in zip(block.data.envelopes, codes, strict=False):
-        if tx_code != code:
-            continue
-        try:
-            tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
-            proposal = common_pb2.Proposal.FromString(tx.proposal)
-            if proposal.header.tx_id == tx_id:
-                return proposal, common_pb2.ProposalResponsePayload.FromString(tx.response_payload)
-        except DecodeError:
-            continue
-    return None
-
-
 class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
     """Put, Get and Erase of encrypted records for verified callers; one instance serves all RPCs."""
 
@@ -410,14 +388,15 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 f"access transaction {tx_id} is invalid ({common_pb2.ValidationCode.Name(code)} in "
                 f"block {block_num}); {hint}"
             )
-        tx = find_transaction(self._ledger.get_block(block_num), tx_id, code)
-        if tx is None:
+        located = protoutil.find_transaction(self._ledger.get_block(block_num), tx_id, code)
+        if located is None:
             raise RequestError(
                 grpc.StatusCode.DATA_LOSS,
                 f"transaction {tx_id} is indexed in block {block_num} but not found there; "
                 "run `careledger ledger verify`",
             )
-        proposal, payload = tx
+        _, tx, proposal = located
+        payload = common_pb2.ProposalResponsePayload.FromString(tx.response_payload)
         if (proposal.contract, proposal.function) != (ACCESS_CONTRACT, ACCESS_FUNCTION):
             raise _denied(
                 f"transaction {tx_id} is {proposal.contract}.{proposal.function}, not "

@@ -9,21 +9,27 @@ from __future__ import annotations
 import logging
 from functools import partial
 
+from prometheus_client import CollectorRegistry
+
 from careledger.chaincode.runtime import ContractRegistry, load_contract
 from careledger.network.grpcutil import new_server, node_channel, set_serving
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.nodeproc import node_context, run_until_signal
+from careledger.network.operations import OperationsServer, PeerMetrics
 from careledger.network.peer import policy
 from careledger.network.peer.committer import Committer
 from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import Connections, GatewayService
 from careledger.network.peer.ledger import Ledger
 from careledger.network.peer.queryservice import QueryService
+from careledger.network.peer.recordstore import RecordStoreService, record_size_limit
 from careledger.network.peer.validation import Validator
-from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc
+from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc, recordstore_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+RECORDS_ORG = "hospital"
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -37,41 +43,47 @@ def main(argv: list[str] | None = None) -> None:
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state))
     max_bytes = profile.orderer.max_message_bytes
-    connections = Connections(
-        partial(
-            node_channel,
-            root_pems=everyone.ca_pems(),
-            identity_dir=ctx.identity_dir,
-            max_message_bytes=max_bytes,
-        )
-    )
+    open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
+                           max_message_bytes=max_bytes)
+    connections = Connections(open_channel)  # cached; the committer opens its own
+    metrics_registry = CollectorRegistry()
+    metrics = PeerMetrics.register(metrics_registry)
+    metrics.height.set_function(lambda: ledger.height)
+    ledger.add_listener(metrics.observe_block)
     endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger)
-    server, health = new_server(
-        ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes, require_client_auth=False
-    )
+    server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
+                                require_client_auth=False)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
-        GatewayService(profile, me, members, endorser, ledger, connections), server
-    )
+        GatewayService(profile, me, members, endorser, ledger, connections, metrics), server)
     query_pb2_grpc.add_QueryServicer_to_server(QueryService(profile.channel, members, ledger), server)
-    committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members, connections.get)
+    records = None
+    if me.org == RECORDS_ORG:  # the off-ledger record store lives on the hospital's peers
+        records = RecordStoreService(profile.channel, members, ledger, ctx.data_dir / "records",
+                                     max_record_bytes=record_size_limit(max_bytes))
+        recordstore_pb2_grpc.add_RecordStoreServicer_to_server(records, server)
+    committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,
+                          open_channel, metrics)
+    ops = OperationsServer(me.id, me.host, me.ops_port, metrics_registry) if me.ops_port else None
+    if ops:
+        ops.add_check("orderer", lambda: committer.last_error)
+        ops.start()
     server.start()
     committer.start()
     set_serving(health, True)
-    log.info(
-        "peer %s serving channel %s on %s at height %d; contracts: %s",
-        me.id,
-        profile.channel,
-        me.address,
-        ledger.height,
-        ", ".join(registry.names()),
-    )
+    log.info("peer %s serving channel %s on %s (operations on %d) at height %d; contracts: %s",
+             me.id, profile.channel, me.address, ops.port if ops else 0, ledger.height,
+             ", ".join(registry.names()))
 
     def stop() -> None:
         set_serving(health, False)
+        if ops:
+            ops.stop()
         committer.stop()
         server.stop(grace=2).wait()
         connections.close()
+        if records is not None:
+            records.close()
         ledger.close()
 
     run_until_signal(stop)

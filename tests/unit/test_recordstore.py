@@ -27,8 +27,9 @@ from careledger.gateway.identity import Identity, new_private_key_signer
 from careledger.gateway.records import RecordStore, RecordStoreError
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
-from careledger.network.peer.recordstore import RecordStoreService, find_transaction, record_size_limit
+from careledger.network.peer.recordstore import RecordStoreService, record_size_limit
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES
+from careledger.network.protoutil import find_transaction
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
 VC = common_pb2.ValidationCode
@@ -286,8 +287,9 @@ def test_a_forged_copy_of_the_tx_id_earlier_in_the_block_is_not_believed(world: 
     world.ledger.commit([(forged, VC.BAD_CREATOR_SIGNATURE), (caras, VC.VALID)])
     refused = world.refused("Get", cara, access_tx_id=tx_id_of(caras))
     assert refused.code == Status.PERMISSION_DENIED and "refused access" in refused.details
-    _, genuine = find_transaction(world.ledger.get_block(0), tx_id_of(caras), VC.VALID)  # type: ignore[misc]
-    assert genuine.response.payload.startswith(b'{"granted":false')
+    _, genuine, _ = find_transaction(world.ledger.get_block(0), tx_id_of(caras), VC.VALID)  # type: ignore[misc]
+    answer = common_pb2.ProposalResponsePayload.FromString(genuine.response_payload)
+    assert answer.response.payload.startswith(b'{"granted":false')
 
 
 # --- writes ----------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 
 from careledger.network.identity.signing import Signer
 from careledger.network.orderer.blockmaker import make_block
@@ -22,11 +23,13 @@ log = logging.getLogger(__name__)
 
 class SoloConsenter:
     def __init__(self, store: BlockStore, signer: Signer, cutter: BlockCutter,
-                 batch_timeout: float) -> None:
+                 batch_timeout: float,
+                 on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
         self._store = store
         self._signer = signer
         self._cutter = cutter
         self._timeout = batch_timeout
+        self._on_block = on_block
         self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._grown = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="solo-orderer", daemon=True)
@@ -43,6 +46,11 @@ class SoloConsenter:
 
     def order(self, envelope: bytes) -> None:
         self._queue.put(envelope)
+
+    @property
+    def queue_depth(self) -> int:
+        """Envelopes accepted but not yet in a block (approximate: read without locking)."""
+        return self._queue.qsize() + self._cutter.pending
 
     @property
     def height(self) -> int:
@@ -83,3 +91,4 @@ class SoloConsenter:
         log.info("cut block %d with %d transactions", block.header.number, len(batch))
         with self._grown:
             self._grown.notify_all()
+        self._on_block(block)
