@@ -7,6 +7,7 @@ from careledger.cli.demo import demo
 from careledger.cli.events import events
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
+from careledger.cli.node import node
 from careledger.cli.records import records
 from careledger.cli.tx import tx
 
@@ -17,5 +18,5 @@ def cli() -> None:
     """CareLedger: a permissioned ledger for healthcare data."""
 
 
-for command in (network, crypto, tx, ledger, events, records, demo):
+for command in (network, node, crypto, tx, ledger, events, records, demo):
     cli.add_command(command)

@@ -21,12 +21,15 @@ def network() -> None:
 @dir_option
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Network config TOML (default: the built-in three-organisation network).")
+@click.option("--peers-per-org", type=click.IntRange(1, 8), default=None,
+              help="Peers in every organisation (overrides the config).")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
 @json_option
-def up(directory: Path, config_path: Path | None, timeout: float, as_json: bool) -> None:
+def up(directory: Path, config_path: Path | None, peers_per_org: int | None, timeout: float,
+       as_json: bool) -> None:
     """Generate crypto, start the orderer(s) and peers, wait until all are healthy."""
     try:
-        profile = launcher.up(directory, config_path, progress(as_json), timeout)
+        profile = launcher.up(directory, config_path, progress(as_json), timeout, peers_per_org)
     except (launcher.LauncherError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from exc
     emit(as_json, asdict(profile),

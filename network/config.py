@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default-network.toml")
@@ -76,6 +76,7 @@ class OrgSpec:
     name: str
     peers: int = 1
     users: tuple[UserSpec, ...] = ()
+    host: str = "127.0.0.1"  # where the org's nodes listen; goes into their TLS certificates
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,11 @@ class NetworkConfig:
     orderer: OrdererSettings
     orgs: tuple[OrgSpec, ...]
     contracts: tuple[ContractInfo, ...]
+    orderer_host: str = "127.0.0.1"
+
+    def with_peers_per_org(self, peers: int) -> NetworkConfig:
+        """The same network with `peers` peers in every organisation."""
+        return replace(self, orgs=tuple(replace(o, peers=peers) for o in self.orgs))
 
     @classmethod
     def load(cls, path: Path | None = None) -> NetworkConfig:
@@ -100,9 +106,11 @@ class NetworkConfig:
             o = dict(raw.get("orderer", {}))
             orderer_org = o.pop("org", "orderer")
             count = int(o.pop("count", 1))
+            orderer_host = str(o.pop("host", "127.0.0.1"))
             orgs = tuple(
                 OrgSpec(x["name"], int(x.get("peers", 1)),
-                        tuple(UserSpec.parse(u) for u in x.get("users", ())))
+                        tuple(UserSpec.parse(u) for u in x.get("users", ())),
+                        str(x.get("host", "127.0.0.1")))
                 for x in raw["orgs"]
             )
             contracts = tuple(
@@ -110,7 +118,7 @@ class NetworkConfig:
                 for n, c in raw.get("contracts", {}).items()
             )
             return cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings(**o),
-                       orgs, contracts)
+                       orgs, contracts, orderer_host)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
 

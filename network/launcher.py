@@ -35,10 +35,11 @@ class LauncherError(Exception):
 def identity_specs(config: NetworkConfig) -> dict[str, list[IdentitySpec]]:
     """Who gets a certificate: every node, an admin per org, and the configured users."""
     specs = {config.orderer_org: [IdentitySpec("admin", "admin")] + [
-        IdentitySpec(f"orderer{i}", "orderer") for i in range(config.orderer_count)]}
+        IdentitySpec(f"orderer{i}", "orderer", hosts=(config.orderer_host,))
+        for i in range(config.orderer_count)]}
     for org in config.orgs:
         specs[org.name] = ([IdentitySpec("admin", "admin")]
-                           + [IdentitySpec(f"peer{i}", "peer") for i in range(org.peers)]
+                           + [IdentitySpec(f"peer{i}", "peer", hosts=(org.host,)) for i in range(org.peers)]
                            + [IdentitySpec(u.name, "client", dict(u.attributes)) for u in org.users])
     return specs
 
@@ -64,7 +65,7 @@ def _port_is_free(host: str, port: int) -> bool:
             return False
 
 
-def resolve_profile(layout: Layout, config: NetworkConfig, host: str = "127.0.0.1") -> Profile:
+def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
     """Assign addresses; a restarted network keeps the ports it had when they are still free."""
     previous: dict[str, tuple[int, int]] = {}
     try:
@@ -75,24 +76,25 @@ def resolve_profile(layout: Layout, config: NetworkConfig, host: str = "127.0.0.
 
     used: set[int] = set()
 
-    def port(wanted: int | None) -> int:
+    def port(host: str, wanted: int | None) -> int:
         chosen = wanted if wanted and wanted not in used and _port_is_free(host, wanted) else 0
         while not chosen or chosen in used:
             chosen = _free_port(host)
         used.add(chosen)
         return chosen
 
-    def node(name: str, org: str) -> NodeInfo:
+    def node(name: str, org: str, host: str) -> NodeInfo:
         grpc_port, ops_port = previous.get(f"{name}.{org}", (None, None))
-        return NodeInfo(name, org, host, port(grpc_port), port(ops_port))
+        return NodeInfo(name, org, host, port(host, grpc_port), port(host, ops_port))
 
     return Profile(
         channel=config.channel,
         orderer_org=config.orderer_org,
         orgs=tuple(o.name for o in config.orgs),
         orderer=config.orderer,
-        orderers=tuple(node(f"orderer{i}", config.orderer_org) for i in range(config.orderer_count)),
-        peers=tuple(node(f"peer{i}", o.name) for o in config.orgs for i in range(o.peers)),
+        orderers=tuple(node(f"orderer{i}", config.orderer_org, config.orderer_host)
+                       for i in range(config.orderer_count)),
+        peers=tuple(node(f"peer{i}", o.name, o.host) for o in config.orgs for i in range(o.peers)),
         contracts=config.contracts,
     )
 
@@ -181,7 +183,7 @@ def wait_healthy(layout: Layout, profile: Profile, nodes: list[NodeInfo], timeou
 
 
 def up(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
-       timeout: float = 60.0) -> Profile:
+       timeout: float = 60.0, peers_per_org: int | None = None) -> Profile:
     """Bring the network up (or resume a stopped one with its ledgers); returns its profile."""
     layout = Layout(directory.resolve())
     running = [n for n in status(directory) if n.running]
@@ -189,6 +191,8 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
         raise LauncherError(f"a network is already running in {layout.root} "
                             f"({', '.join(n.id for n in running)}); run `careledger network down` first")
     config = NetworkConfig.load(config_path)
+    if peers_per_org is not None:
+        config = config.with_peers_per_org(peers_per_org)
     layout.root.mkdir(parents=True, exist_ok=True)
     progress(f"generating crypto material in {layout.crypto}")
     generate_crypto(layout, config)

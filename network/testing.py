@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,9 +27,11 @@ class LocalNetwork:
 
     def kill(self, node_id: str) -> None:
         """kill -9 one node: no chance to flush or say goodbye."""
-        import signal
-
         launcher.stop_node(self.layout, node_id, signal.SIGKILL)
+
+    def stop(self, node_id: str) -> None:
+        """Stop one node cleanly (SIGTERM)."""
+        launcher.stop_node(self.layout, node_id)
 
     def start(self, node_id: str, timeout: float = 30.0) -> None:
         node = self.profile.node(node_id)
@@ -41,10 +44,10 @@ class LocalNetwork:
 
 @contextmanager
 def local_network(config: Path | None = None, directory: Path | None = None,
-                  keep: bool = False) -> Iterator[LocalNetwork]:
+                  keep: bool = False, peers_per_org: int | None = None) -> Iterator[LocalNetwork]:
     """Start a network (in a fresh temporary directory unless one is given) and stop it afterwards."""
     root = directory or Path(tempfile.mkdtemp(prefix="careledger-"))
-    profile = launcher.up(root, config)
+    profile = launcher.up(root, config, peers_per_org=peers_per_org)
     net = LocalNetwork(root.resolve(), profile)
     try:
         yield net

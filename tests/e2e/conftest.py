@@ -1,24 +1,25 @@
-"""One real network per test session: orderer and three peers as processes, gRPC over TLS."""
+"""End-to-end tests share the session network of the careledger pytest plugin.
+
+The plugin (network/pytest_plugin.py) starts the network from tests/e2e/network.toml, as set by
+`careledger_network_config` in pyproject.toml: the same fixture an integrator's suite uses.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from careledger.network.testing import LocalNetwork, local_network
-
-CONFIG = Path(__file__).with_name("network.toml")
+from careledger.gateway import Contract
+from careledger.network.testing import LocalNetwork
 
 
 @pytest.fixture(scope="session")
-def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
-    with local_network(CONFIG, tmp_path_factory.mktemp("net")) as network:
-        yield network
+def net(careledger_network: LocalNetwork) -> LocalNetwork:
+    return careledger_network
 
 
 @pytest.fixture()
-def hospital(net: LocalNetwork):  # noqa: ANN201 - a Contract
+def hospital(net: LocalNetwork) -> Iterator[Contract]:
     with net.connect("hospital:admin") as gw:
         yield gw.get_network(net.profile.channel).get_contract("basic")
