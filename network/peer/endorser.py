@@ -139,12 +139,26 @@ class Endorser:
         return response
 
 
+# Metadata a gateway sends with a proposal: its own ledger height. The endorser first catches up to
+# it, so that two endorsers do not disagree merely because one has not committed the latest block.
+MIN_HEIGHT_KEY = "careledger-min-height"
+CATCH_UP_WAIT = 3.0
+
+
+class Heights(Protocol):
+    def wait_for_height(self, height: int, timeout: float) -> bool: ...
+
+
 class EndorserService(peer_pb2_grpc.EndorserServicer):
-    def __init__(self, endorser: Endorser) -> None:
+    def __init__(self, endorser: Endorser, ledger: Heights) -> None:
         self._endorser = endorser
+        self._ledger = ledger
 
     @unary
     def ProcessProposal(
         self, request: common_pb2.SignedProposal, context: grpc.ServicerContext
     ) -> common_pb2.ProposalResponse:
+        wanted = dict(context.invocation_metadata()).get(MIN_HEIGHT_KEY, "")
+        if wanted.isdigit():
+            self._ledger.wait_for_height(min(int(wanted), 1 << 62), CATCH_UP_WAIT)
         return self._endorser.process(request)

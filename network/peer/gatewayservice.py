@@ -24,7 +24,7 @@ from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
 from careledger.network.operations import PeerMetrics
 from careledger.network.peer import policy as policies
-from careledger.network.peer.endorser import Endorser, status_for_response
+from careledger.network.peer.endorser import MIN_HEIGHT_KEY, Endorser, status_for_response
 from careledger.network.signedrequest import open_signed
 from careledger.protos import (
     common_pb2,
@@ -129,7 +129,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         for node in self._profile.peers_of(org):
             stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
             try:
-                return PeerAnswer(node, stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT), "")
+                height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
+                reply = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
+                return PeerAnswer(node, reply, "")
             except grpc.RpcError as exc:
                 answer = PeerAnswer(node, None, exc.details() or str(exc.code()))
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:

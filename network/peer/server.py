@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger)
     server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
                                 require_client_auth=False)
-    peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser), server)
+    peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics), server)
     query_pb2_grpc.add_QueryServicer_to_server(QueryService(profile.channel, members, ledger), server)
