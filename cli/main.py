@@ -2,6 +2,7 @@
 
 import click
 
+from careledger.cli.credentials import credentials
 from careledger.cli.crypto import crypto
 from careledger.cli.demo import demo
 from careledger.cli.events import events
@@ -18,5 +19,5 @@ def cli() -> None:
     """CareLedger: a permissioned ledger for healthcare data."""
 
 
-for command in (network, node, crypto, tx, ledger, events, records, demo):
+for command in (network, node, crypto, tx, ledger, events, records, credentials, demo):
     cli.add_command(command)

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from careledger.cli.credentials import credentials
 from careledger.network.testing import LocalNetwork
 
-DRSMITH = "hospital/drsmith"
+DRSMITH = "hospital/drvc"  # a practitioner of its own: the session network is shared
 
 
 def run(*args: str) -> tuple[int, str]:
@@ -26,7 +26,7 @@ def test_exported_licence_verifies_off_line_until_the_board_revokes_it(
     with net.connect("board:rita") as gw:
         board = gw.get_network(net.profile.channel).get_contract("credentials")
         board.submit_transaction(
-            "issue", DRSMITH, "MD-1001", "MD", "US-CA", "cardiology", "2026-01-01", "2028-01-01"
+            "issue", DRSMITH, "MD-VC-1", "MD", "US-CA", "cardiology", "2026-01-01", "2028-01-01"
         )
         assert run("export-vc", DRSMITH, "--dir", home, "--as", "board:rita", "--out", str(vc))[0] == 0
         assert run("export-status-list", "--dir", home, "--as", "board:rita", "--out", str(before))[0] == 0
@@ -35,7 +35,7 @@ def test_exported_licence_verifies_off_line_until_the_board_revokes_it(
         assert code == 0, out
         verified = json.loads(out)
         assert (verified["signer"], verified["status"]["purpose"]) == ("board/rita", "revocation")
-        assert verified["credential"]["credentialSubject"]["license"] == "MD-1001"
+        assert verified["credential"]["credentialSubject"]["license"] == "MD-VC-1"
         assert verified["credential"]["validUntil"] == "2028-01-01T00:00:00Z"
 
         board.submit_transaction("revoke", DRSMITH, "licence surrendered after inquiry")
