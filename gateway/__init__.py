@@ -2,7 +2,13 @@
 
 from careledger.gateway import signers
 from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEvents
-from careledger.gateway.client import Timeouts
+from careledger.gateway.checkpointer import (
+    Checkpoint,
+    Checkpointer,
+    FileCheckpointer,
+    InMemoryCheckpointer,
+)
+from careledger.gateway.client import Reconnect, Timeouts
 from careledger.gateway.commit import Commit, Status, SubmittedTransaction
 from careledger.gateway.contract import Contract
 from careledger.gateway.errors import (
@@ -30,6 +36,8 @@ __all__ = [
     "ChaincodeEvent",
     "ChaincodeEvents",
     "ChaincodeEventsError",
+    "Checkpoint",
+    "Checkpointer",
     "Commit",
     "CommitError",
     "CommitStatusError",
@@ -37,15 +45,18 @@ __all__ = [
     "EndorseError",
     "ErrorDetail",
     "EvaluateError",
+    "FileCheckpointer",
     "Gateway",
     "GatewayError",
     "Identity",
+    "InMemoryCheckpointer",
     "InvalidKeyError",
     "LocalNetworkError",
     "MalformedMessageError",
     "Network",
     "OfflineSigningError",
     "Proposal",
+    "Reconnect",
     "Signer",
     "Status",
     "SubmitError",

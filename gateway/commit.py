@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
 
 from google.protobuf.message import DecodeError
 
-from careledger.gateway.client import GatewayClient
-from careledger.gateway.errors import MalformedMessageError, validation_code_name
+from careledger.gateway.client import COMMIT_STATUS, ClientBase, GatewayClient
+from careledger.gateway.errors import CommitError, MalformedMessageError, validation_code_name
 from careledger.gateway.identity import sha256
 from careledger.protos import common_pb2, gateway_pb2
+
+_Client = TypeVar("_Client", bound=ClientBase[Any])
+_log = logging.getLogger(__name__)
+_READ_CONFLICTS = (common_pb2.MVCC_READ_CONFLICT, common_pb2.PHANTOM_READ_CONFLICT)
 
 
 @dataclass(frozen=True)
@@ -23,12 +29,12 @@ class Status:
     successful: bool
 
 
-class Commit:
+class CommitBase(Generic[_Client]):
     """A submitted transaction; bytes() is the CommitStatusRequest, digest() its SHA-256."""
 
     def __init__(
         self,
-        client: GatewayClient,
+        client: _Client,
         request: gateway_pb2.CommitStatusRequest,
         signature: bytes = b"",
     ) -> None:
@@ -37,7 +43,7 @@ class Commit:
         self._signature = signature
 
     @classmethod
-    def from_bytes(cls, client: GatewayClient, data: bytes, signature: bytes) -> Commit:
+    def from_bytes(cls, client: _Client, data: bytes, signature: bytes) -> Self:
         """Rebuild a commit from Commit.bytes() and attach an offline signature."""
         request = gateway_pb2.CommitStatusRequest()
         try:
@@ -61,13 +67,11 @@ class Commit:
         """The SHA-256 digest to sign: of bytes()."""
         return sha256(self.bytes())
 
-    def get_status(self) -> Status:
-        """Wait for the transaction's block and return its validation code."""
-        payload = self.bytes()
+    def _signed(self) -> common_pb2.Signed:
         signature = self._signature or self._client.sign(self.digest(), "commit", self.tx_id)
-        response = self._client.commit_status(
-            common_pb2.Signed(payload=payload, signature=signature), self.tx_id
-        )
+        return common_pb2.Signed(payload=self.bytes(), signature=signature)
+
+    def _status(self, response: gateway_pb2.CommitStatusResponse) -> Status:
         return Status(
             tx_id=self.tx_id,
             code=response.result,
@@ -77,10 +81,18 @@ class Commit:
         )
 
 
-class SubmittedTransaction(Commit):
+class Commit(CommitBase[GatewayClient]):
+    """A commit of the blocking SDK: get_status() waits for the block."""
+
+    def get_status(self) -> Status:
+        """Wait for the transaction's block and return its validation code."""
+        return self._status(self._client.call(COMMIT_STATUS, self._signed(), self.tx_id))
+
+
+class WithResult(CommitBase[_Client]):
     """A Commit that also carries the contract's result, as returned by Contract.submit_async."""
 
-    def __init__(self, commit: Commit, result: bytes) -> None:
+    def __init__(self, commit: CommitBase[_Client], result: bytes) -> None:
         super().__init__(commit._client, commit._request, commit._signature)
         self._result = result
 
@@ -90,9 +102,25 @@ class SubmittedTransaction(Commit):
         return self._result
 
 
-def new_commit(client: GatewayClient, channel: str, tx_id: str) -> Commit:
-    """An unsigned Commit for tx_id, asked for by the client's identity."""
-    request = gateway_pb2.CommitStatusRequest(
-        channel=channel, tx_id=tx_id, identity=client.identity.certificate
-    )
-    return Commit(client, request)
+class SubmittedTransaction(WithResult[GatewayClient], Commit):
+    """A submitted transaction of the blocking SDK: its result now, its status on get_status()."""
+
+
+@dataclass
+class MvccRetries:
+    """How many more times submit_transaction may re-endorse after a read conflict."""
+
+    left: int
+
+    def outcome(self, submitted: WithResult[Any], status: Status) -> bytes | None:
+        """The result of a VALID commit; None to retry with a new proposal; else CommitError."""
+        if status.successful:
+            return submitted.result
+        if status.code in _READ_CONFLICTS and self.left > 0:
+            self.left -= 1
+            _log.info(
+                "tx %s hit %s in block %d; re-endorsing as a new proposal (%d retries left)",
+                status.tx_id, status.code_name, status.block_number, self.left,
+            )
+            return None
+        raise CommitError(status.tx_id, status.code, status.block_number)

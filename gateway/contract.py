@@ -2,67 +2,78 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
-from careledger.gateway.client import GatewayClient
-from careledger.gateway.commit import SubmittedTransaction
-from careledger.gateway.errors import CommitError
-from careledger.gateway.proposal import Arg, Proposal, new_proposal
+from careledger.gateway.client import ClientBase, GatewayClient
+from careledger.gateway.commit import MvccRetries, SubmittedTransaction
+from careledger.gateway.proposal import (
+    Arg,
+    Orgs,
+    Proposal,
+    ProposalBase,
+    Transient,
+    new_endorse_request,
+)
+
+_Client = TypeVar("_Client", bound=ClientBase[Any])
+_Proposal = TypeVar("_Proposal", bound=ProposalBase[Any])
 
 
-class Contract:
+class ContractBase(Generic[_Client, _Proposal]):
     """A contract on one channel; submit to change the ledger, evaluate to read it."""
 
-    def __init__(self, client: GatewayClient, channel: str, name: str) -> None:
+    _proposal_class: type[_Proposal]
+
+    def __init__(self, client: _Client, channel: str, name: str) -> None:
         self._client = client
         self.channel = channel
         self.name = name
 
     def new_proposal(
-        self,
-        name: str,
-        args: Sequence[Arg] = (),
-        transient: Mapping[str, Arg] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
-    ) -> Proposal:
+        self, name: str, args: Sequence[Arg] = (), transient: Transient = None,
+        endorsing_orgs: Orgs = None,
+    ) -> _Proposal:
         """A proposal to call function name; step through evaluate or endorse/submit yourself."""
-        return new_proposal(
-            self._client, self.channel, self.name, name, args, transient, endorsing_orgs
+        request = new_endorse_request(
+            self._client.identity, self.channel, self.name, name, args, transient, endorsing_orgs
         )
+        return self._proposal_class(self._client, request)
+
+    def _retries(self, retry_mvcc: int | None) -> MvccRetries:
+        return MvccRetries(self._client.options.retry_mvcc if retry_mvcc is None else retry_mvcc)
+
+
+class Contract(ContractBase[GatewayClient, Proposal]):
+    """A contract of the blocking SDK."""
+
+    _proposal_class = Proposal
 
     def evaluate_transaction(
-        self,
-        name: str,
-        *args: Arg,
-        transient: Mapping[str, Arg] | None = None,
-        target_orgs: Sequence[str] | None = None,
+        self, name: str, *args: Arg, transient: Transient = None, target_orgs: Orgs = None
     ) -> bytes:
         """Run a read-only function on one peer and return its result; nothing is ordered."""
         return self.new_proposal(name, args, transient, target_orgs).evaluate()
 
     def submit_async(
-        self,
-        name: str,
-        *args: Arg,
-        transient: Mapping[str, Arg] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
+        self, name: str, *args: Arg, transient: Transient = None, endorsing_orgs: Orgs = None
     ) -> SubmittedTransaction:
         """Endorse and submit; returns at once with the result, get_status() waits for the block."""
         transaction = self.new_proposal(name, args, transient, endorsing_orgs).endorse()
         return SubmittedTransaction(transaction.submit(), transaction.result)
 
     def submit_transaction(
-        self,
-        name: str,
-        *args: Arg,
-        transient: Mapping[str, Arg] | None = None,
-        endorsing_orgs: Sequence[str] | None = None,
+        self, name: str, *args: Arg, transient: Transient = None, endorsing_orgs: Orgs = None,
+        retry_mvcc: int | None = None,
     ) -> bytes:
-        """Endorse, submit and wait for a VALID commit; returns the result or raises CommitError."""
-        submitted = self.submit_async(
-            name, *args, transient=transient, endorsing_orgs=endorsing_orgs
-        )
-        status = submitted.get_status()
-        if not status.successful:
-            raise CommitError(status.tx_id, status.code, status.block_number)
-        return submitted.result
+        """Endorse, submit and wait for a VALID commit; returns the result or raises CommitError.
+
+        After an MVCC or phantom read conflict it endorses a new proposal (new tx id) up to
+        retry_mvcc more times (default: the gateway's retry_mvcc option, which is 0).
+        """
+        retries = self._retries(retry_mvcc)
+        while True:
+            submitted = self.submit_async(name, *args, transient=transient, endorsing_orgs=endorsing_orgs)
+            result = retries.outcome(submitted, submitted.get_status())
+            if result is not None:
+                return result

@@ -72,7 +72,8 @@ class CommitStatusError(GatewayError):
 
 
 class ChaincodeEventsError(GatewayError):
-    """The chaincode event stream failed; reconnect with after_tx_id set to the last event seen."""
+    """The chaincode event stream failed and could not be resumed (refused, or out of attempts);
+    open it again with the checkpointer the listener keeps."""
 
 
 class OfflineSigningError(Exception):
@@ -163,14 +164,16 @@ def from_rpc_error(
     tx_id: str,
     address: str,
     timeout: float | None,
+    timeout_field: str | None = None,
 ) -> GatewayError:
-    """Map a failed gRPC call to error_class, naming the stage, tx id and (for deadlines) the fix."""
+    """Map a failed gRPC call to error_class, naming the stage, tx id and (for deadlines) the
+    Timeouts field to raise (timeout_field, by default the stage's name)."""
     code_fn = getattr(err, "code", None)
     code = code_fn() if callable(code_fn) else grpc.StatusCode.UNKNOWN
     details_fn = getattr(err, "details", None)
     message = (details_fn() if callable(details_fn) else None) or str(err)
     if code == grpc.StatusCode.DEADLINE_EXCEEDED and timeout is not None:
-        field = stage.replace(" ", "_")
+        field = timeout_field or stage.replace(" ", "_")
         message = (
             f"{stage} of transaction {tx_id} exceeded its {timeout:g}s deadline at {address}; "
             f"the peer or the network is slow: retry, or raise Timeouts.{field}"

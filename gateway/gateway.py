@@ -3,22 +3,33 @@
 from __future__ import annotations
 
 from types import TracebackType
+from typing import Any, Generic, TypeVar, Unpack
 
 import grpc
 
-from careledger.gateway.client import DEFAULT_TIMEOUTS, GatewayClient, Timeouts
-from careledger.gateway.commit import Commit
+from careledger.gateway.client import ClientBase, ConnectSettings, GatewayClient, secure_peers
+from careledger.gateway.commit import Commit, CommitBase
 from careledger.gateway.identity import Identity, Signer
-from careledger.gateway.network import Network
-from careledger.gateway.proposal import Proposal
-from careledger.gateway.transaction import Transaction
+from careledger.gateway.network import Network, NetworkBase
+from careledger.gateway.proposal import Proposal, ProposalBase
+from careledger.gateway.transaction import Transaction, TransactionBase
+
+_Client = TypeVar("_Client", bound=ClientBase[Any])
+_Network = TypeVar("_Network", bound=NetworkBase[Any, Any])
+_Proposal = TypeVar("_Proposal", bound=ProposalBase[Any])
+_Transaction = TypeVar("_Transaction", bound=TransactionBase[Any])
+_Commit = TypeVar("_Commit", bound=CommitBase[Any])
 
 
-class Gateway:
-    """A connection to a peer's gateway; close() it (or use `with`) to release the channel."""
+class GatewayBase(Generic[_Client, _Network, _Proposal, _Transaction, _Commit]):
+    """A connection to a peer's gateway for one identity; each SDK names its step classes."""
 
-    def __init__(self, channel: grpc.Channel, client: GatewayClient) -> None:
-        self._channel = channel
+    _network_class: type[_Network]
+    _proposal_class: type[_Proposal]
+    _transaction_class: type[_Transaction]
+    _commit_class: type[_Commit]
+
+    def __init__(self, client: _Client) -> None:
         self._client = client
 
     @property
@@ -26,25 +37,34 @@ class Gateway:
         """The identity every request is made as."""
         return self._client.identity
 
-    def get_network(self, name: str) -> Network:
+    def get_network(self, name: str) -> _Network:
         """The channel called name."""
-        return Network(self._client, name)
+        return self._network_class(self._client, name)
 
-    def new_signed_proposal(self, data: bytes, signature: bytes) -> Proposal:
+    def new_signed_proposal(self, data: bytes, signature: bytes) -> _Proposal:
         """A Proposal from Proposal.bytes() with a signature made elsewhere over its digest()."""
-        return Proposal.from_bytes(self._client, data, signature)
+        return self._proposal_class.from_bytes(self._client, data, signature)
 
-    def new_signed_transaction(self, data: bytes, signature: bytes) -> Transaction:
+    def new_signed_transaction(self, data: bytes, signature: bytes) -> _Transaction:
         """A Transaction from Transaction.bytes() with a signature made elsewhere."""
-        return Transaction.from_bytes(self._client, data, signature)
+        return self._transaction_class.from_bytes(self._client, data, signature)
 
-    def new_signed_commit(self, data: bytes, signature: bytes) -> Commit:
+    def new_signed_commit(self, data: bytes, signature: bytes) -> _Commit:
         """A Commit from Commit.bytes() with a signature made elsewhere."""
-        return Commit.from_bytes(self._client, data, signature)
+        return self._commit_class.from_bytes(self._client, data, signature)
+
+
+class Gateway(GatewayBase[GatewayClient, Network, Proposal, Transaction, Commit]):
+    """A connection of the blocking SDK; close() it (or use `with`) to release the channels."""
+
+    _network_class = Network
+    _proposal_class = Proposal
+    _transaction_class = Transaction
+    _commit_class = Commit
 
     def close(self) -> None:
-        """Close the gRPC channel; open event streams end."""
-        self._channel.close()
+        """Close the gRPC channels; open event streams end."""
+        self._client.close()
 
     def __enter__(self) -> Gateway:
         return self
@@ -59,27 +79,13 @@ class Gateway:
 
 
 def connect(
-    address: str,
-    identity: Identity,
-    signer: Signer | None = None,
-    *,
-    tls_root_certificates: bytes,
-    server_name: str | None = None,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
+    address: str, identity: Identity, signer: Signer | None = None, **settings: Unpack[ConnectSettings]
 ) -> Gateway:
-    """Connect over TLS to the gateway at address; without a signer every step is signed offline."""
-    credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_certificates)
-    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
-    channel = grpc.secure_channel(address, credentials, options=options)
-    return _connect_channel(channel, address, identity, signer, timeouts)
+    """Connect over TLS to the gateway at address; without a signer every step is signed offline.
 
+    Keywords (ConnectSettings): tls_root_certificates (required), server_name, timeouts,
+    fallback_addresses (peers event streams move to), retry_mvcc, reconnect.
+    """
+    peers, options = secure_peers(grpc.secure_channel, address, settings)
+    return Gateway(GatewayClient(peers, identity, signer, options))
 
-def _connect_channel(
-    channel: grpc.Channel,
-    address: str,
-    identity: Identity,
-    signer: Signer | None = None,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
-) -> Gateway:
-    """A Gateway over an existing channel; the seam the unit tests use with an insecure channel."""
-    return Gateway(channel, GatewayClient(channel, address, identity, signer, timeouts))

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Unpack
 
-from careledger.gateway.client import DEFAULT_TIMEOUTS, Timeouts
+from careledger.gateway.client import ConnectSettings, GatewayOptions
 from careledger.gateway.errors import LocalNetworkError
 from careledger.gateway.gateway import Gateway, connect
-from careledger.gateway.identity import Identity, new_private_key_signer
+from careledger.gateway.identity import Identity, Signer, new_private_key_signer
 
 _HINT = "run `careledger network up` first (or set CARELEDGER_HOME to its directory)"
 
@@ -52,14 +53,21 @@ def _address(node: dict[str, Any]) -> str:
     return node.get("address") or f"{node['host']}:{node['port']}"
 
 
-def connect_local(
-    directory: Path | str,
-    who: str = "hospital:admin",
-    *,
-    peer: str | None = None,
-    timeouts: Timeouts = DEFAULT_TIMEOUTS,
-) -> Gateway:
-    """A Gateway to ORG's first peer (or `peer`) as ORG:USER, from the profile in directory.
+@dataclass(frozen=True)
+class LocalPeer:
+    """What connect needs to reach a peer of a local network as one of its users."""
+
+    address: str
+    identity: Identity
+    signer: Signer
+    settings: ConnectSettings
+
+
+def local_peer(
+    directory: Path | str, who: str, peer: str | None, options: GatewayOptions
+) -> LocalPeer:
+    """The peer, identity and TLS settings for connect_local (both SDKs); the other peers of
+    the chosen peer's org become the fallbacks that event streams move to.
 
     The TLS root is the peer org's CA, which issued the peer's serving certificate.
     """
@@ -72,6 +80,7 @@ def connect_local(
         config = json.loads(_read(root / "network.json", "network description"))
         target = _pick_peer(config["peers"], org, peer)
         address = _address(target)
+        fallbacks = [_address(p) for p in config["peers"] if p["org"] == target["org"] and p != target]
     except (ValueError, KeyError, TypeError) as err:
         raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
     user_dir = root / "crypto" / org / user
@@ -84,11 +93,23 @@ def connect_local(
     signer = new_private_key_signer(_read(user_dir / "key.pem", "private key"))
     peer_org = target["org"]
     tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
-    return connect(
-        address,
-        identity,
-        signer,
+    settings = ConnectSettings(
         tls_root_certificates=tls_root,
         server_name=target.get("server_name"),
-        timeouts=timeouts,
+        fallback_addresses=fallbacks,
+        **options,
     )
+    return LocalPeer(address, identity, signer, settings)
+
+
+def connect_local(
+    directory: Path | str,
+    who: str = "hospital:admin",
+    *,
+    peer: str | None = None,
+    **options: Unpack[GatewayOptions],
+) -> Gateway:
+    """A Gateway to ORG's first peer (or `peer`) as ORG:USER, from the profile in directory;
+    options are connect's timeouts, retry_mvcc and reconnect."""
+    local = local_peer(directory, who, peer, options)
+    return connect(local.address, local.identity, local.signer, **local.settings)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Generic, Self, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError
 
-from careledger.gateway.client import GatewayClient
+from careledger.gateway.client import ENDORSE, EVALUATE, ClientBase, GatewayClient
 from careledger.gateway.errors import EndorseError, EvaluateError, MalformedMessageError
 from careledger.gateway.identity import Identity, sha256
-from careledger.gateway.transaction import Transaction
+from careledger.gateway.transaction import Prepared, Transaction
 from careledger.protos import common_pb2, gateway_pb2
 
 NONCE_SIZE = 24
@@ -20,6 +21,9 @@ _OK = 200
 _CONTRACT_ERROR = grpc.StatusCode.UNKNOWN  # the call succeeded; the contract did not
 
 Arg = str | bytes
+Transient = Mapping[str, Arg] | None
+Orgs = Sequence[str] | None
+_Client = TypeVar("_Client", bound=ClientBase[Any])
 
 
 def compute_tx_id(nonce: bytes, creator: bytes) -> str:
@@ -57,20 +61,20 @@ def build_proposal(
     )
 
 
-class Proposal:
+class ProposalBase(Generic[_Client]):
     """A proposal ready to evaluate or endorse; bytes()/digest() let it be signed elsewhere.
 
     bytes() is the serialized EndorseRequest (organizations included) so that an offline signer
     can hand it back through Gateway.new_signed_proposal; digest() is what gets signed: the
-    SHA-256 of the serialized Proposal.
+    SHA-256 of the serialized Proposal. The blocking and asyncio Proposal add only the calls.
     """
 
-    def __init__(self, client: GatewayClient, request: gateway_pb2.EndorseRequest) -> None:
+    def __init__(self, client: _Client, request: gateway_pb2.EndorseRequest) -> None:
         self._client = client
         self._request = request
 
     @classmethod
-    def from_bytes(cls, client: GatewayClient, data: bytes, signature: bytes) -> Proposal:
+    def from_bytes(cls, client: _Client, data: bytes, signature: bytes) -> Self:
         """Rebuild a proposal from Proposal.bytes() and attach an offline signature."""
         request = gateway_pb2.EndorseRequest()
         proposal = common_pb2.Proposal()
@@ -104,35 +108,37 @@ class Proposal:
         """The SHA-256 digest to sign: of the serialized Proposal."""
         return sha256(self._request.proposed_transaction.proposal_bytes)
 
-    def evaluate(self) -> bytes:
-        """Run the function on one peer of the target orgs and return its result; no ledger write."""
-        request = gateway_pb2.EvaluateRequest(
+    def _evaluate_request(self) -> gateway_pb2.EvaluateRequest:
+        return gateway_pb2.EvaluateRequest(
             tx_id=self.tx_id,
             channel=self._request.channel,
             proposed_transaction=self._signed(),
             target_organizations=self._request.endorsing_organizations,
         )
-        result = self._client.evaluate(request).result
+
+    def _evaluated(self, response: gateway_pb2.EvaluateResponse) -> bytes:
+        result = response.result
         if result.status != _OK:
             raise EvaluateError(
-                f"contract returned status {result.status}: {result.message}",
+                f"{result.message} (contract returned status {result.status})",
                 code=_CONTRACT_ERROR, tx_id=self.tx_id, stage="evaluate",
             )
         return result.payload
 
-    def endorse(self) -> Transaction:
-        """Have the policy's orgs endorse the proposal; returns the transaction to sign and submit."""
+    def _endorse_request(self) -> gateway_pb2.EndorseRequest:
         request = gateway_pb2.EndorseRequest()
         request.CopyFrom(self._request)
         request.proposed_transaction.CopyFrom(self._signed())
-        response = self._client.endorse(request)
+        return request
+
+    def _endorsed(self, response: gateway_pb2.EndorseResponse) -> Prepared:
         if response.HasField("result") and response.result.status != _OK:
             raise EndorseError(
-                f"contract returned status {response.result.status}: {response.result.message}",
+                f"{response.result.message} (contract returned status {response.result.status})",
                 code=_CONTRACT_ERROR, tx_id=self.tx_id, stage="endorse",
             )
         try:
-            return Transaction(self._client, response.prepared_transaction)
+            return Prepared.parse(response.prepared_transaction)
         except MalformedMessageError as err:
             raise EndorseError(
                 f"gateway returned a malformed prepared transaction: {err}",
@@ -149,18 +155,31 @@ class Proposal:
         )
 
 
-def new_proposal(
-    client: GatewayClient,
+class Proposal(ProposalBase[GatewayClient]):
+    """A proposal of the blocking SDK: evaluate() and endorse() wait for the gateway."""
+
+    def evaluate(self) -> bytes:
+        """Run the function on one peer of the target orgs and return its result; no ledger write."""
+        return self._evaluated(self._client.call(EVALUATE, self._evaluate_request(), self.tx_id))
+
+    def endorse(self) -> Transaction:
+        """Have the policy's orgs endorse the proposal; returns the transaction to sign and submit."""
+        response = self._client.call(ENDORSE, self._endorse_request(), self.tx_id)
+        return Transaction(self._client, self._endorsed(response))
+
+
+def new_endorse_request(
+    identity: Identity,
     channel: str,
     contract: str,
     function: str,
     args: Sequence[Arg] = (),
-    transient: Mapping[str, Arg] | None = None,
-    organizations: Sequence[str] | None = None,
-) -> Proposal:
-    """Build an unsigned Proposal for the client's identity."""
-    proposal = build_proposal(client.identity, channel, contract, function, args, transient)
-    request = gateway_pb2.EndorseRequest(
+    transient: Transient = None,
+    organizations: Orgs = None,
+) -> gateway_pb2.EndorseRequest:
+    """The unsigned request a new Proposal for identity starts from."""
+    proposal = build_proposal(identity, channel, contract, function, args, transient)
+    return gateway_pb2.EndorseRequest(
         tx_id=proposal.header.tx_id,
         channel=channel,
         proposed_transaction=common_pb2.SignedProposal(
@@ -168,4 +187,3 @@ def new_proposal(
         ),
         endorsing_organizations=list(organizations or ()),
     )
-    return Proposal(client, request)

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Generic, Self, TypeVar
+
 from google.protobuf.message import DecodeError
 
-from careledger.gateway.client import GatewayClient
-from careledger.gateway.commit import Commit, new_commit
+from careledger.gateway.client import SUBMIT, ClientBase, GatewayClient
+from careledger.gateway.commit import Commit
 from careledger.gateway.errors import MalformedMessageError
 from careledger.gateway.identity import sha256
 from careledger.protos import common_pb2, gateway_pb2
 
+_Client = TypeVar("_Client", bound=ClientBase[Any])
 
-class Transaction:
-    """A prepared transaction; bytes() is the Envelope, digest() the SHA-256 of its payload."""
 
-    def __init__(self, client: GatewayClient, envelope: common_pb2.Envelope) -> None:
+@dataclass(frozen=True)
+class Prepared:
+    """A prepared transaction Envelope with what the client needs from inside it."""
+
+    envelope: common_pb2.Envelope
+    channel: str
+    tx_id: str
+    result: bytes
+
+    @classmethod
+    def parse(cls, envelope: common_pb2.Envelope) -> Prepared:
+        """Read channel, tx id and contract result out of envelope, or raise MalformedMessageError."""
         transaction = common_pb2.Transaction()
         proposal = common_pb2.Proposal()
         response_payload = common_pb2.ProposalResponsePayload()
@@ -26,14 +39,19 @@ class Transaction:
             raise MalformedMessageError(f"not a prepared transaction Envelope: {err}") from err
         if not proposal.header.tx_id:
             raise MalformedMessageError("prepared transaction has no tx id in its proposal header")
+        return cls(envelope, proposal.header.channel, proposal.header.tx_id,
+                   response_payload.response.payload)
+
+
+class TransactionBase(Generic[_Client]):
+    """A prepared transaction; bytes() is the Envelope, digest() the SHA-256 of its payload."""
+
+    def __init__(self, client: _Client, prepared: Prepared) -> None:
         self._client = client
-        self._envelope = envelope
-        self._channel = proposal.header.channel
-        self._tx_id = proposal.header.tx_id
-        self._result = response_payload.response.payload
+        self._prepared = prepared
 
     @classmethod
-    def from_bytes(cls, client: GatewayClient, data: bytes, signature: bytes) -> Transaction:
+    def from_bytes(cls, client: _Client, data: bytes, signature: bytes) -> Self:
         """Rebuild a transaction from Transaction.bytes() and attach an offline signature."""
         envelope = common_pb2.Envelope()
         try:
@@ -41,38 +59,45 @@ class Transaction:
         except DecodeError as err:
             raise MalformedMessageError(f"not the bytes() of a Transaction: {err}") from err
         envelope.signature = signature
-        return cls(client, envelope)
+        return cls(client, Prepared.parse(envelope))
 
     @property
     def tx_id(self) -> str:
         """The transaction's id on the ledger."""
-        return self._tx_id
+        return self._prepared.tx_id
 
     @property
     def result(self) -> bytes:
         """What the contract function returned during endorsement."""
-        return self._result
+        return self._prepared.result
 
     def bytes(self) -> bytes:
         """The serialized Envelope, for offline signing and Gateway.new_signed_transaction."""
-        return self._envelope.SerializeToString(deterministic=True)
+        return self._prepared.envelope.SerializeToString(deterministic=True)
 
     def digest(self) -> bytes:
         """The SHA-256 digest to sign: of the Envelope's payload (the serialized Transaction)."""
-        return sha256(self._envelope.payload)
+        return sha256(self._prepared.envelope.payload)
+
+    def _submit_request(self) -> gateway_pb2.SubmitRequest:
+        envelope = self._prepared.envelope
+        signature = envelope.signature or self._client.sign(self.digest(), "transaction", self.tx_id)
+        return gateway_pb2.SubmitRequest(
+            tx_id=self.tx_id,
+            channel=self._prepared.channel,
+            prepared_transaction=common_pb2.Envelope(payload=envelope.payload, signature=signature),
+        )
+
+    def _commit_request(self) -> gateway_pb2.CommitStatusRequest:
+        return gateway_pb2.CommitStatusRequest(
+            channel=self._prepared.channel, tx_id=self.tx_id, identity=self._client.identity.certificate
+        )
+
+
+class Transaction(TransactionBase[GatewayClient]):
+    """A transaction of the blocking SDK: submit() waits for the orderer to accept it."""
 
     def submit(self) -> Commit:
         """Send the signed transaction to the orderer; the Commit tells how it was validated."""
-        signature = self._envelope.signature or self._client.sign(
-            self.digest(), "transaction", self._tx_id
-        )
-        self._client.submit(
-            gateway_pb2.SubmitRequest(
-                tx_id=self._tx_id,
-                channel=self._channel,
-                prepared_transaction=common_pb2.Envelope(
-                    payload=self._envelope.payload, signature=signature
-                ),
-            )
-        )
-        return new_commit(self._client, self._channel, self._tx_id)
+        self._client.call(SUBMIT, self._submit_request(), self.tx_id)
+        return Commit(self._client, self._commit_request())

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from careledger.gateway import (
     CommitError,
+    CommitStatusError,
     EndorseError,
     EvaluateError,
     Gateway,
@@ -30,16 +31,17 @@ from careledger.gateway import (
     LocalNetworkError,
     MalformedMessageError,
     OfflineSigningError,
+    Reconnect,
     Timeouts,
     connect,
     connect_local,
     default_directory,
     signers,
 )
+from careledger.gateway.client import GatewayClient, Options, Peers
 from careledger.gateway.errors import ERROR_DETAILS_KEY
-from careledger.gateway.gateway import _connect_channel
 from careledger.gateway.proposal import build_proposal, compute_tx_id
-from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc
+from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, query_pb2, query_pb2_grpc
 
 CHANNEL = "healthcare"
 
@@ -81,16 +83,25 @@ def _verifies(data: bytes, signature: bytes) -> bool:
     return True
 
 
-class FakeGateway(gateway_pb2_grpc.GatewayServicer):
+HOLD = "hold"  # in an event stream script: keep the stream open until the client cancels it
+StreamItem = gateway_pb2.ChaincodeEventsResponse | grpc.StatusCode | str
+
+
+class FakeGateway(gateway_pb2_grpc.GatewayServicer, query_pb2_grpc.QueryServicer):
     """Records every request and answers like a healthy gateway unless told otherwise."""
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, object]] = []
         self.commit_code = common_pb2.VALID
+        self.commit_codes: list[int] = []  # one per CommitStatus call, then commit_code
+        self.commit_delay = 0.0
         self.evaluate_delay = 0.0
         self.evaluate_status = 200
+        self.endorse_status = 200
         self.endorse_failure: gateway_pb2.ErrorDetails | None = None
         self.events: list[gateway_pb2.ChaincodeEventsResponse] = []
+        self.streams: list[list[StreamItem]] = []  # one script per ChaincodeEvents call
+        self.height = 0
 
     def Evaluate(self, request, context):  # noqa: N802 - gRPC method name
         self.requests.append(("Evaluate", request))
@@ -112,7 +123,10 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
         proposal = common_pb2.Proposal.FromString(request.proposed_transaction.proposal_bytes)
         proposal.ClearField("transient")
         stripped = proposal.SerializeToString(deterministic=True)
-        response = common_pb2.Response(status=200, payload=b"result:" + proposal.function.encode())
+        response = common_pb2.Response(
+            status=self.endorse_status, message="asset a1 already exists",
+            payload=b"result:" + proposal.function.encode(),
+        )
         payload = common_pb2.ProposalResponsePayload(
             proposal_hash=hashlib.sha256(stripped).digest(), response=response
         )
@@ -132,11 +146,24 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer):
 
     def CommitStatus(self, request, context):  # noqa: N802
         self.requests.append(("CommitStatus", request))
-        return gateway_pb2.CommitStatusResponse(result=self.commit_code, block_number=7)
+        time.sleep(self.commit_delay)
+        code = self.commit_codes.pop(0) if self.commit_codes else self.commit_code
+        return gateway_pb2.CommitStatusResponse(result=code, block_number=7)
 
     def ChaincodeEvents(self, request, context):  # noqa: N802
         self.requests.append(("ChaincodeEvents", request))
-        yield from self.events
+        for item in self.streams.pop(0) if self.streams else self.events:
+            if isinstance(item, grpc.StatusCode):
+                context.abort(item, f"scripted {item.name}")
+            elif item == HOLD:
+                while context.is_active():
+                    time.sleep(0.01)
+            else:
+                yield item
+
+    def GetChainInfo(self, request, context):  # noqa: N802
+        self.requests.append(("GetChainInfo", request))
+        return query_pb2.ChainInfo(height=self.height)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +171,7 @@ def server() -> Iterator[tuple[FakeGateway, str]]:
     servicer = FakeGateway()
     grpc_server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     gateway_pb2_grpc.add_GatewayServicer_to_server(servicer, grpc_server)
+    query_pb2_grpc.add_QueryServicer_to_server(servicer, grpc_server)
     port = grpc_server.add_insecure_port("127.0.0.1:0")
     grpc_server.start()
     yield servicer, f"127.0.0.1:{port}"
@@ -157,9 +185,16 @@ def fake(server: tuple[FakeGateway, str]) -> FakeGateway:
     return servicer
 
 
-def _gateway(address: str, signer=SIGNER, timeouts: Timeouts | None = None) -> Gateway:
-    channel = grpc.insecure_channel(address)
-    return _connect_channel(channel, address, IDENTITY, signer, timeouts or Timeouts())
+FAST_RECONNECT = Reconnect(initial_delay=0.01, max_delay=0.05)
+
+
+def _gateway(
+    address: str, signer=SIGNER, timeouts: Timeouts | None = None, *, fallbacks: tuple[str, ...] = (),
+    retry_mvcc: int = 0, reconnect: Reconnect = FAST_RECONNECT,
+) -> Gateway:
+    peers = Peers([address, *fallbacks], grpc.insecure_channel)
+    options = Options(timeouts or Timeouts(), retry_mvcc, reconnect)
+    return Gateway(GatewayClient(peers, IDENTITY, signer, options))
 
 
 @pytest.fixture
@@ -247,7 +282,7 @@ def test_evaluate_sends_target_orgs_and_returns_payload(online, fake) -> None:
 
 def test_evaluate_raises_with_contract_message_on_non_200(online, fake) -> None:
     fake.evaluate_status = 500
-    with pytest.raises(EvaluateError, match="^contract returned status 500: no such record"):
+    with pytest.raises(EvaluateError, match=r"^no such record \(contract returned status 500\)"):
         online.get_network(CHANNEL).get_contract("consent").evaluate_transaction("read", "p1")
 
 
@@ -350,11 +385,14 @@ def test_chaincode_events_are_flattened_and_request_is_signed(online, fake) -> N
     assert (request.contract, request.after_transaction_id) == ("consent", "t0")
 
 
-def test_chaincode_events_without_start_block_leave_it_absent(online, fake) -> None:
+def test_chaincode_events_without_start_block_start_at_the_peers_height(online, fake) -> None:
+    fake.height = 9
     with online.get_network(CHANNEL).get_chaincode_events("consent") as events:
         assert list(events) == []
-    request = gateway_pb2.ChaincodeEventsRequest.FromString(fake.requests[0][1].payload)
-    assert not request.HasField("start_block")
+    (asked, query), (_, signed) = fake.requests
+    assert asked == "GetChainInfo" and _verifies(query.payload, query.signature)
+    request = gateway_pb2.ChaincodeEventsRequest.FromString(signed.payload)
+    assert request.HasField("start_block") and request.start_block == 9
 
 
 def test_offline_gateway_cannot_open_chaincode_events(offline, fake) -> None:
@@ -444,3 +482,72 @@ def test_default_directory_prefers_careledger_home(monkeypatch, tmp_path: Path) 
     monkeypatch.delenv("CARELEDGER_HOME")
     monkeypatch.chdir(tmp_path)
     assert default_directory() == tmp_path / ".careledger"
+
+
+def test_endorse_error_puts_the_contracts_message_first(online, fake) -> None:
+    fake.endorse_status = 500
+    proposal = online.get_network(CHANNEL).get_contract("basic").new_proposal("create_asset")
+    with pytest.raises(EndorseError) as caught:
+        proposal.endorse()
+    assert str(caught.value).startswith("asset a1 already exists (contract returned status 500)")
+    assert proposal.tx_id in str(caught.value)
+
+
+def test_commit_status_deadline_names_stage_tx_id_and_timeout_field(server, fake) -> None:
+    fake.commit_delay = 0.3
+    with _gateway(server[1], timeouts=Timeouts(commit_status=0.05)) as gw:
+        submitted = gw.get_network(CHANNEL).get_contract("consent").submit_async("grant")
+        with pytest.raises(CommitStatusError) as caught:
+            submitted.get_status()
+    assert f"commit status of transaction {submitted.tx_id} exceeded" in str(caught.value)
+    assert "Timeouts.commit_status" in str(caught.value)
+
+
+def _endorsed_tx_ids(fake: FakeGateway) -> list[str]:
+    return [request.tx_id for stage, request in fake.requests if stage == "Endorse"]
+
+
+def test_mvcc_conflicts_are_not_retried_by_default(online, fake) -> None:
+    fake.commit_codes = [common_pb2.MVCC_READ_CONFLICT]
+    with pytest.raises(CommitError, match="MVCC_READ_CONFLICT"):
+        online.get_network(CHANNEL).get_contract("consent").submit_transaction("grant")
+    assert len(_endorsed_tx_ids(fake)) == 1
+
+
+def test_retry_mvcc_re_endorses_a_new_proposal_until_valid(online, fake) -> None:
+    fake.commit_codes = [common_pb2.MVCC_READ_CONFLICT, common_pb2.PHANTOM_READ_CONFLICT]
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    assert contract.submit_transaction("grant", "p1", retry_mvcc=2) == b"result:grant"
+    tx_ids = _endorsed_tx_ids(fake)
+    assert len(tx_ids) == len(set(tx_ids)) == 3
+
+
+def test_retry_mvcc_is_bounded_and_leaves_other_codes_alone(online, fake) -> None:
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    fake.commit_codes = [common_pb2.MVCC_READ_CONFLICT] * 3
+    with pytest.raises(CommitError, match="MVCC_READ_CONFLICT"):
+        contract.submit_transaction("grant", retry_mvcc=1)
+    assert len(_endorsed_tx_ids(fake)) == 2
+    fake.requests.clear()
+    fake.commit_codes = [common_pb2.ENDORSEMENT_POLICY_FAILURE]
+    with pytest.raises(CommitError, match="ENDORSEMENT_POLICY_FAILURE"):
+        contract.submit_transaction("grant", retry_mvcc=3)
+    assert len(_endorsed_tx_ids(fake)) == 1
+
+
+def test_retry_mvcc_can_be_a_gateway_option(server, fake) -> None:
+    fake.commit_codes = [common_pb2.MVCC_READ_CONFLICT]
+    with _gateway(server[1], retry_mvcc=1) as gw:
+        assert gw.get_network(CHANNEL).get_contract("consent").submit_transaction("grant")
+    assert len(_endorsed_tx_ids(fake)) == 2
+
+
+def test_connect_local_falls_back_to_the_other_peers_of_the_org(tmp_path: Path) -> None:
+    _write_network(tmp_path)
+    profile = json.loads((tmp_path / "network.json").read_text())
+    profile["peers"].append({"name": "peer1", "org": "hospital", "host": "127.0.0.1", "port": 3})
+    (tmp_path / "network.json").write_text(json.dumps(profile))
+    with connect_local(tmp_path, "hospital") as gw:
+        assert gw._client.peers.addresses == ["127.0.0.1:1", "127.0.0.1:3"]
+    with connect_local(tmp_path, "hospital", peer="peer1") as gw:
+        assert gw._client.peers.addresses == ["127.0.0.1:3", "127.0.0.1:1"]
