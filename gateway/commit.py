@@ -59,10 +59,6 @@ class CommitBase(Generic[_Client]):
         """The id of the submitted transaction."""
         return self._request.tx_id
 
-    def bytes(self) -> bytes:
-        """The serialized CommitStatusRequest, for offline signing and Gateway.new_signed_commit."""
-        return self._request.SerializeToString(deterministic=True)
-
     def digest(self) -> bytes:
         """The SHA-256 digest to sign: of bytes()."""
         return sha256(self.bytes())
@@ -79,6 +75,11 @@ class CommitBase(Generic[_Client]):
             block_number=response.block_number,
             successful=response.result == common_pb2.VALID,
         )
+
+    # Last in the class body: below it, `bytes` in an annotation would name this method.
+    def bytes(self) -> bytes:
+        """The serialized CommitStatusRequest, for offline signing and Gateway.new_signed_commit."""
+        return self._request.SerializeToString(deterministic=True)
 
 
 class Commit(CommitBase[GatewayClient]):

@@ -100,10 +100,6 @@ class ProposalBase(Generic[_Client]):
         """Orgs asked to endorse (endorse) or to answer (evaluate); empty lets the gateway pick."""
         return list(self._request.endorsing_organizations)
 
-    def bytes(self) -> bytes:
-        """The serialized request, for offline signing and Gateway.new_signed_proposal."""
-        return self._request.SerializeToString(deterministic=True)
-
     def digest(self) -> bytes:
         """The SHA-256 digest to sign: of the serialized Proposal."""
         return sha256(self._request.proposed_transaction.proposal_bytes)
@@ -153,6 +149,11 @@ class ProposalBase(Generic[_Client]):
             proposal_bytes=signed.proposal_bytes,
             signature=self._client.sign(self.digest(), "proposal", self.tx_id),
         )
+
+    # Last in the class body: below it, `bytes` in an annotation would name this method.
+    def bytes(self) -> bytes:
+        """The serialized request, for offline signing and Gateway.new_signed_proposal."""
+        return self._request.SerializeToString(deterministic=True)
 
 
 class Proposal(ProposalBase[GatewayClient]):

@@ -71,10 +71,6 @@ class TransactionBase(Generic[_Client]):
         """What the contract function returned during endorsement."""
         return self._prepared.result
 
-    def bytes(self) -> bytes:
-        """The serialized Envelope, for offline signing and Gateway.new_signed_transaction."""
-        return self._prepared.envelope.SerializeToString(deterministic=True)
-
     def digest(self) -> bytes:
         """The SHA-256 digest to sign: of the Envelope's payload (the serialized Transaction)."""
         return sha256(self._prepared.envelope.payload)
@@ -92,6 +88,11 @@ class TransactionBase(Generic[_Client]):
         return gateway_pb2.CommitStatusRequest(
             channel=self._prepared.channel, tx_id=self.tx_id, identity=self._client.identity.certificate
         )
+
+    # Last in the class body: below it, `bytes` in an annotation would name this method.
+    def bytes(self) -> bytes:
+        """The serialized Envelope, for offline signing and Gateway.new_signed_transaction."""
+        return self._prepared.envelope.SerializeToString(deterministic=True)
 
 
 class Transaction(TransactionBase[GatewayClient]):
