@@ -95,6 +95,8 @@ class EventCursor:
                 start_block=self._block,
             )
             self._call = self._client.stub(self._peer).ChaincodeEvents(self._signed(request))
+            if self.closed:  # close() ran while this call was being opened: it missed it
+                self._call.cancel()
         return self._call
 
     def receive(self, response: gateway_pb2.ChaincodeEventsResponse) -> None:
