@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import click
@@ -10,14 +11,10 @@ from careledger.network.config import PROFILE_NAME
 
 CONFIG_HELP = (f"The network profile ({PROFILE_NAME}) the node reads; its folder holds crypto/ and "
                "data/. Copy it with the node's crypto folder to run the node on another host.")
-
-
-def _run(kind: str, config: Path, name: str) -> None:
-    if kind == "peer":
-        from careledger.network.peer.server import main
-    else:
-        from careledger.network.orderer.server import main
-    main(["--dir", str(config.resolve().parent), "--name", name])
+KINDS = {
+    "peer": ("Run a peer: endorser, gateway, query and committer.", "peer0.hospital"),
+    "orderer": ("Run an orderer: broadcast, block cutting and deliver.", "orderer0.orderer"),
+}
 
 
 @click.group()
@@ -25,19 +22,17 @@ def node() -> None:
     """Run a single node process in the foreground (logs to stderr; SIGTERM stops it)."""
 
 
-@node.command()
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help=CONFIG_HELP)
-@click.option("--name", required=True, help="Node id in the profile, e.g. peer0.hospital.")
-def peer(config: Path, name: str) -> None:
-    """Run a peer: endorser, gateway, query and committer."""
-    _run("peer", config, name)
+def _node_command(kind: str, help_text: str, example: str) -> click.Command:
+    @click.command(name=kind, help=help_text)
+    @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  required=True, help=CONFIG_HELP)
+    @click.option("--name", required=True, help=f"Node id in the profile, e.g. {example}.")
+    def command(config: Path, name: str) -> None:
+        server = importlib.import_module(f"careledger.network.{kind}.server")
+        server.main(["--dir", str(config.resolve().parent), "--name", name])
+
+    return command
 
 
-@node.command()
-@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
-              help=CONFIG_HELP)
-@click.option("--name", required=True, help="Node id in the profile, e.g. orderer0.orderer.")
-def orderer(config: Path, name: str) -> None:
-    """Run an orderer: broadcast, block cutting and deliver."""
-    _run("orderer", config, name)
+for _kind, (_help, _example) in KINDS.items():
+    node.add_command(_node_command(_kind, _help, _example))
