@@ -39,3 +39,26 @@ def test_stopping_one_of_two_peers_of_an_org_does_not_fail_a_submit(wide: LocalN
             assert created["id"] == asset
     finally:
         wide.start("peer0.insurer")
+
+
+def test_a_node_runs_by_hand_from_the_profile(wide: LocalNetwork) -> None:
+    import subprocess
+    import sys
+    import time
+
+    node = wide.profile.node("peer1.board")
+    wide.stop(node.id)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "careledger.cli", "node", "peer",
+         "--config", str(wide.directory / "network.json"), "--name", node.id],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not launcher.health_check(wide.layout, wide.profile, node):
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:] if proc.stderr else ""
+            assert time.monotonic() < deadline, "hand-started peer never became healthy"
+            time.sleep(0.2)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=15) == 0  # SIGTERM is a clean stop
