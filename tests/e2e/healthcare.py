@@ -183,10 +183,11 @@ class Pointer:
 
 
 def register_record(
-    care: Ledger, who: str, category: str, *, location: str = "", content_hash: str = ""
+    care: Ledger, who: str, category: str, *, record_id: str = "", location: str = "", content_hash: str = ""
 ) -> Pointer:
-    """Register a fresh record of patient `who`; location and hash travel as transient data."""
-    record_id = new_id("rec")
+    """Register a record of patient `who` (a fresh id unless given); location and hash travel as
+    transient data."""
+    record_id = record_id or new_id("rec")
     location = location or f"vault://{new_id('blob')}"
     content_hash = content_hash or hashlib.sha256(uuid.uuid4().bytes).hexdigest()
     transient = {"location": location.encode(), "content_hash": content_hash.encode()}
