@@ -39,12 +39,72 @@ class NodeInfo:
         return f"{self.name}.{self.org}"
 
 
+CONSENSUS_TYPES = ("solo", "etcd")
+
+
+@dataclass(frozen=True)
+class EtcdSettings:
+    """Where the orderers keep the chain with `consensus = "etcd"`, and how they share it.
+
+    Without endpoints, `network up` runs a local cluster of `members` etcd processes and fills in
+    their addresses in the profile; with endpoints, the orderers use the cluster an admin runs.
+    """
+
+    endpoints: tuple[str, ...] = ()
+    members: int = 3
+    ca_file: str = ""  # TLS towards the admin's cluster: the CA that signed its server certificates
+    cert_file: str = ""  # ... and the orderers' client certificate and key, if it asks for one
+    key_file: str = ""
+    prefix: str = "/careledger"  # keys live under PREFIX/CHANNEL/, so one cluster can serve many channels
+    lease_ttl_s: int = 2  # a dead leader's lease expires after this long; then another orderer leads
+    retain_blocks: int = 100  # blocks kept in etcd behind the newest, once every orderer stored them
+
+    @classmethod
+    def parse(cls, raw: dict[str, object]) -> EtcdSettings:
+        endpoints = raw.get("endpoints", ())
+        if not isinstance(endpoints, list | tuple):
+            raise ValueError("orderer.etcd.endpoints must be a list of host:port strings")
+        return cls(**{**raw, "endpoints": tuple(str(e) for e in endpoints)})  # type: ignore[arg-type]
+
+
 @dataclass(frozen=True)
 class OrdererSettings:
     batch_max_tx: int = 500
     batch_max_bytes: int = 4_194_304
     batch_timeout_ms: int = 100
     max_message_bytes: int = 1_048_576
+    consensus: str = "solo"
+    etcd: EtcdSettings = field(default_factory=EtcdSettings)
+
+    @classmethod
+    def parse(cls, raw: dict[str, object]) -> OrdererSettings:
+        """From the TOML [orderer] table (less org, count, host) or the profile's orderer object."""
+        etcd = raw.get("etcd", {})
+        if not isinstance(etcd, dict):
+            raise ValueError("orderer.etcd must be a table")
+        settings = cls(**{**raw, "etcd": EtcdSettings.parse(etcd)})  # type: ignore[arg-type]
+        if settings.consensus not in CONSENSUS_TYPES:
+            raise ValueError(f"orderer.consensus is {settings.consensus!r}; choose one of "
+                             f"{', '.join(CONSENSUS_TYPES)}")
+        return settings
+
+
+@dataclass(frozen=True)
+class EtcdMember:
+    """One member of the etcd cluster that `network up` runs for the orderers."""
+
+    name: str
+    host: str
+    client_port: int
+    peer_port: int
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.host}:{self.client_port}"
+
+    @property
+    def peer_url(self) -> str:
+        return f"http://{self.host}:{self.peer_port}"
 
 
 @dataclass(frozen=True)
@@ -95,6 +155,27 @@ class NetworkConfig:
         """The same network with `peers` peers in every organisation."""
         return replace(self, orgs=tuple(replace(o, peers=peers) for o in self.orgs))
 
+    def with_ordering(self, orderers: int | None, consensus: str | None) -> NetworkConfig:
+        """The same network with another number of orderers and/or consensus type (None: keep)."""
+        changed = replace(self, orderer_count=orderers or self.orderer_count,
+                          orderer=replace(self.orderer, consensus=consensus or self.orderer.consensus))
+        changed.check_ordering()
+        return changed
+
+    def check_ordering(self) -> None:
+        """Refuse orderer counts the consensus type cannot keep on one chain."""
+        if self.orderer.consensus not in CONSENSUS_TYPES:
+            raise ConfigError(f"unknown consensus {self.orderer.consensus!r}; choose one of "
+                              f"{', '.join(CONSENSUS_TYPES)}")
+        if self.orderer_count < 1:
+            raise ConfigError("a network needs at least one orderer")
+        if self.orderer.consensus == "solo" and self.orderer_count != 1:
+            raise ConfigError(f"solo consensus runs exactly one orderer ({self.orderer_count} asked): "
+                              "each would cut its own chain; use consensus \"etcd\" for several")
+        if self.orderer.consensus == "etcd" and not self.orderer.etcd.endpoints \
+                and self.orderer.etcd.members < 1:
+            raise ConfigError("orderer.etcd needs endpoints of a cluster, or members >= 1 to run one")
+
     @classmethod
     def load(cls, path: Path | None = None) -> NetworkConfig:
         path = path or DEFAULT_CONFIG
@@ -117,10 +198,12 @@ class NetworkConfig:
                 ContractInfo(name=n, cls=c["class"], policy=c["policy"])
                 for n, c in raw.get("contracts", {}).items()
             )
-            return cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings(**o),
-                       orgs, contracts, orderer_host)
+            config = cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings.parse(o),
+                         orgs, contracts, orderer_host)
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
+        config.check_ordering()
+        return config
 
 
 @dataclass(frozen=True)
@@ -134,6 +217,7 @@ class Profile:
     orderers: tuple[NodeInfo, ...]
     peers: tuple[NodeInfo, ...]
     contracts: tuple[ContractInfo, ...] = field(default=())
+    etcd_members: tuple[EtcdMember, ...] = ()  # the local etcd cluster `network up` runs, if any
 
     def peers_of(self, org: str) -> list[NodeInfo]:
         return [p for p in self.peers if p.org == org]
@@ -173,10 +257,11 @@ class Profile:
             channel=d["channel"],
             orderer_org=d["orderer_org"],
             orgs=tuple(d["orgs"]),
-            orderer=OrdererSettings(**d["orderer"]),
+            orderer=OrdererSettings.parse(d["orderer"]),
             orderers=tuple(_node(n) for n in d["orderers"]),
             peers=tuple(_node(n) for n in d["peers"]),
             contracts=tuple(ContractInfo(**c) for c in d["contracts"]),
+            etcd_members=tuple(EtcdMember(**m) for m in d.get("etcd_members", ())),
         )
 
 
@@ -206,3 +291,9 @@ class Layout:
 
     def node_log(self, node: NodeInfo) -> Path:
         return self.logs / f"{node.id}.log"
+
+    def etcd_data(self, member: EtcdMember) -> Path:
+        return self.data / "etcd" / member.name
+
+    def etcd_log(self, member: EtcdMember) -> Path:
+        return self.logs / f"{member.name}.log"

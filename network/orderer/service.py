@@ -13,7 +13,7 @@ from careledger.network.envelope import admit
 from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
 from careledger.network.operations import OrdererMetrics
-from careledger.network.orderer.consensus.base import Consenter
+from careledger.network.orderer.consensus.base import Consenter, OrderingUnavailable
 from careledger.network.signedrequest import open_signed
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
@@ -30,13 +30,17 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         self._seen: set[str] = set()
         self._seen_lock = threading.Lock()
         for number in range(consenter.height):
-            self._remember(consenter.get_block(number))
+            self.remember(consenter.get_block(number))
 
-    def _remember(self, block: common_pb2.Block) -> None:
+    def remember(self, block: common_pb2.Block) -> None:
+        """Note the block's tx ids, so that a replay is refused even if another orderer cut it."""
+        tx_ids = set()
         for env_bytes in block.data.envelopes:
             env = common_pb2.Envelope.FromString(env_bytes)
             tx = common_pb2.Transaction.FromString(env.payload)
-            self._seen.add(common_pb2.Proposal.FromString(tx.proposal).header.tx_id)
+            tx_ids.add(common_pb2.Proposal.FromString(tx.proposal).header.tx_id)
+        with self._seen_lock:
+            self._seen |= tx_ids
 
     @unary
     def Broadcast(self, request: common_pb2.Envelope,
@@ -57,7 +61,13 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
                                    f"transaction {admitted.tx_id} was already submitted for ordering; "
                                    "check its commit status instead of submitting it again")
             self._seen.add(admitted.tx_id)
-        self._consenter.order(request.SerializeToString())
+        try:
+            self._consenter.order(request.SerializeToString())
+        except OrderingUnavailable as exc:
+            with self._seen_lock:
+                self._seen.discard(admitted.tx_id)  # not taken: the client may submit it again
+            raise RequestError(grpc.StatusCode.UNAVAILABLE,
+                               f"cannot order transaction {admitted.tx_id} now: {exc}; retry") from exc
         log.debug("accepted tx %s from %s", admitted.tx_id, admitted.creator.id)
         return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
 

@@ -7,13 +7,12 @@ survives a crash of the orderer.
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
 from collections.abc import Callable
 
 from careledger.network.identity.signing import Signer
 from careledger.network.orderer.blockmaker import make_block
+from careledger.network.orderer.consensus.batcher import Batcher
 from careledger.network.orderer.cutter import BlockCutter
 from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
@@ -27,30 +26,24 @@ class SoloConsenter:
                  on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
         self._store = store
         self._signer = signer
-        self._cutter = cutter
-        self._timeout = batch_timeout
         self._on_block = on_block
-        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._batcher = Batcher(cutter, batch_timeout, self._write, "solo-orderer")
         self._grown = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="solo-orderer", daemon=True)
-        self._stopping = False
         self._last_header = store.get(store.height - 1).header if store.height else None
 
     def start(self) -> None:
-        self._thread.start()
+        self._batcher.start()
 
     def stop(self) -> None:
-        self._stopping = True
-        self._queue.put(None)
-        self._thread.join(timeout=5)
+        self._batcher.stop()
 
     def order(self, envelope: bytes) -> None:
-        self._queue.put(envelope)
+        self._batcher.put(envelope)
 
     @property
     def queue_depth(self) -> int:
         """Envelopes accepted but not yet in a block (approximate: read without locking)."""
-        return self._queue.qsize() + self._cutter.pending
+        return self._batcher.depth
 
     @property
     def height(self) -> int:
@@ -63,28 +56,7 @@ class SoloConsenter:
         with self._grown:
             return self._grown.wait_for(lambda: self._store.height >= height, timeout)
 
-    def _run(self) -> None:
-        deadline: float | None = None
-        while not self._stopping:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                envelope = self._queue.get(timeout=wait)
-            except queue.Empty:
-                envelope = None
-            if envelope is not None:
-                for batch in self._cutter.ordered(envelope):
-                    self._write(batch)
-                if self._cutter.pending and deadline is None:
-                    deadline = time.monotonic() + self._timeout
-                elif not self._cutter.pending:
-                    deadline = None
-            elif deadline is not None and time.monotonic() >= deadline:
-                self._write(self._cutter.cut())
-                deadline = None
-
     def _write(self, batch: list[bytes]) -> None:
-        if not batch:
-            return
         block = make_block(self._store.height, self._last_header, batch, self._signer)
         self._store.append(block)
         self._last_header = block.header

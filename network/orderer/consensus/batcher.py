@@ -1,0 +1,64 @@
+"""The ordering thread every consenter shares: queue envelopes, cut batches by size or timeout."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable
+
+from careledger.network.orderer.cutter import BlockCutter
+
+
+class Batcher:
+    """Feeds queued envelopes to the block cutter on its own thread and hands each batch to `write`.
+
+    A partial batch is cut once its first envelope has waited `batch_timeout` seconds, so a lone
+    transaction is not held back until the block fills.
+    """
+
+    def __init__(self, cutter: BlockCutter, batch_timeout: float,
+                 write: Callable[[list[bytes]], None], name: str) -> None:
+        self._cutter = cutter
+        self._timeout = batch_timeout
+        self._write = write
+        self._queue: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._stopping = False
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._queue.put(None)
+        self._thread.join(timeout=5)
+
+    def put(self, envelope: bytes) -> None:
+        self._queue.put(envelope)
+
+    @property
+    def depth(self) -> int:
+        """Envelopes accepted but not yet in a block (approximate: read without locking)."""
+        return self._queue.qsize() + self._cutter.pending
+
+    def _run(self) -> None:
+        deadline: float | None = None
+        while not self._stopping:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                envelope = self._queue.get(timeout=wait)
+            except queue.Empty:
+                envelope = None
+            if envelope is not None:
+                for batch in self._cutter.ordered(envelope):
+                    self._write(batch)
+                if self._cutter.pending and deadline is None:
+                    deadline = time.monotonic() + self._timeout
+                elif not self._cutter.pending:
+                    deadline = None
+            elif deadline is not None and time.monotonic() >= deadline:
+                batch = self._cutter.cut()
+                deadline = None
+                if batch:
+                    self._write(batch)
