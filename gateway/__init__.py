@@ -1,6 +1,7 @@
 """CareLedger gateway SDK: connect, get a network and a contract, submit and evaluate."""
 
 from careledger.gateway import signers
+from careledger.gateway.blockevents import BlockEvents
 from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEvents
 from careledger.gateway.checkpointer import (
     Checkpoint,
@@ -12,6 +13,7 @@ from careledger.gateway.client import Reconnect, Timeouts
 from careledger.gateway.commit import Commit, Status, SubmittedTransaction
 from careledger.gateway.contract import Contract
 from careledger.gateway.errors import (
+    BlockEventsError,
     ChaincodeEventsError,
     CommitError,
     CommitStatusError,
@@ -33,6 +35,8 @@ from careledger.gateway.proposal import Proposal
 from careledger.gateway.transaction import Transaction
 
 __all__ = [
+    "BlockEvents",
+    "BlockEventsError",
     "ChaincodeEvent",
     "ChaincodeEvents",
     "ChaincodeEventsError",

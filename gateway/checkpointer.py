@@ -1,8 +1,9 @@
 """Checkpointers: where a listener got to, so a restarted listener resumes with no gaps and no repeats.
 
 A checkpoint is the next block to read and, within it, the last transaction already processed.
-The application checkpoints after it has processed an event; the event stream starts from the
-checkpoint and also resumes from it after the peer restarts.
+The application checkpoints after it has processed an event (checkpoint_chaincode_event) or a
+block (checkpoint_block); the event or block stream starts from the checkpoint and also resumes
+from it after the peer restarts. A block stream starts at the checkpoint's block whole.
 """
 
 from __future__ import annotations

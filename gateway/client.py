@@ -14,7 +14,6 @@ from typing import Any, Generic, NotRequired, Required, TypedDict, TypeVar
 import grpc
 
 from careledger.gateway.errors import (
-    ChaincodeEventsError,
     CommitStatusError,
     EndorseError,
     EvaluateError,
@@ -24,7 +23,7 @@ from careledger.gateway.errors import (
     from_rpc_error,
 )
 from careledger.gateway.identity import Identity, Signer
-from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, query_pb2, query_pb2_grpc
+from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, query_pb2_grpc
 
 _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
@@ -96,9 +95,6 @@ SUBMIT: Stage[gateway_pb2.SubmitRequest, gateway_pb2.SubmitResponse] = Stage(
 )
 COMMIT_STATUS: Stage[common_pb2.Signed, gateway_pb2.CommitStatusResponse] = Stage(
     "commit status", "CommitStatus", CommitStatusError, "commit_status"
-)
-CHAIN_HEIGHT: Stage[common_pb2.Signed, query_pb2.ChainInfo] = Stage(
-    "chain height", "GetChainInfo", ChaincodeEventsError, "evaluate", query=True
 )
 
 
@@ -225,11 +221,12 @@ class ClientBase(Generic[_Channel]):
             timeout=timeout, timeout_field=stage.timeout_field,
         )
 
-    def events_error(self, err: grpc.RpcError, peer: int = 0) -> GatewayError:
-        """Map a failure of the event stream from peer number peer."""
+    def events_error(
+        self, err: grpc.RpcError, peer: int, error: type[GatewayError], stream: str
+    ) -> GatewayError:
+        """Map a failure of the named event stream from peer number peer to error."""
         return from_rpc_error(
-            err, ChaincodeEventsError, stage="chaincode events", tx_id="",
-            address=self.peers.addresses[peer], timeout=None,
+            err, error, stage=stream, tx_id="", address=self.peers.addresses[peer], timeout=None
         )
 
 

@@ -76,6 +76,11 @@ class ChaincodeEventsError(GatewayError):
     open it again with the checkpointer the listener keeps."""
 
 
+class BlockEventsError(GatewayError):
+    """The block event stream failed and could not be resumed (refused, or out of attempts);
+    open it again with the checkpointer the listener keeps."""
+
+
 class OfflineSigningError(Exception):
     """A step needs a signature but the gateway has no signer and none was attached."""
 

@@ -1,18 +1,22 @@
-"""Network: one channel as the client sees it: its contracts and its chaincode events."""
+"""Network: one channel as the client sees it: its contracts, its chaincode events and its blocks."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from careledger.gateway.chaincodeevents import ChaincodeEvents, EventCursor
-from careledger.gateway.client import CHAIN_HEIGHT, ClientBase, GatewayClient
+from careledger.gateway.blockevents import BlockEvents, BlockFeed
+from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEventFeed, ChaincodeEvents
+from careledger.gateway.client import ClientBase, GatewayClient
 from careledger.gateway.contract import Contract, ContractBase
+from careledger.gateway.eventstream import EventCursor
+from careledger.protos import common_pb2
 
 if TYPE_CHECKING:
     from careledger.gateway.checkpointer import Checkpoint
 
 _Client = TypeVar("_Client", bound=ClientBase[Any])
 _Contract = TypeVar("_Contract", bound=ContractBase[Any, Any])
+_Item = TypeVar("_Item")
 
 
 class NetworkBase(Generic[_Client, _Contract]):
@@ -28,12 +32,17 @@ class NetworkBase(Generic[_Client, _Contract]):
         """The contract deployed on this channel under name."""
         return self._contract_class(self._client, self.name, name)
 
-    def _cursor(
-        self, contract: str, start_block: int | None, after_tx_id: str | None,
+    def _chaincode_cursor(
+        self, contract_name: str, start_block: int | None, after_tx_id: str | None,
         checkpoint: Checkpoint | None,
-    ) -> EventCursor:
-        return EventCursor(self._client, self.name, contract, start_block, after_tx_id, checkpoint)
+    ) -> EventCursor[ChaincodeEvent]:
+        feed = ChaincodeEventFeed(contract_name)
+        return EventCursor(self._client, self.name, feed, start_block, after_tx_id, checkpoint)
 
+    def _block_cursor(
+        self, start_block: int | None, checkpoint: Checkpoint | None
+    ) -> EventCursor[common_pb2.Block]:
+        return EventCursor(self._client, self.name, BlockFeed(self.name), start_block, None, checkpoint)
 
 class Network(NetworkBase[GatewayClient, Contract]):
     """A channel of the blocking SDK."""
@@ -46,7 +55,17 @@ class Network(NetworkBase[GatewayClient, Contract]):
     ) -> ChaincodeEvents:
         """Events of contract_name after the checkpoint if it has one, else from start_block
         (default: the next block) skipping those up to and including after_tx_id."""
-        cursor = self._cursor(contract_name, start_block, after_tx_id, checkpoint)
+        return ChaincodeEvents(self._pinned(self._chaincode_cursor(
+            contract_name, start_block, after_tx_id, checkpoint)))
+
+    def get_block_events(
+        self, start_block: int | None = None, *, checkpoint: Checkpoint | None = None
+    ) -> BlockEvents:
+        """Committed blocks from the checkpoint's block if it has one, else from start_block
+        (default: the next block); record each processed one with checkpoint_block."""
+        return BlockEvents(self._pinned(self._block_cursor(start_block, checkpoint)))
+
+    def _pinned(self, cursor: EventCursor[_Item]) -> EventCursor[_Item]:
         if not cursor.pinned:
-            cursor.pin(self._client.call(CHAIN_HEIGHT, cursor.height_request(), ""))
-        return ChaincodeEvents(cursor)
+            cursor.pin(self._client.call(cursor.height_stage, cursor.height_request(), ""))
+        return cursor

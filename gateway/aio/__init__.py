@@ -5,10 +5,13 @@
         await contract.submit_transaction("create_asset", "a1", "alice", "10")
         async for event in await gateway.get_network("healthcare").get_chaincode_events("basic"):
             ...
+        async for block in await gateway.get_network("healthcare").get_block_events():
+            ...
 
 Messages, signing, errors, checkpointers and ChaincodeEvent are those of careledger.gateway.
 """
 
+from careledger.gateway.aio.blockevents import BlockEvents
 from careledger.gateway.aio.chaincodeevents import ChaincodeEvents
 from careledger.gateway.aio.commit import Commit, SubmittedTransaction
 from careledger.gateway.aio.contract import Contract
@@ -18,6 +21,7 @@ from careledger.gateway.aio.proposal import Proposal
 from careledger.gateway.aio.transaction import Transaction
 
 __all__ = [
+    "BlockEvents",
     "ChaincodeEvents",
     "Commit",
     "Contract",

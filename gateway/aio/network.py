@@ -1,17 +1,20 @@
-"""Network for asyncio: contracts and chaincode events of one channel."""
+"""Network for asyncio: contracts, chaincode events and blocks of one channel."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from careledger.gateway.aio.blockevents import BlockEvents
 from careledger.gateway.aio.chaincodeevents import ChaincodeEvents
 from careledger.gateway.aio.client import AsyncGatewayClient
 from careledger.gateway.aio.contract import Contract
-from careledger.gateway.client import CHAIN_HEIGHT
 from careledger.gateway.network import NetworkBase
 
 if TYPE_CHECKING:
     from careledger.gateway.checkpointer import Checkpoint
+    from careledger.gateway.eventstream import EventCursor
+
+_Item = TypeVar("_Item")
 
 
 class Network(NetworkBase[AsyncGatewayClient, Contract]):
@@ -25,7 +28,17 @@ class Network(NetworkBase[AsyncGatewayClient, Contract]):
     ) -> ChaincodeEvents:
         """Await the events of contract_name, positioned like the blocking
         Network.get_chaincode_events; iterate them with `async for`."""
-        cursor = self._cursor(contract_name, start_block, after_tx_id, checkpoint)
+        return ChaincodeEvents(await self._pinned(self._chaincode_cursor(
+            contract_name, start_block, after_tx_id, checkpoint)))
+
+    async def get_block_events(
+        self, start_block: int | None = None, *, checkpoint: Checkpoint | None = None
+    ) -> BlockEvents:
+        """Await the committed blocks, positioned like the blocking Network.get_block_events;
+        iterate them with `async for`."""
+        return BlockEvents(await self._pinned(self._block_cursor(start_block, checkpoint)))
+
+    async def _pinned(self, cursor: EventCursor[_Item]) -> EventCursor[_Item]:
         if not cursor.pinned:
-            cursor.pin(await self._client.call(CHAIN_HEIGHT, cursor.height_request(), ""))
-        return ChaincodeEvents(cursor)
+            cursor.pin(await self._client.call(cursor.height_stage, cursor.height_request(), ""))
+        return cursor

@@ -2,8 +2,8 @@
 
 Endorse works out which organisations the contract's policy needs, collects their endorsements in
 parallel (this peer for its own org, other peers over mutual TLS), checks that they agree, and
-hands back the transaction for the client to sign. Submit forwards it to the orderer; CommitStatus
-and ChaincodeEvents read this peer's ledger.
+hands back the transaction for the client to sign. Submit forwards it to the orderer; CommitStatus,
+ChaincodeEvents and BlockEvents read this peer's ledger.
 """
 
 from __future__ import annotations
@@ -291,6 +291,21 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                     events = events[ids.index(req.after_transaction_id) + 1 :]
             if events:
                 yield gateway_pb2.ChaincodeEventsResponse(block_number=block.header.number, events=events)
+
+    @stream
+    def BlockEvents(
+        self, request: common_pb2.Signed, context: grpc.ServicerContext
+    ) -> Iterator[gateway_pb2.BlockEventsResponse]:
+        req, who = open_signed(request, gateway_pb2.BlockEventsRequest, self._membership, "identity")
+        if req.channel != self._profile.channel:
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                f"no channel {req.channel!r} on this peer; it serves {self._profile.channel!r}",
+            )
+        start = req.start_block if req.HasField("start_block") else self._ledger.height
+        log.info("block events for %s from block %d", who.id, start)
+        for block in blockstream.follow(self._ledger, start, context.is_active):
+            yield gateway_pb2.BlockEventsResponse(block=block)
 
 
 def block_events(block: common_pb2.Block) -> list[common_pb2.ChaincodeEvent]:

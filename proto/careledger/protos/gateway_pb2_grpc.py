@@ -60,6 +60,11 @@ class GatewayStub:
                 request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_gateway__pb2.ChaincodeEventsResponse.FromString,
                 _registered_method=True)
+        self.BlockEvents = channel.unary_stream(
+                '/careledger.Gateway/BlockEvents',
+                request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_gateway__pb2.BlockEventsResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServicer:
@@ -97,6 +102,13 @@ class GatewayServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BlockEvents(self, request, context):
+        """payload: BlockEventsRequest
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +136,11 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.ChaincodeEvents,
                     request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
                     response_serializer=careledger_dot_protos_dot_gateway__pb2.ChaincodeEventsResponse.SerializeToString,
+            ),
+            'BlockEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.BlockEvents,
+                    request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
+                    response_serializer=careledger_dot_protos_dot_gateway__pb2.BlockEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +278,33 @@ class Gateway:
             '/careledger.Gateway/ChaincodeEvents',
             careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
             careledger_dot_protos_dot_gateway__pb2.ChaincodeEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BlockEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/careledger.Gateway/BlockEvents',
+            careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+            careledger_dot_protos_dot_gateway__pb2.BlockEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,
