@@ -9,7 +9,8 @@ import click
 
 from careledger.cli.common import dir_option, emit, json_option, progress
 from careledger.network import launcher
-from careledger.network.config import ConfigError, Profile
+from careledger.network.config import CONSENSUS_TYPES, ConfigError, Profile
+from careledger.network.etcdcluster import EtcdClusterError
 
 
 @click.group()
@@ -23,18 +24,25 @@ def network() -> None:
               help="Network config TOML (default: the built-in three-organisation network).")
 @click.option("--peers-per-org", type=click.IntRange(1, 8), default=None,
               help="Peers in every organisation (overrides the config).")
+@click.option("--orderers", type=click.IntRange(1, 9), default=None,
+              help="Orderer processes (overrides the config); more than one needs --consensus etcd.")
+@click.option("--consensus", type=click.Choice(CONSENSUS_TYPES), default=None,
+              help="solo: one orderer; etcd: orderers share an etcd cluster (started locally unless "
+                   "the config names its endpoints) and survive the loss of any minority.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
 @json_option
-def up(directory: Path, config_path: Path | None, peers_per_org: int | None, timeout: float,
-       as_json: bool) -> None:
-    """Generate crypto, start the orderer(s) and peers, wait until all are healthy."""
+def up(directory: Path, config_path: Path | None, peers_per_org: int | None, orderers: int | None,
+       consensus: str | None, timeout: float, as_json: bool) -> None:
+    """Generate crypto, start etcd (if used), the orderer(s) and peers, wait until all are healthy."""
     try:
-        profile = launcher.up(directory, config_path, progress(as_json), timeout, peers_per_org)
-    except (launcher.LauncherError, ConfigError) as exc:
+        profile = launcher.up(directory, config_path, progress(as_json), timeout, peers_per_org,
+                              orderers, consensus)
+    except (launcher.LauncherError, ConfigError, EtcdClusterError) as exc:
         raise click.ClickException(str(exc)) from exc
+    etcd = f", etcd cluster of {len(profile.etcd_members)}" if profile.etcd_members else ""
     emit(as_json, asdict(profile),
-         f"network up in {directory}: channel {profile.channel!r}, "
-         f"{len(profile.orderers)} orderer(s), {len(profile.peers)} peer(s)")
+         f"network up in {directory}: channel {profile.channel!r}, {profile.orderer.consensus} consensus, "
+         f"{len(profile.orderers)} orderer(s), {len(profile.peers)} peer(s){etcd}")
 
 
 @network.command()
@@ -50,6 +58,9 @@ def status(directory: Path, as_json: bool) -> None:
     ops = {n.id: f"{n.host}:{n.ops_port}" for n in (*profile.peers, *profile.orderers) if n.ops_port}
     rows = [{**asdict(n), "height": heights.get(n.id), "ops": ops.get(n.id)} for n in nodes]
     contracts = [{"name": c.name, "policy": c.policy} for c in profile.contracts]
+    cluster = launcher.consensus_status(directory)
+    consensus = {"type": profile.orderer.consensus,
+                 **(asdict(cluster) if cluster else {})}
 
     def text() -> str:
         lines = [f"channel {profile.channel}"]
@@ -58,16 +69,25 @@ def status(directory: Path, as_json: bool) -> None:
             height = "" if r["height"] is None else f" height {r['height']}"
             lines.append(f"  {r['kind']:8} {r['id']:20} {r['address']:22} {state}{height}"
                          + (f"  ops http://{r['ops']}" if r["ops"] else ""))
+        lines.append(f"  consensus {profile.orderer.consensus}")
+        if cluster:
+            lines.append(f"    leader orderer: {cluster.leader or 'none (election under way or no cluster)'}"
+                         + (f" ({cluster.error})" if cluster.error else ""))
+            lines += [f"    etcd {m.endpoint:22} "
+                      + (f"healthy, raft term {m.raft_term}{', raft leader' if m.is_raft_leader else ''}, "
+                         f"db {m.db_size // 1024} KiB" if m.healthy else f"UNHEALTHY: {m.error}")
+                      for m in cluster.members]
         lines += [f"  contract {c['name']}: policy {c['policy']}" for c in contracts]
         return "\n".join(lines)
 
-    emit(as_json, {"channel": profile.channel, "nodes": rows, "contracts": contracts}, text)
+    emit(as_json, {"channel": profile.channel, "nodes": rows, "consensus": consensus,
+                   "contracts": contracts}, text)
 
 
 @network.command()
 @dir_option
 @json_option
 def down(directory: Path, as_json: bool) -> None:
-    """Stop the processes `network up` started; ledgers and keys stay for the next `up`."""
+    """Stop the processes `network up` started (etcd included); ledgers and keys stay for the next `up`."""
     stopped = launcher.down(directory, progress(as_json))
     emit(as_json, {"stopped": stopped}, f"stopped {len(stopped)} node(s)")

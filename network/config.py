@@ -175,6 +175,8 @@ class NetworkConfig:
         if self.orderer.consensus == "etcd" and not self.orderer.etcd.endpoints \
                 and self.orderer.etcd.members < 1:
             raise ConfigError("orderer.etcd needs endpoints of a cluster, or members >= 1 to run one")
+        if self.orderer.etcd.retain_blocks < 1 or self.orderer.etcd.lease_ttl_s < 1:
+            raise ConfigError("orderer.etcd.retain_blocks and lease_ttl_s must be at least 1")
 
     @classmethod
     def load(cls, path: Path | None = None) -> NetworkConfig:

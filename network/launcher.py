@@ -14,18 +14,23 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from careledger.network.config import ConfigError, Layout, NetworkConfig, NodeInfo, Profile
+from careledger.network import etcdcluster
+from careledger.network.config import ConfigError, EtcdMember, Layout, NetworkConfig, NodeInfo, Profile
+from careledger.network.etcdcluster import ClusterStatus, EtcdClusterError
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.tls import channel_credentials
+from careledger.network.orderer.consensus.etcdclient import EtcdClient
 
 Progress = Callable[[str], None]
+
+ETCD_HOST = "127.0.0.1"  # the local etcd cluster listens on loopback only
 
 
 class LauncherError(Exception):
@@ -71,6 +76,7 @@ def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
     try:
         old = Profile.load(layout.root)
         previous = {n.id: (n.port, n.ops_port) for n in (*old.peers, *old.orderers)}
+        previous |= {m.name: (m.client_port, m.peer_port) for m in old.etcd_members}
     except ConfigError:
         pass
 
@@ -87,15 +93,32 @@ def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
         grpc_port, ops_port = previous.get(f"{name}.{org}", (None, None))
         return NodeInfo(name, org, host, port(host, grpc_port), port(host, ops_port))
 
+    def etcd_member(name: str) -> EtcdMember:
+        client, peer = previous.get(name, (None, None))
+        member = EtcdMember(name, ETCD_HOST, port(ETCD_HOST, client), port(ETCD_HOST, peer))
+        if etcdcluster.data_exists(layout, member) and (client, peer) != (member.client_port,
+                                                                            member.peer_port):
+            raise LauncherError(
+                f"etcd member {name} keeps its data in {layout.etcd_data(member)} and must listen on "
+                f"ports {client} and {peer} again, but one is taken; free it and run `network up` again")
+        return member
+
+    orderer = config.orderer
+    members: tuple[EtcdMember, ...] = ()
+    if orderer.consensus == "etcd" and not orderer.etcd.endpoints:
+        members = tuple(etcd_member(f"etcd{i}") for i in range(orderer.etcd.members))
+        orderer = replace(orderer, etcd=replace(orderer.etcd,
+                                                endpoints=tuple(m.client_address for m in members)))
     return Profile(
         channel=config.channel,
         orderer_org=config.orderer_org,
         orgs=tuple(o.name for o in config.orgs),
-        orderer=config.orderer,
+        orderer=orderer,
         orderers=tuple(node(f"orderer{i}", config.orderer_org, config.orderer_host)
                        for i in range(config.orderer_count)),
         peers=tuple(node(f"peer{i}", o.name, o.host) for o in config.orgs for i in range(o.peers)),
         contracts=config.contracts,
+        etcd_members=members,
     )
 
 
@@ -134,19 +157,45 @@ def _kind(node: NodeInfo, profile: Profile) -> str:
     return "orderer" if node in profile.orderers else "peer"
 
 
-def start_node(layout: Layout, profile: Profile, node: NodeInfo) -> int:
-    """Start one node as a detached process logging to logs/<id>.log; returns its pid."""
+def _spawn(layout: Layout, process_id: str, argv: list[str], log_path: Path) -> int:
+    """Start a detached process logging to log_path and note its pid in pids.json."""
     layout.logs.mkdir(parents=True, exist_ok=True)
-    module = f"careledger.network.{_kind(node, profile)}.server"
-    with open(layout.node_log(node), "ab") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", module, "--dir", str(layout.root), "--name", node.id],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-        )
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True)
     pids = _read_pids(layout)
-    pids[node.id] = proc.pid
+    pids[process_id] = proc.pid
     layout.pids.write_text(json.dumps(pids, indent=2) + "\n")
     return proc.pid
+
+
+def start_node(layout: Layout, profile: Profile, node: NodeInfo) -> int:
+    """Start one node as a detached process logging to logs/<id>.log; returns its pid."""
+    module = f"careledger.network.{_kind(node, profile)}.server"
+    argv = [sys.executable, "-m", module, "--dir", str(layout.root), "--name", node.id]
+    return _spawn(layout, node.id, argv, layout.node_log(node))
+
+
+def start_etcd_member(layout: Layout, profile: Profile, member: EtcdMember) -> int:
+    """Start one member of the local etcd cluster (logs/<name>.log); returns its pid."""
+    argv = etcdcluster.member_argv(etcdcluster.find_etcd(), layout, profile, member)
+    return _spawn(layout, member.name, argv, layout.etcd_log(member))
+
+
+def start_etcd_cluster(layout: Layout, profile: Profile, timeout: float, progress: Progress) -> None:
+    """Start every member of the local cluster and wait until it has elected a raft leader."""
+    for member in profile.etcd_members:
+        start_etcd_member(layout, profile, member)
+        progress(f"started {member.name} (etcd) on {member.client_address}")
+
+    def check_alive(member: EtcdMember) -> None:
+        pid = _read_pids(layout).get(member.name)
+        if pid is None or not _alive(pid):
+            raise LauncherError(f"etcd member {member.name} exited during start-up; see "
+                                f"{layout.etcd_log(member)}")
+
+    etcdcluster.wait_healthy(profile, profile.etcd_members, timeout, check_alive)
+    progress(f"etcd cluster of {len(profile.etcd_members)} member(s) healthy")
 
 
 def health_check(layout: Layout, profile: Profile, node: NodeInfo, timeout: float = 1.0) -> bool:
@@ -183,27 +232,46 @@ def wait_healthy(layout: Layout, profile: Profile, nodes: list[NodeInfo], timeou
 
 
 def up(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
-       timeout: float = 60.0, peers_per_org: int | None = None) -> Profile:
-    """Bring the network up (or resume a stopped one with its ledgers); returns its profile."""
+       timeout: float = 60.0, peers_per_org: int | None = None, orderers: int | None = None,
+       consensus: str | None = None) -> Profile:
+    """Bring the network up (or resume a stopped one with its ledgers); returns its profile.
+
+    `orderers` and `consensus` override the config's; if anything fails to start, whatever did
+    start is stopped again before the error is raised.
+    """
     layout = Layout(directory.resolve())
     running = [n for n in status(directory) if n.running]
     if running:
         raise LauncherError(f"a network is already running in {layout.root} "
                             f"({', '.join(n.id for n in running)}); run `careledger network down` first")
-    config = NetworkConfig.load(config_path)
+    try:  # a resumed network keeps its ordering unless told otherwise: a switch could fork the chain
+        before = Profile.load(layout.root)
+        orderers = orderers or len(before.orderers)
+        consensus = consensus or before.orderer.consensus
+    except ConfigError:
+        pass
+    config = NetworkConfig.load(config_path).with_ordering(orderers, consensus)
     if peers_per_org is not None:
         config = config.with_peers_per_org(peers_per_org)
+    if config.orderer.consensus == "etcd" and not config.orderer.etcd.endpoints:
+        etcdcluster.find_etcd()  # before anything is started: say how to install it
     layout.root.mkdir(parents=True, exist_ok=True)
     progress(f"generating crypto material in {layout.crypto}")
     generate_crypto(layout, config)
     profile = resolve_profile(layout, config)
     profile.save(layout.root)
     layout.pids.unlink(missing_ok=True)
-    for group in (profile.orderers, profile.peers):
-        for node in group:
-            start_node(layout, profile, node)
-            progress(f"started {node.id}")
-        wait_healthy(layout, profile, list(group), timeout, progress)
+    try:
+        if profile.etcd_members:
+            start_etcd_cluster(layout, profile, timeout, progress)
+        for group in (profile.orderers, profile.peers):
+            for node in group:
+                start_node(layout, profile, node)
+                progress(f"started {node.id}")
+            wait_healthy(layout, profile, list(group), timeout, progress)
+    except (LauncherError, EtcdClusterError) as exc:
+        down(directory, progress)
+        raise LauncherError(str(exc)) from exc
     return profile
 
 
@@ -220,7 +288,20 @@ def status(directory: Path) -> list[NodeStatus]:
         running = pid is not None and _alive(pid)
         serving = running and health_check(layout, profile, node)
         result.append(NodeStatus(node.id, _kind(node, profile), node.address, pid, running, serving))
+    if profile.etcd_members:
+        with EtcdClient.for_orderers(profile.orderer) as client:
+            for member in profile.etcd_members:
+                pid = pids.get(member.name)
+                running = pid is not None and _alive(pid)
+                serving = running and client.member_status(member.client_address).healthy
+                result.append(NodeStatus(member.name, "etcd", member.client_address, pid, running, serving))
     return result
+
+
+def consensus_status(directory: Path) -> ClusterStatus | None:
+    """For etcd consensus: which orderer leads and how each etcd member is; None for solo."""
+    profile = Profile.load(directory.resolve())
+    return etcdcluster.cluster_status(profile) if profile.orderer.consensus == "etcd" else None
 
 
 def stop_node(layout: Layout, node_id: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
@@ -241,7 +322,13 @@ def stop_node(layout: Layout, node_id: str, sig: int = signal.SIGTERM, timeout: 
 def down(directory: Path, progress: Progress = lambda _: None) -> list[str]:
     """Stop exactly the processes this directory's `network up` started; keeps ledgers and keys."""
     layout = Layout(directory.resolve())
-    stopped = [node_id for node_id in _read_pids(layout) if stop_node(layout, node_id)]
+    try:
+        etcd_members = {m.name for m in Profile.load(layout.root).etcd_members}
+    except ConfigError:
+        etcd_members = set()
+    # etcd last, so that orderers do not spend their last seconds looking for it
+    ids = sorted(_read_pids(layout), key=lambda process_id: process_id in etcd_members)
+    stopped = [process_id for process_id in ids if stop_node(layout, process_id)]
     for node_id in stopped:
         progress(f"stopped {node_id}")
     layout.pids.unlink(missing_ok=True)

@@ -16,7 +16,7 @@ from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-FORWARD_TIMEOUT = 5.0
+FORWARD_TIMEOUT = 20.0  # the leader answers once the block is in etcd (at most ORDER_WAIT)
 
 
 class OrdererLinks:

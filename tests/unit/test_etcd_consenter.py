@@ -188,7 +188,7 @@ def test_the_chain_in_etcd_refuses_a_second_block_n_a_stale_tip_and_a_deposed_le
 def test_etcd_drops_old_blocks_only_once_every_orderer_stored_them(orderers: Orderers) -> None:
     ids = ("a", "b")
     a = orderers.add("a", ids, retain=2)
-    sent = _envelopes(20, "tx")  # ten blocks of two
+    sent = _envelopes(10, "tx")  # one block each: order() returns once its block is in etcd
     for envelope in sent:
         a.order(envelope)
     _wait(lambda: _all_in_chain(orderers, sent), 10, "ten blocks on a")
@@ -198,7 +198,8 @@ def test_etcd_drops_old_blocks_only_once_every_orderer_stored_them(orderers: Ord
         orderers.add("b", ids, retain=2)
         _wait(lambda: etcd.get(orderers.keys.block(0)) is None, 10, "block 0 to leave etcd")
         kept, _, _ = etcd.range(orderers.keys.block(0), orderers.keys.blocks_end)
-        assert kept and orderers.keys.block_number(kept[-1].key) == 9
+        assert [orderers.keys.block_number(kv.key) for kv in kept][-2:] == [8, 9]
+        assert len(kept) < 10
     # an orderer that starts from nothing fetches the dropped blocks from another orderer
     orderers.add("c", ids, retain=2)
     more = _envelopes(4, "more")

@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from aetcd import rpc
@@ -44,6 +44,7 @@ from careledger.protos import common_pb2
 log = logging.getLogger(__name__)
 
 CATCH_UP_BATCH = 16  # blocks per range read while catching up: bounded, as blocks may be megabytes
+ORDER_WAIT = 10.0  # seconds Broadcast waits on the leader for its envelope's block to be in etcd
 
 # (block, previous header, expected number) -> "" or what is wrong with it
 BlockCheck = Callable[[common_pb2.Block, common_pb2.BlockHeader | None, int], str]
@@ -83,6 +84,14 @@ class ChainKeys:
 
     def persisted(self, orderer_id: str = "") -> bytes:
         return self.root + b"persisted/" + orderer_id.encode()
+
+
+@dataclass
+class _Ticket:
+    """An accepted envelope's wait for its block: done once the block is in etcd, or with why not."""
+
+    done: threading.Event = field(default_factory=threading.Event)
+    problem: str = ""
 
 
 class OtherOrderers(Protocol):
@@ -148,6 +157,8 @@ class EtcdConsenter:
         self._reported = -1
         self._dropped_below = 0
         self._watch: Watch | None = None
+        self._tickets: dict[bytes, _Ticket] = {}
+        self._tickets_lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads = [threading.Thread(target=self._follow, name="etcd-follower", daemon=True),
                          threading.Thread(target=self._leadership, name="etcd-leadership", daemon=True)]
@@ -164,6 +175,9 @@ class EtcdConsenter:
         """Stop cutting and following; give up the lease at once so another orderer leads now."""
         self._stopping.set()
         self._batcher.stop()
+        with self._tickets_lock:
+            waiting = list(self._tickets)
+        self._settle(waiting, "the orderer is stopping")
         if self._watch is not None:
             self._watch.cancel()
         if self._lease is not None:
@@ -176,8 +190,13 @@ class EtcdConsenter:
         self._etcd.close()
 
     def order(self, envelope: bytes) -> None:
-        """Queue the envelope if this orderer leads, else forward it to the leader."""
-        self._forward(envelope, wait=2 * self._ttl + 1)
+        """Return once the envelope is in a block that a majority of etcd members stored.
+
+        The leader cuts it; any other orderer forwards it there. If the leader dies first, the
+        caller gets OrderingUnavailable and may retry: an accepted envelope is never silently lost.
+        """
+        if not self._forward(envelope, wait=2 * self._ttl + 1):
+            self._cut_and_wait(envelope)
 
     @property
     def height(self) -> int:
@@ -207,18 +226,17 @@ class EtcdConsenter:
 
     # -- ordering ------------------------------------------------------------------------------
 
-    def _forward(self, envelope: bytes, wait: float) -> None:
-        """Queue here while leading, else send to the leader, waiting up to `wait` s for one."""
+    def _forward(self, envelope: bytes, wait: float) -> bool:
+        """Send the envelope to the leader, waiting up to `wait` s for one; False if we lead."""
         deadline = time.monotonic() + wait
         while True:
-            leader = self._leader_id
             if self.is_leader:
-                self._batcher.put(envelope)
-                return
+                return False
+            leader = self._leader_id
             if leader is not None and leader != self._me:
                 try:
                     self._others.forward(leader, envelope)
-                    return
+                    return True
                 except OrderingUnavailable as exc:
                     problem = str(exc)
             else:
@@ -227,10 +245,39 @@ class EtcdConsenter:
                 raise OrderingUnavailable(problem)
             self._stopping.wait(0.2)
 
+    def _cut_and_wait(self, envelope: bytes) -> None:
+        ticket = _Ticket()
+        with self._tickets_lock:
+            self._tickets[envelope] = ticket
+        self._batcher.put(envelope)
+        if not ticket.done.wait(ORDER_WAIT):
+            with self._tickets_lock:
+                self._tickets.pop(envelope, None)
+            raise OrderingUnavailable(f"not in a block after {ORDER_WAIT:.0f}s; its outcome is unknown: "
+                                      "check its commit status before submitting it again")
+        if ticket.problem:
+            raise OrderingUnavailable(ticket.problem)
+
+    def _settle(self, envelopes: list[bytes], problem: str = "") -> None:
+        """Answer the Broadcasts waiting for these envelopes."""
+        with self._tickets_lock:
+            tickets = [self._tickets.pop(e, None) for e in envelopes]
+        for ticket in tickets:
+            if ticket is not None:
+                ticket.problem = problem
+                ticket.done.set()
+
     def _write(self, batch: list[bytes]) -> None:
         """Batcher callback: put the batch in the chain, or pass it on if we no longer lead."""
-        if not self._publish(batch):
-            self._hand_over(batch)
+        try:
+            if self._publish(batch):
+                self._settle(batch)
+            else:
+                self._hand_over(batch)
+        except (EtcdError, ChainError) as exc:  # what retrying cannot cure, such as a block too large
+            log.error("a block of %d transactions could not be written and is dropped: %s (is etcd's "
+                      "--max-request-bytes below the orderer's batch_max_bytes?)", len(batch), exc)
+            self._settle(batch, f"the block could not be written: {exc}")
 
     def _publish(self, batch: list[bytes]) -> bool:
         """Write the batch as the next block; False if this orderer stopped leading first."""
@@ -252,11 +299,6 @@ class EtcdConsenter:
                 log.warning("writing block %d: %s; checking whether it landed", number, exc)
                 self._stopping.wait(0.2)
                 continue
-            except EtcdError as exc:
-                log.error("etcd refused block %d (%d bytes, %d transactions), which is dropped: %s "
-                          "(is etcd's --max-request-bytes below the orderer's batch_max_bytes?)",
-                          number, len(raw), len(batch), exc)
-                return True
             if revision is not None:
                 self._append(common_pb2.Block.FromString(raw), revision)
                 log.info("cut block %d with %d transactions", number, len(batch))
@@ -269,9 +311,14 @@ class EtcdConsenter:
         """Envelopes accepted while leading go to the new leader rather than being dropped."""
         for envelope in batch:
             try:
-                self._forward(envelope, wait=2 * self._ttl + 1)
+                forwarded = self._forward(envelope, wait=2 * self._ttl + 1)
             except Exception as exc:  # unreachable or refused by the new leader: the rest still go
-                log.warning("dropped an accepted envelope after losing leadership: %s", exc)
+                self._settle([envelope], f"this orderer lost the lead and could not hand over: {exc}")
+                continue
+            if forwarded:
+                self._settle([envelope])
+            else:
+                self._batcher.put(envelope)  # leading again: a later block here takes it
 
     # -- following the chain in etcd ---------------------------------------------------------
 
