@@ -5,7 +5,7 @@ import click
 from careledger.cli.credentials import credentials
 from careledger.cli.crypto import crypto
 from careledger.cli.demo import demo
-from careledger.cli.events import events
+from careledger.cli.events import blocks, events
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
 from careledger.cli.node import node
@@ -19,5 +19,5 @@ def cli() -> None:
     """CareLedger: a permissioned ledger for healthcare data."""
 
 
-for command in (network, node, crypto, tx, ledger, events, records, credentials, demo):
+for command in (network, node, crypto, tx, ledger, events, blocks, records, credentials, demo):
     cli.add_command(command)

@@ -49,7 +49,8 @@ class StoredRecord:
 
 @dataclass(frozen=True)
 class Record:
-    """A record read from the store; content_hash is its SHA-256, checked on arrival."""
+    """A record read from the store; content_hash is SHA-256(salt || content), checked on arrival
+    and equal to the hash the patient registered on the ledger."""
 
     patient: str
     record_id: str
@@ -96,7 +97,7 @@ class RecordStore:
         response: recordstore_pb2.GetRecordResponse = self._call(
             self._stub.Get, request, "get", record_id, access_tx_id
         )
-        if hashlib.sha256(response.content).hexdigest() != response.content_hash:
+        if hashlib.sha256(response.salt + response.content).hexdigest() != response.content_hash:
             raise RecordStoreError(
                 f"record {record_id} arrived with content that does not match its hash; retry",
                 code=grpc.StatusCode.DATA_LOSS, tx_id=access_tx_id, stage="records get",

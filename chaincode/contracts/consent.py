@@ -342,6 +342,16 @@ class ConsentContract(Contract):
         return answer
 
     @evaluate
+    def check_access(self, ctx: Context, patient: str, record_id: str, purpose: str) -> Record:
+        """Would access_record grant the caller this record now? Read-only and not audited: the
+        record store asks it before each read, so a consent revoked since the audited access
+        stops the read."""
+        load(ctx, key(ctx, "patient", patient), f"patient {patient} is not registered")
+        record = find(ctx, key(ctx, "record", patient, require_id(record_id, "record_id")))
+        decision = self._decide(ctx, ctx.client_identity, patient, record_id, record, purpose)
+        return {"granted": decision.granted, "reason": decision.reason}
+
+    @evaluate
     def disclosures(self, ctx: Context, start: str, end: str) -> list[Record]:
         """The calling patient's accounting of disclosures in [start, end) (HIPAA 164.528):
         date, recipient, what and purpose of every granted access by someone else."""

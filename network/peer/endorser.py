@@ -7,8 +7,9 @@ ProposalResponsePayload, and only the committer, after ordering, applies it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Protocol
 
 import grpc
@@ -45,6 +46,15 @@ class CheckedProposal:
     @property
     def tx_id(self) -> str:
         return self.proposal.header.tx_id
+
+
+LOCAL_EVALUATION = "local-evaluation"
+
+
+def client_identity(who: Identity) -> ClientIdentity:
+    """The contract's view of a verified identity."""
+    return ClientIdentity(org=who.org, name=who.name, role=who.role, attributes=who.attributes,
+                          cert_pem=who.cert_pem)
 
 
 class TxLookup(Protocol):
@@ -109,13 +119,7 @@ class Endorser:
             args=list(p.args),
             transient=dict(p.transient),
             timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
-            creator=ClientIdentity(
-                org=who.org,
-                name=who.name,
-                role=who.role,
-                attributes=who.attributes,
-                cert_pem=who.cert_pem,
-            ),
+            creator=client_identity(who),
         )
         with self._state.snapshot():  # every read of one simulation sees the same block
             result = simulate(self._registry, self._state, invocation)
@@ -127,6 +131,16 @@ class Endorser:
         if result.event is not None:
             payload.event.CopyFrom(result.event)
         return payload
+
+    def evaluate_as(self, who: Identity, contract: str, function: str,
+                    args: Sequence[str]) -> common_pb2.Response:
+        """Run a read-only contract function for an already authenticated caller, at this moment,
+        on committed state: for services of this peer (the record store asks consent)."""
+        invocation = Invocation(tx_id=LOCAL_EVALUATION, channel=self._channel, contract=contract,
+                                function=function, args=[a.encode() for a in args], transient={},
+                                timestamp=datetime.now(UTC), creator=client_identity(who))
+        with self._state.snapshot():
+            return simulate(self._registry, self._state, invocation).response
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         """Endorse: simulate and, when the contract succeeded, sign the response payload."""

@@ -73,14 +73,34 @@ class RecordDamagedError(Exception):
     """A stored record cannot be decrypted: its key or ciphertext is missing or altered."""
 
 
+_SALT_BYTES = 16
+
+
+def salted_hash(salt: bytes, content: bytes) -> str:
+    """What the ledger holds of a document: hex SHA-256(salt || content).
+
+    The salt lives beside the record's key and dies with it at erasure, so the hash on the ledger
+    can then no longer be linked to a guessed document.
+    """
+    return hashlib.sha256(salt + content).hexdigest()
+
+
 @dataclass(frozen=True)
 class StoredRecord:
-    """A decrypted record and its SHA-256."""
+    """A decrypted record, its salt and its salted hash."""
 
     patient: str
     record_id: str
     content: bytes
-    content_hash: str
+    salt: bytes
+
+    @property
+    def content_hash(self) -> str:
+        return salted_hash(self.salt, self.content)
+
+
+class AccessSpentError(Exception):
+    """An access transaction was already used for a read."""
 
 
 class EncryptedStore:
@@ -105,6 +125,10 @@ class EncryptedStore:
             "CREATE TABLE IF NOT EXISTS records (patient TEXT NOT NULL, record_id TEXT NOT NULL, "
             "generation TEXT NOT NULL, PRIMARY KEY (patient, record_id))"
         )
+        self._db.execute(  # every read consumes its own audited access transaction
+            "CREATE TABLE IF NOT EXISTS spent_access (tx_id TEXT PRIMARY KEY, reader TEXT NOT NULL, "
+            "patient TEXT NOT NULL, record_id TEXT NOT NULL)"
+        )
         self._db.commit()
         self._lock = threading.Lock()  # a Get never reads files that a concurrent Put shreds
         self._sweep()
@@ -113,12 +137,13 @@ class EncryptedStore:
         """Encrypt and store a new version under a new key; the old version is shredded."""
         gen = secrets.token_hex(16)
         key = AESGCM.generate_key(bit_length=256)
+        salt = secrets.token_bytes(_SALT_BYTES)
         nonce = os.urandom(_NONCE_BYTES)
         blob = _FORMAT + nonce + AESGCM(key).encrypt(nonce, content, _aad(patient, record_id, gen))
         with self._lock:
             old = self._generation(patient, record_id)
             try:
-                _write_new(self._key_path(gen), key)
+                _write_new(self._key_path(gen), key + salt)
                 _write_new(self._blob_path(gen), blob)
                 for folder in (self._keys, self._blobs):
                     _fsync_dir(folder)  # the new names survive a crash before the index names them
@@ -132,7 +157,16 @@ class EncryptedStore:
                 raise
             if old is not None:
                 self._shred(old)
-        return StoredRecord(patient, record_id, content, hashlib.sha256(content).hexdigest())
+        return StoredRecord(patient, record_id, content, salt)
+
+    def spend(self, tx_id: str, reader: str, patient: str, record_id: str) -> None:
+        """Mark an access transaction used; AccessSpentError if it already was."""
+        try:
+            with self._lock, self._db:
+                self._db.execute("INSERT INTO spent_access VALUES (?, ?, ?, ?)",
+                                 (tx_id, reader, patient, record_id))
+        except sqlite3.IntegrityError as exc:
+            raise AccessSpentError(tx_id) from exc
 
     def get(self, patient: str, record_id: str) -> StoredRecord:
         """The decrypted record, or RecordNotFoundError / RecordDamagedError."""
@@ -141,10 +175,11 @@ class EncryptedStore:
             if gen is None:
                 raise RecordNotFoundError(f"{patient} {record_id}")
             try:
-                key = self._key_path(gen).read_bytes()
+                key_and_salt = self._key_path(gen).read_bytes()
                 blob = self._blob_path(gen).read_bytes()
             except FileNotFoundError as exc:
                 raise RecordDamagedError(f"{exc.filename} is missing") from exc
+        key, salt = key_and_salt[:-_SALT_BYTES], key_and_salt[-_SALT_BYTES:]
         nonce, ciphertext = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
         try:
             if not blob.startswith(_FORMAT):
@@ -154,7 +189,7 @@ class EncryptedStore:
             raise RecordDamagedError(
                 f"{self._blob_path(gen)} does not decrypt with its key: it was altered or swapped"
             ) from exc
-        return StoredRecord(patient, record_id, content, hashlib.sha256(content).hexdigest())
+        return StoredRecord(patient, record_id, content, salt)
 
     def erase(self, patient: str, record_id: str) -> None:
         """Drop the record from the index, then overwrite and delete its key and ciphertext."""
@@ -249,6 +284,13 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class ConsentCheck(Protocol):
+    """Does consent permit `caller` to read the record for `purpose` now (granted, reason)?"""
+
+    def __call__(self, caller: Identity, patient: str, record_id: str,
+                 purpose: str) -> tuple[bool, str]: ...
+
+
 class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
     """Put, Get and Erase of encrypted records for verified callers; one instance serves all RPCs."""
 
@@ -258,12 +300,14 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         membership: Membership,
         ledger: LedgerReader,
         directory: Path,
+        consent_now: ConsentCheck,
         *,
         max_record_bytes: int = RECORD_LIMIT,
     ) -> None:
         self._channel = channel
         self._membership = membership
         self._ledger = ledger
+        self._consent_now = consent_now
         self._max_record_bytes = max_record_bytes
         self.store = EncryptedStore(directory)
 
@@ -290,7 +334,8 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         if not req.access_tx_id and req.patient in ("", caller.id):
             patient = caller.id  # patients store their own records; the ledger has no say yet
         else:
-            patient = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
+            patient, purpose = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
+            self._admit_read(req.access_tx_id, caller, patient, req.record_id, purpose)
         record = self.store.put(patient, req.record_id, req.content)
         log.info("record %s of %s stored by %s (%d bytes, access tx %s)",
                  req.record_id, patient, caller.id, len(req.content), req.access_tx_id or "-")
@@ -304,7 +349,7 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         self, request: common_pb2.Signed, context: grpc.ServicerContext
     ) -> recordstore_pb2.GetRecordResponse:
         req, caller = self._open(request, recordstore_pb2.RECORD_GET)
-        patient = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
+        patient, purpose = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
         try:
             record = self.store.get(patient, req.record_id)
         except RecordNotFoundError as exc:
@@ -315,12 +360,31 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 f"record {req.record_id} of {patient} cannot be decrypted ({exc}); restore the "
                 "peer's records folder from a backup, or erase the record",
             ) from exc
+        self._admit_read(req.access_tx_id, caller, patient, req.record_id, purpose)
         log.info("record %s of %s read by %s under access tx %s",
                  req.record_id, patient, caller.id, req.access_tx_id)
         return recordstore_pb2.GetRecordResponse(
             patient=patient, record_id=req.record_id, content=record.content,
-            content_hash=record.content_hash,
+            content_hash=record.content_hash, salt=record.salt,
         )
+
+    def _admit_read(self, tx_id: str, caller: Identity, patient: str, record_id: str,
+                    purpose: str) -> None:
+        """Consent must still permit the read now, and the access tx must not have been used."""
+        still, reason = self._consent_now(caller, patient, record_id, purpose)
+        if not still:
+            raise _denied(
+                f"access transaction {tx_id} no longer opens record {record_id} of {patient}: "
+                f"{reason}; a revoked consent takes effect at once"
+            )
+        try:
+            self.store.spend(tx_id, caller.id, patient, record_id)
+        except AccessSpentError as exc:
+            raise _denied(
+                f"access transaction {tx_id} was already used; every read of record {record_id} "
+                f"of {patient} needs its own access_record transaction, so that the audit trail "
+                "counts each read"
+            ) from exc
 
     @unary
     def Erase(
@@ -370,9 +434,11 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
             )
         return req, caller
 
-    def _check_access(self, caller: Identity, record_id: str, tx_id: str, patient: str) -> str:
-        """The patient of the record that `tx_id`, the caller's VALID committed consent
-        access_record, granted; refuses when it is anything else or names another `patient`."""
+    def _check_access(
+        self, caller: Identity, record_id: str, tx_id: str, patient: str
+    ) -> tuple[str, str]:
+        """The patient and purpose of the record access that `tx_id`, the caller's VALID committed
+        consent access_record, granted; refuses when it is anything else or names another `patient`."""
         hint = (
             f"submit {ACCESS_CONTRACT} {ACCESS_FUNCTION} {patient or 'PATIENT'} {record_id} "
             f"PURPOSE as {caller.id}, wait for its commit and pass its tx id"
@@ -405,8 +471,8 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         if proposal.header.creator != caller.cert_pem:
             raise _denied(f"access transaction {tx_id} was submitted by another identity; {hint}")
         # access_record(patient, record_id, purpose): the arguments say whose record was asked for.
-        args = [arg.decode("utf-8", errors="replace") for arg in proposal.args[:2]]
-        if len(args) != 2 or args[1] != record_id or (patient and args[0] != patient):
+        args = [arg.decode("utf-8", errors="replace") for arg in proposal.args[:3]]
+        if len(args) != 3 or args[1] != record_id or (patient and args[0] != patient):
             raise _denied(
                 f"access transaction {tx_id} is for another record than {record_id}"
                 + (f" of {patient}" if patient else "") + f"; {hint}"
@@ -416,7 +482,7 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 f"access transaction {tx_id} refused access to record {record_id} of {args[0]}; "
                 "ask the patient for a consent that covers you, then access the record again"
             )
-        return args[0]
+        return args[0], args[2]
 
 
 def _granted(response: common_pb2.Response, record_id: str) -> bool:

@@ -6,6 +6,7 @@ one TLS port, and runs the committer that pulls blocks from the orderers.
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 
@@ -13,7 +14,7 @@ from prometheus_client import CollectorRegistry
 
 from careledger.chaincode.runtime import ContractRegistry, load_contract
 from careledger.network.grpcutil import new_server, node_channel, set_serving
-from careledger.network.identity.membership import Membership
+from careledger.network.identity.membership import Identity, Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.nodeproc import node_context, run_until_signal
 from careledger.network.operations import OperationsServer, PeerMetrics
@@ -30,6 +31,16 @@ from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc, r
 log = logging.getLogger(__name__)
 
 RECORDS_ORG = "hospital"
+
+
+def consent_now(endorser: Endorser, caller: Identity, patient: str, record_id: str,
+                purpose: str) -> tuple[bool, str]:
+    """Ask the consent contract, on this peer's committed state, whether the read is still allowed."""
+    response = endorser.evaluate_as(caller, "consent", "check_access", [patient, record_id, purpose])
+    if response.status != 200:
+        return False, response.message
+    answer = json.loads(response.payload)
+    return bool(answer.get("granted")), str(answer.get("reason", ""))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -60,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     records = None
     if me.org == RECORDS_ORG:  # the off-ledger record store lives on the hospital's peers
         records = RecordStoreService(profile.channel, members, ledger, ctx.data_dir / "records",
+                                     partial(consent_now, endorser),
                                      max_record_bytes=record_size_limit(max_bytes))
         recordstore_pb2_grpc.add_RecordStoreServicer_to_server(records, server)
     committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,

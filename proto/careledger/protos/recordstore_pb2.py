@@ -25,23 +25,23 @@ _sym_db = _symbol_database.Default()
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#careledger/protos/recordstore.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"\xac\x01\n\rRecordRequest\x12.\n\toperation\x18\x01 \x01(\x0e\x32\x1b.careledger.RecordOperation\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\x0c\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_tx_id\x18\x05 \x01(\t\x12\x0f\n\x07patient\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\"[\n\x11PutRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\"^\n\x11GetRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_hash\x18\x04 \x01(\t\"9\n\x13\x45raseRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t*e\n\x0fRecordOperation\x12 \n\x1cRECORD_OPERATION_UNSPECIFIED\x10\x00\x12\x0e\n\nRECORD_PUT\x10\x01\x12\x0e\n\nRECORD_GET\x10\x02\x12\x10\n\x0cRECORD_ERASE\x10\x03\x32\xbf\x01\n\x0bRecordStore\x12\x38\n\x03Put\x12\x12.careledger.Signed\x1a\x1d.careledger.PutRecordResponse\x12\x38\n\x03Get\x12\x12.careledger.Signed\x1a\x1d.careledger.GetRecordResponse\x12<\n\x05\x45rase\x12\x12.careledger.Signed\x1a\x1f.careledger.EraseRecordResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#careledger/protos/recordstore.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"\xac\x01\n\rRecordRequest\x12.\n\toperation\x18\x01 \x01(\x0e\x32\x1b.careledger.RecordOperation\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\x0c\x12\x11\n\trecord_id\x18\x04 \x01(\t\x12\x14\n\x0c\x61\x63\x63\x65ss_tx_id\x18\x05 \x01(\t\x12\x0f\n\x07patient\x18\x06 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x07 \x01(\x0c\"[\n\x11PutRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_hash\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x04\"l\n\x11GetRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_hash\x18\x04 \x01(\t\x12\x0c\n\x04salt\x18\x05 \x01(\x0c\"9\n\x13\x45raseRecordResponse\x12\x0f\n\x07patient\x18\x01 \x01(\t\x12\x11\n\trecord_id\x18\x02 \x01(\t*e\n\x0fRecordOperation\x12 \n\x1cRECORD_OPERATION_UNSPECIFIED\x10\x00\x12\x0e\n\nRECORD_PUT\x10\x01\x12\x0e\n\nRECORD_GET\x10\x02\x12\x10\n\x0cRECORD_ERASE\x10\x03\x32\xbf\x01\n\x0bRecordStore\x12\x38\n\x03Put\x12\x12.careledger.Signed\x1a\x1d.careledger.PutRecordResponse\x12\x38\n\x03Get\x12\x12.careledger.Signed\x1a\x1d.careledger.GetRecordResponse\x12<\n\x05\x45rase\x12\x12.careledger.Signed\x1a\x1f.careledger.EraseRecordResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'careledger.protos.recordstore_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_RECORDOPERATION']._serialized_start=506
-  _globals['_RECORDOPERATION']._serialized_end=607
+  _globals['_RECORDOPERATION']._serialized_start=520
+  _globals['_RECORDOPERATION']._serialized_end=621
   _globals['_RECORDREQUEST']._serialized_start=84
   _globals['_RECORDREQUEST']._serialized_end=256
   _globals['_PUTRECORDRESPONSE']._serialized_start=258
   _globals['_PUTRECORDRESPONSE']._serialized_end=349
   _globals['_GETRECORDRESPONSE']._serialized_start=351
-  _globals['_GETRECORDRESPONSE']._serialized_end=445
-  _globals['_ERASERECORDRESPONSE']._serialized_start=447
-  _globals['_ERASERECORDRESPONSE']._serialized_end=504
-  _globals['_RECORDSTORE']._serialized_start=610
-  _globals['_RECORDSTORE']._serialized_end=801
+  _globals['_GETRECORDRESPONSE']._serialized_end=459
+  _globals['_ERASERECORDRESPONSE']._serialized_start=461
+  _globals['_ERASERECORDRESPONSE']._serialized_end=518
+  _globals['_RECORDSTORE']._serialized_start=624
+  _globals['_RECORDSTORE']._serialized_end=815
 # @@protoc_insertion_point(module_scope)
