@@ -62,7 +62,9 @@ def _free_port(host: str) -> int:
 
 
 def _port_is_free(host: str, port: int) -> bool:
+    """Free to listen on, as servers do with SO_REUSEADDR (old connections in TIME_WAIT do not count)."""
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             s.bind((host, port))
             return True

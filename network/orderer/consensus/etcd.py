@@ -193,7 +193,7 @@ class EtcdConsenter:
         """Return once the envelope is in a block that a majority of etcd members stored.
 
         The leader cuts it; any other orderer forwards it there. If the leader dies first, the
-        caller gets OrderingUnavailable and may retry: an accepted envelope is never silently lost.
+        caller gets OrderingUnavailable and may retry, rather than an answer for a lost envelope.
         """
         if not self._forward(envelope, wait=2 * self._ttl + 1):
             self._cut_and_wait(envelope)
@@ -218,11 +218,6 @@ class EtcdConsenter:
     @property
     def is_leader(self) -> bool:
         return self._leader_rev is not None
-
-    @property
-    def leader(self) -> str | None:
-        """The orderer that leads, as last read from etcd."""
-        return self._leader_id
 
     # -- ordering ------------------------------------------------------------------------------
 
