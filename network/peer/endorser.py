@@ -143,8 +143,12 @@ class Endorser:
             return simulate(self._registry, self._state, invocation).response
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
-        """Endorse: simulate and, when the contract succeeded, sign the response payload."""
-        payload = self.simulate(self.check(signed))
+        """Check, then endorse a proposal that arrived from a gateway or a client."""
+        return self.endorse(self.check(signed))
+
+    def endorse(self, checked: CheckedProposal) -> common_pb2.ProposalResponse:
+        """Simulate and, when the contract succeeded, sign the response payload."""
+        payload = self.simulate(checked)
         response = common_pb2.ProposalResponse(response=payload.response)
         if payload.response.status == 200:
             response.payload = payload.SerializeToString(deterministic=True)

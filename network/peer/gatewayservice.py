@@ -24,7 +24,12 @@ from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
 from careledger.network.operations import PeerMetrics
 from careledger.network.peer import policy as policies
-from careledger.network.peer.endorser import MIN_HEIGHT_KEY, Endorser, status_for_response
+from careledger.network.peer.endorser import (
+    MIN_HEIGHT_KEY,
+    CheckedProposal,
+    Endorser,
+    status_for_response,
+)
 from careledger.network.signedrequest import open_signed
 from careledger.protos import (
     common_pb2,
@@ -118,11 +123,16 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     # -- endorsement -------------------------------------------------------------------------
 
-    def _endorse_at(self, org: str, signed: common_pb2.SignedProposal) -> PeerAnswer:
-        """One org's endorsement: this peer if it is ours, else that org's peers in turn."""
+    def _endorse_at(
+        self, org: str, signed: common_pb2.SignedProposal, checked: CheckedProposal | None = None
+    ) -> PeerAnswer:
+        """One org's endorsement: this peer if it is ours (reusing the check already made, when
+        given), else that org's peers in turn."""
         if org == self._me.org:
             try:
-                return PeerAnswer(self._me, self._endorser.process(signed), "")
+                response = (self._endorser.endorse(checked) if checked
+                            else self._endorser.process(signed))
+                return PeerAnswer(self._me, response, "")
             except RequestError as exc:
                 return PeerAnswer(self._me, None, exc.message)
         answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
@@ -175,7 +185,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
         tx_id, contract = checked.tx_id, checked.proposal.contract
         orgs = self._orgs_for(request, contract)
-        answers = list(self._pool.map(lambda org: self._endorse_at(org, signed), orgs))
+        answers = list(self._pool.map(lambda org: self._endorse_at(org, signed, checked), orgs))
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
             first = failed[0]
