@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     ops = OperationsServer(me.id, me.host, me.ops_port, registry) if me.ops_port else None
     if ops:
         if isinstance(consenter, EtcdConsenter):
-            ops.add_check("consensus", lambda: consenter.last_error)
+            ops.add_check("consensus", consenter.problem)
         ops.start()
     consenter.start()
     server.start()

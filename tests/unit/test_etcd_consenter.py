@@ -224,3 +224,17 @@ def test_ordering_without_a_reachable_cluster_is_refused_as_unavailable(tmp_path
     finally:
         consenter.stop()
         store.close()
+
+
+def test_a_restarted_orderer_resumes_its_chain_but_will_not_lead_a_cluster_that_lost_it(
+        orderers: Orderers) -> None:
+    orderers.add("a", ("a",)).order(b"one")
+    orderers.stop("a")
+    orderers.add("a", ("a",)).order(b"two")
+    assert _all_in_chain(orderers, [b"one", b"two"]) and orderers.stores["a"].height == 2
+    orderers.stop("a")
+    orderers.keys = ChainKeys.of("/test", "an-emptied-cluster")  # as if etcd's data were gone
+    restarted = orderers.add("a", ("a",))
+    _wait(lambda: "etcd holds no chain" in restarted.problem(), 5, "the orderer to notice")
+    time.sleep(1.0)  # several leadership rounds
+    assert not restarted.is_leader

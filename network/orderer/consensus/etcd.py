@@ -162,7 +162,7 @@ class EtcdConsenter:
         self._stopping = threading.Event()
         self._threads = [threading.Thread(target=self._follow, name="etcd-follower", daemon=True),
                          threading.Thread(target=self._leadership, name="etcd-leadership", daemon=True)]
-        self.last_error = ""
+        self._problems: dict[str, str] = {}  # by concern: following, leading, the chain itself
 
     # -- the Consenter protocol ----------------------------------------------------------------
 
@@ -218,6 +218,10 @@ class EtcdConsenter:
     @property
     def is_leader(self) -> bool:
         return self._leader_rev is not None
+
+    def problem(self) -> str:
+        """What keeps this orderer from following or leading; "" when nothing (for /healthz)."""
+        return "; ".join(p for p in self._problems.values() if p)
 
     # -- ordering ------------------------------------------------------------------------------
 
@@ -321,7 +325,7 @@ class EtcdConsenter:
         while not self._stopping.is_set():
             try:
                 revision = self._catch_up()
-                self.last_error = ""
+                self._problems["follow"] = ""
                 self._watch = self._etcd.watch(self._keys.block(self.height), self._keys.blocks_end,
                                                revision + 1)
                 if self._stopping.is_set():
@@ -334,8 +338,8 @@ class EtcdConsenter:
             except (EtcdError, ChainError) as exc:
                 if self._stopping.is_set():
                     break
-                self.last_error = f"following the chain in etcd: {exc}"
-                log.warning("%s; reading it again", self.last_error)
+                self._problems["follow"] = f"following the chain in etcd: {exc}"
+                log.warning("%s; reading it again", self._problems["follow"])
                 self._stopping.wait(0.5)
 
     def _catch_up(self) -> int:
@@ -363,26 +367,28 @@ class EtcdConsenter:
             if height == 0:
                 self._tip_rev = 0  # a new chain
             else:
-                self.last_error = (f"etcd holds no chain, yet this orderer stored {height} blocks: was "
-                                   "the etcd cluster's data lost? This orderer will not lead")
-                log.error(self.last_error)
+                self._chain_problem(f"etcd holds no chain, yet this orderer stored {height} blocks: "
+                                    "was the etcd cluster's data lost? This orderer will not lead")
             return
         if int(tip.value) > height - 1:
             return  # behind: the watch brings the rest, and with it the revision
         if int(tip.value) < height - 1:
-            self.last_error = (f"this orderer stored {height} blocks but etcd's chain ends at block "
-                               f"{int(tip.value)}: was the etcd cluster restored from an old backup? "
-                               "This orderer will not lead")
-            log.error(self.last_error)
+            self._chain_problem(f"this orderer stored {height} blocks but etcd's chain ends at block "
+                                f"{int(tip.value)}: was the etcd cluster restored from an old backup? "
+                                "This orderer will not lead")
             return
         kv = self._etcd.get(self._keys.block(height - 1))
         if kv is not None and kv.value == self._store.get_bytes(height - 1):
             with self._grown:
                 if self._store.height == height:
                     self._tip_rev = kv.mod_revision
+            self._problems["chain"] = ""
         else:
-            self.last_error = f"block {height - 1} in etcd differs from this orderer's; it will not lead"
-            log.error(self.last_error)
+            self._chain_problem(f"block {height - 1} in etcd differs from this orderer's; it will not lead")
+
+    def _chain_problem(self, problem: str) -> None:
+        self._problems["chain"] = problem
+        log.error(problem)
 
     def _receive(self, kv: KeyValue) -> None:
         self._append(common_pb2.Block.FromString(kv.value), kv.mod_revision)
@@ -424,9 +430,10 @@ class EtcdConsenter:
                 self._report_height()
                 if self.is_leader:
                     self._drop_old_blocks()
+                self._problems["lead"] = ""
             except EtcdError as exc:
-                self.last_error = f"leadership: {exc}"
-                log.warning(self.last_error)
+                self._problems["lead"] = f"leadership: {exc}"
+                log.warning(self._problems["lead"])
                 if time.monotonic() - renewed > self._ttl - period:
                     self._step_down("its lease could not be renewed in time")
             self._stopping.wait(period)
