@@ -145,6 +145,7 @@ class EtcdClient:
         self._lock = threading.Lock()
         self._current = 0
         self._channel = self._open(self.endpoints[0])
+        self._answered: grpc.Channel | None = None  # the channel that last answered a call
 
     @classmethod
     def for_orderers(cls, settings: OrdererSettings) -> EtcdClient:
@@ -168,12 +169,21 @@ class EtcdClient:
         failed.close()
 
     def _call(self, what: str, fn: Callable[[grpc.Channel], T], *, retry: bool) -> T:
-        """Run fn on the current channel; on failure move on, and retry reads on every member."""
+        """Run fn on the current member; on failure move on, retrying reads (not writes) there.
+
+        A write is sent once: if it fails, its outcome is unknown and the caller must read back.
+        So that a write is not lost to a member that is merely down, it goes only to a member that
+        has answered since the last move; if none has, a read finds one first.
+        """
+        if not retry and self._answered is not self._channel:
+            self._call("status", lambda ch: rpc.MaintenanceStub(ch).Status(rpc.StatusRequest(),
+                                                                           timeout=self._timeout),
+                       retry=True)
         attempts = len(self.endpoints) if retry else 1
         for attempt in range(attempts):
             channel = self._channel
             try:
-                return fn(channel)
+                result = fn(channel)
             except grpc.RpcError as exc:
                 code = exc.code()
                 if code not in _FAILOVER_CODES:
@@ -182,6 +192,9 @@ class EtcdClient:
                 self._failover(channel)
                 if attempt == attempts - 1:
                     raise EtcdUnavailable(f"etcd {what} at {endpoint}: {code.name} {exc.details()}") from exc
+            else:
+                self._answered = channel
+                return result
         raise AssertionError("unreachable")
 
     def get(self, key: bytes) -> KeyValue | None:

@@ -1,4 +1,5 @@
-"""EtcdConsenter against a real one-member etcd: one chain, one leader, fencing, bounded space."""
+"""Against a real one-member etcd: the client (TLS, failover) and the consenter (one chain, one
+leader, fencing, bounded space, restarts)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -17,10 +19,11 @@ from txfactory import TestNetwork
 
 from careledger.network.config import EtcdMember, Layout, OrdererSettings, Profile
 from careledger.network.etcdcluster import find_etcd, member_argv
+from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.ledgerverify import check_block
 from careledger.network.orderer.consensus.base import OrderingUnavailable
 from careledger.network.orderer.consensus.etcd import ChainKeys, EtcdConsenter, write_block
-from careledger.network.orderer.consensus.etcdclient import EtcdClient
+from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdTLS, EtcdUnavailable
 from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
@@ -42,22 +45,32 @@ def _wait(condition: Callable[[], bool], timeout: float, what: str) -> None:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def etcd_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One etcd member for this module, started with the launcher's own command line."""
-    root = tmp_path_factory.mktemp("etcd")
+@contextmanager
+def _etcd(root: Path, tls: EtcdTLS | None = None) -> Iterator[str]:
+    """One etcd member, started with the launcher's own command line (plus TLS if given)."""
     member = EtcdMember("etcd0", "127.0.0.1", _free_port(), _free_port())
     profile = Profile("healthcare", "orderer", (), OrdererSettings(), (), (), (), (member,))
+    argv = member_argv(find_etcd(), Layout(root), profile, member)
+    if tls:
+        argv = [a.replace(f"http://{member.client_address}", f"https://{member.client_address}")
+                for a in argv]
+        argv += ["--cert-file", tls.cert_file, "--key-file", tls.key_file,
+                 "--trusted-ca-file", tls.ca_file, "--client-cert-auth"]
     with open(root / "etcd.log", "wb") as log:
-        proc = subprocess.Popen(member_argv(find_etcd(), Layout(root), profile, member),
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        with EtcdClient([member.client_address]) as client:
+        with EtcdClient([member.client_address], tls) as client:
             _wait(lambda: client.member_status(member.client_address).healthy, 20, "etcd to start")
         yield member.client_address
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def etcd_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _etcd(tmp_path_factory.mktemp("etcd")) as endpoint:
+        yield endpoint
 
 
 @pytest.fixture()
@@ -124,6 +137,30 @@ def orderers(etcd_endpoint: str, keys: ChainKeys, tmp_path: Path) -> Iterator[Or
     yield group
     for name in list(group.nodes):
         group.stop(name)
+
+
+def test_the_client_moves_on_from_a_member_that_does_not_answer(etcd_endpoint: str) -> None:
+    with EtcdClient([f"127.0.0.1:{_free_port()}", etcd_endpoint], timeout=1.0) as etcd:
+        etcd.put(b"/test/failover", b"v")
+        kv = etcd.get(b"/test/failover")
+        assert kv is not None and kv.value == b"v"
+
+
+def test_the_client_speaks_mutual_tls_to_a_cluster_that_requires_it(tmp_path: Path) -> None:
+    generate_org(tmp_path, "etcd", [IdentitySpec("server", "orderer"), IdentitySpec("client", "orderer")])
+    ca = str(tmp_path / "etcd" / "ca" / "cert.pem")
+
+    def pair(name: str) -> EtcdTLS:
+        folder = tmp_path / "etcd" / name
+        return EtcdTLS(ca, str(folder / "cert.pem"), str(folder / "key.pem"))
+
+    with _etcd(tmp_path, pair("server")) as endpoint:
+        with EtcdClient([endpoint], pair("client")) as etcd:
+            etcd.put(b"/test/tls", b"v")
+            kv = etcd.get(b"/test/tls")
+            assert kv is not None and kv.value == b"v"
+        with EtcdClient([endpoint], EtcdTLS(ca), timeout=1.0) as anonymous, pytest.raises(EtcdUnavailable):
+            anonymous.get(b"/test/tls")
 
 
 def _envelopes(count: int, tag: str) -> list[bytes]:
