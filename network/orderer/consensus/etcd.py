@@ -2,7 +2,8 @@
 
 - Leadership: one orderer holds the `leader` key, attached to its lease. When it dies, the lease
   expires after `lease_ttl` seconds and another orderer takes the key; only the leader cuts blocks.
-  Broadcast on any other orderer is forwarded to the leader.
+  Broadcast on any other orderer is forwarded to the leader, and answers only once the envelope's
+  block is in etcd: a leader's crash before then is an error the client can retry, not a loss.
 - Writing: block N goes into etcd in one transaction that succeeds only if block N does not exist
   yet, the `tip` key is still where this orderer's block N-1 put it, and the leader key is still
   this orderer's. Two leaders can therefore never fork the chain, and a deposed one writes nothing.
@@ -130,6 +131,8 @@ def write_block(etcd: EtcdClient, keys: ChainKeys, number: int, raw: bytes, tip_
 
 
 class EtcdConsenter:
+    """One orderer's share of the etcd-backed chain: follows it always, cuts blocks while leading."""
+
     def __init__(self, etcd: EtcdClient, keys: ChainKeys, store: BlockStore, signer: Signer,
                  cutter: BlockCutter, batch_timeout: float, *, me: str, orderers: Sequence[str],
                  others: OtherOrderers, check: BlockCheck, lease_ttl: int = 2, retain_blocks: int = 100,
