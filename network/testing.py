@@ -44,10 +44,12 @@ class LocalNetwork:
 
 @contextmanager
 def local_network(config: Path | None = None, directory: Path | None = None,
-                  keep: bool = False, peers_per_org: int | None = None) -> Iterator[LocalNetwork]:
+                  keep: bool = False, peers_per_org: int | None = None, orderers: int | None = None,
+                  consensus: str | None = None) -> Iterator[LocalNetwork]:
     """Start a network (in a fresh temporary directory unless one is given) and stop it afterwards."""
     root = directory or Path(tempfile.mkdtemp(prefix="careledger-"))
-    profile = launcher.up(root, config, peers_per_org=peers_per_org)
+    profile = launcher.up(root, config, peers_per_org=peers_per_org, orderers=orderers,
+                          consensus=consensus)
     net = LocalNetwork(root.resolve(), profile)
     try:
         yield net
