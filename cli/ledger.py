@@ -1,7 +1,8 @@
-"""`careledger ledger info|block|verify`."""
+"""`careledger ledger info|block|verify|repair`."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -9,9 +10,11 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from careledger.cli.common import dir_option, emit, json_option, split_who
-from careledger.network.config import ConfigError, Layout, Profile
+from careledger.network import launcher
+from careledger.network.config import ConfigError, Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.ledgerverify import verify_directory
+from careledger.network.peer import repair as peer_repair
 from careledger.network.queryclient import QueryClient
 from careledger.protos import common_pb2
 
@@ -110,4 +113,72 @@ def verify(directory: Path, as_json: bool) -> None:
         f"{nid}: {'OK' if r.ok else 'FAILED'} height {r.height}" + ("" if r.ok else f" — {r.problem}")
         for nid, r in reports.items()))
     if not all(r.ok for r in reports.values()):
+        raise SystemExit(1)
+
+
+def _repair_peer(layout: Layout, profile: Profile, node: NodeInfo, fetch: bool,
+                 timeout: float) -> dict[str, object]:
+    """Inspect one stopped peer; cut a damaged chain and fetch the cut blocks from the orderers."""
+    orderers = Membership.from_crypto_dir(layout.crypto, [profile.orderer_org])
+    damage = peer_repair.inspect(layout.node_data(node), orderers)
+    if damage is None:
+        return {"status": "intact", "problem": "", "first_bad_block": None}
+    kept = peer_repair.cut(layout.node_data(node), damage)
+    result: dict[str, object] = {"status": "cut", "problem": damage.describe(),
+                                 "first_bad_block": damage.first_bad_block, "kept": str(kept or ""),
+                                 "fetched": 0}
+    with peer_repair.open_peer_ledger(layout, profile, node) as ledger:
+        if fetch:
+            committer = peer_repair.peer_committer(layout, profile, node, ledger)
+            done = committer.catch_up(damage.stored, time.monotonic() + timeout)
+            committer.stop()
+            result["status"] = "repaired" if done else "cut"
+        result["fetched"] = ledger.height - damage.first_bad_block
+        result["height"] = ledger.height
+    return result
+
+
+@ledger.command()
+@dir_option
+@click.argument("nodes", nargs=-1, metavar="[PEER]...")
+@click.option("--fetch/--no-fetch", default=True, show_default=True,
+              help="Fetch the cut blocks from the orderers now (else the peer fetches them on start).")
+@click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for the orderers.")
+@json_option
+def repair(directory: Path, nodes: tuple[str, ...], fetch: bool, timeout: float, as_json: bool) -> None:
+    """Repair stopped peers whose block file is damaged (all peers if none is named).
+
+    The chain is cut at the first damaged block (the cut bytes are kept beside the block file),
+    the state is rebuilt from the intact blocks, and the cut blocks are fetched again from the
+    orderers and validated. A peer also does this by itself when it starts on a damaged file.
+    """
+    layout = Layout(directory.resolve())
+    try:
+        profile = Profile.load(layout.root)
+        peers = [profile.node(n) for n in nodes] if nodes else list(profile.peers)
+    except (ConfigError, KeyError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    not_peers = [n.id for n in peers if n not in profile.peers]
+    if not_peers:
+        raise click.ClickException(f"{', '.join(not_peers)}: not peers; orderers are not repaired here")
+    running = {s.id for s in launcher.status(layout.root) if s.running}
+    busy = [n.id for n in peers if n.id in running]
+    if busy:
+        raise click.ClickException(f"{', '.join(busy)} running; stop it first (`careledger network down` "
+                                   "or kill it), or restart it: a peer repairs its ledger when it starts")
+    results = {n.id: _repair_peer(layout, profile, n, fetch, timeout) for n in peers}
+
+    def text() -> str:
+        lines = []
+        for nid, r in results.items():
+            if r["status"] == "intact":
+                lines.append(f"{nid}: intact")
+                continue
+            lines.append(f"{nid}: {str(r['status']).upper()} — {r['problem']}")
+            lines.append(f"  cut bytes kept in {r['kept'] or '-'}; blocks fetched again from the "
+                         f"orderers: {r['fetched']}; height now {r['height']}")
+        return "\n".join(lines)
+
+    emit(as_json, results, text)
+    if any(r["status"] == "cut" and fetch for r in results.values()):
         raise SystemExit(1)

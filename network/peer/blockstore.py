@@ -39,6 +39,10 @@ class CorruptBlockError(BlockStoreError):
     """Stored bytes of a block no longer parse as a Block."""
 
 
+class BlockWriteError(BlockStoreError):
+    """The disk refused a block (full, quota, I/O error); the store is unchanged and may retry."""
+
+
 @dataclass(frozen=True)
 class RawBlockFile:
     """A block file read without parsing: each record's bytes, and the size of a torn tail."""
@@ -77,7 +81,8 @@ class BlockStore:
         self._lock = threading.Lock()
         self._index: list[tuple[int, int]] = []
         self._recover()
-        self._writer = self._path.open("ab")
+        # Unbuffered, so that after a failed write nothing is left in a buffer to be flushed later.
+        self._writer = self._path.open("ab", buffering=0)
         self._reader = self._path.open("rb")
 
     def _recover(self) -> None:
@@ -113,7 +118,12 @@ class BlockStore:
         return len(self._index)
 
     def append(self, block: common_pb2.Block) -> None:
-        """Write the block durably (flush + fsync) at the end of the chain."""
+        """Write the block durably (fsync) at the end of the chain.
+
+        If the disk refuses the write (e.g. it is full), whatever part of the record reached the
+        file is cut off again and BlockWriteError is raised: the next append starts from the same
+        clean end, so a full disk never leaves a gap or a half block inside the chain.
+        """
         with self._lock:
             if block.header.number != len(self._index):
                 raise BlockOrderError(
@@ -121,11 +131,61 @@ class BlockStore:
                     f"{len(self._index)}, so the next block must be number {len(self._index)}"
                 )
             raw = block.SerializeToString(deterministic=True)
-            start = self._writer.tell() + _LEN
-            self._writer.write(len(raw).to_bytes(_LEN, "big") + raw)
-            self._writer.flush()
+            end = self._end()
+            record = memoryview(len(raw).to_bytes(_LEN, "big") + raw)
+            try:
+                self._cut_to(end)  # a previous failed append may have left bytes behind
+                written = 0
+                while written < len(record):
+                    written += self._writer.write(record[written:]) or 0
+                os.fsync(self._writer.fileno())
+            except OSError as exc:
+                try:
+                    self._cut_to(end)
+                except OSError as cut_exc:  # retried before the next append
+                    log.error("block store %s: cannot cut a failed append: %s", self._path, cut_exc)
+                raise BlockWriteError(
+                    f"cannot write block {block.header.number} to {self._path}: {exc}; the block "
+                    "was not stored and the store is unchanged"
+                ) from exc
+            self._index.append((end + _LEN, end + len(record)))
+
+    def _end(self) -> int:
+        """Offset just past the last complete block."""
+        return self._index[-1][1] if self._index else 0
+
+    def _cut_to(self, end: int) -> None:
+        """Truncate the file to `end` if a failed write left anything beyond it."""
+        if os.fstat(self._writer.fileno()).st_size != end:
+            os.ftruncate(self._writer.fileno(), end)
             os.fsync(self._writer.fileno())
-            self._index.append((start, start + len(raw)))
+
+    def truncate(self, height: int) -> Path | None:
+        """Keep blocks 0..height-1; move the bytes of the rest aside (returned) for inspection.
+
+        Used by repair to cut a chain at its first damaged block, which is then fetched again
+        from the orderers; the cut bytes are kept rather than destroyed.
+        """
+        with self._lock:
+            if not 0 <= height <= len(self._index):
+                raise BlockNotFoundError(
+                    f"cannot keep {height} blocks: the store's height is {len(self._index)}"
+                )
+            end = self._index[height - 1][1] if height else 0
+            size = os.fstat(self._writer.fileno()).st_size
+            kept = None
+            if size > end:
+                kept = self._dir / f"{BLOCKS_FILE}.cut-{height}"
+                for attempt in range(1, 1000):  # never overwrite what an earlier repair kept
+                    if not kept.exists():
+                        break
+                    kept = self._dir / f"{BLOCKS_FILE}.cut-{height}.{attempt}"
+                self._reader.seek(end)
+                kept.write_bytes(self._reader.read(size - end))
+            os.ftruncate(self._writer.fileno(), end)
+            os.fsync(self._writer.fileno())
+            del self._index[height:]
+            return kept
 
     def get_bytes(self, number: int) -> bytes:
         """The block's stored bytes, exactly as written."""

@@ -3,7 +3,8 @@
 Commit order is: validate, append the block with its codes (fsync), apply the state (one SQLite
 transaction), then tell waiters. A crash after the append and before the state leaves blocks
 beyond the state's savepoint; opening the ledger replays them from their stored codes, so the
-two always end up agreeing without re-validating anything.
+two always end up agreeing without re-validating anything. A state write that fails while the
+process lives (a full disk) is repaired the same way by `resume()`, without a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore
+from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
 from careledger.network.peer.statedb import StateDB
 from careledger.network.peer.validation import TxOutcome, Validator, replay_outcomes
 from careledger.protos import common_pb2
@@ -22,6 +23,9 @@ from careledger.protos import common_pb2
 log = logging.getLogger(__name__)
 
 Listener = Callable[[common_pb2.Block, list[TxOutcome]], None]
+
+BLOCKS_DIR = "blocks"  # inside the ledger's directory
+STATE_FILE = "state.db"
 
 
 class LedgerError(Exception):
@@ -35,8 +39,8 @@ class Ledger:
         self, directory: Path, validator_factory: Callable[[StateDB], Validator] | None = None
     ) -> None:
         self._dir = Path(directory)
-        self.blocks = BlockStore(self._dir / "blocks")
-        self.state = StateDB(self._dir / "state.db")
+        self.blocks = BlockStore(self._dir / BLOCKS_DIR)
+        self.state = StateDB(self._dir / STATE_FILE)
         self._validator = validator_factory(self.state) if validator_factory else None
         self._commit_lock = threading.Lock()
         self._changed = threading.Condition()
@@ -48,6 +52,18 @@ class Ledger:
 
     def _recover(self) -> None:
         """Re-apply stored blocks beyond the state's savepoint, using their stored codes."""
+        replayed = self._replay()
+        if replayed:
+            log.warning(
+                "ledger %s: replayed blocks %d..%d into state (an interrupted commit or a rebuild)",
+                self._dir,
+                replayed.start,
+                replayed.stop - 1,
+            )
+        self._height = self.blocks.height
+
+    def _replay(self) -> range:
+        """Apply to state every stored block past its savepoint; returns their numbers."""
         savepoint = self.state.savepoint()
         first = 0 if savepoint is None else savepoint + 1
         if first > self.blocks.height:
@@ -57,13 +73,40 @@ class Ledger:
                 "to rebuild it"
             )
         for block in self.blocks.iter_from(first):
-            log.warning(
-                "ledger %s: replaying block %d into state after an interrupted commit",
-                self._dir,
-                block.header.number,
-            )
             self.state.apply_block(block.header.number, replay_outcomes(block))
-        self._height = self.blocks.height
+        return range(first, self.blocks.height)
+
+    @property
+    def problem(self) -> str:
+        """Why the ledger cannot commit until `resume()` succeeds, or "" when it can."""
+        return self._broken
+
+    def resume(self) -> int:
+        """Finish a commit whose state write failed (e.g. disk full); returns the blocks replayed.
+
+        Raises LedgerError, still naming the block, if the state still cannot be written.
+        Must run on the committing thread: that thread's SQLite connection held the failed write.
+        """
+        with self._commit_lock:
+            if not self._broken:
+                return 0
+            try:
+                replayed = self._replay()
+            except Exception as exc:
+                self._broken = (
+                    f"block {self.blocks.height - 1} is stored but its state cannot be applied "
+                    f"({exc}); retrying"
+                )
+                raise LedgerError(self._broken) from exc
+            self._broken = ""
+            with self._changed:
+                self._height = self.blocks.height
+                self._changed.notify_all()
+        log.warning("ledger %s: resumed; replayed %d block(s) into state", self._dir, len(replayed))
+        for number in replayed:
+            block = self.blocks.get(number)
+            self._notify(block, replay_outcomes(block))
+        return len(replayed)
 
     @property
     def height(self) -> int:
@@ -100,18 +143,25 @@ class Ledger:
             outcomes = self._validator.validate(block)
             del block.metadata.validation_codes[:]
             block.metadata.validation_codes.extend(o.code for o in outcomes)
-            self.blocks.append(block)
+            try:
+                self.blocks.append(block)
+            except BlockWriteError as exc:
+                raise LedgerError(f"block {block.header.number} not committed: {exc}") from exc
             try:
                 self.state.apply_block(block.header.number, outcomes)
             except Exception as exc:
                 self._broken = (
                     f"block {block.header.number} is stored but its state was not applied ({exc}); "
-                    f"reopen the ledger in {self._dir} to replay it"
+                    "resume() or reopening the ledger replays it"
                 )
                 raise LedgerError(self._broken) from exc
             with self._changed:
                 self._height = block.header.number + 1
                 self._changed.notify_all()
+        self._notify(block, outcomes)
+        return outcomes
+
+    def _notify(self, block: common_pb2.Block, outcomes: list[TxOutcome]) -> None:
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -119,7 +169,6 @@ class Ledger:
                 listener(block, outcomes)
             except Exception:
                 log.exception("ledger listener %r failed on block %d", listener, block.header.number)
-        return outcomes
 
     def wait_for_height(self, height: int, timeout: float) -> bool:
         """Block until at least `height` blocks are committed; False on timeout."""

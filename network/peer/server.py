@@ -1,13 +1,16 @@
 """The peer process: `python -m careledger.network.peer.server --dir DIR --name peer0.hospital`.
 
 One process hosts the endorser, the gateway service, the query service and the health service on
-one TLS port, and runs the committer that pulls blocks from the orderers.
+one TLS port, and runs the committer that pulls blocks from the orderers. A damaged block file
+keeps the port closed until the damaged blocks are fetched again from the orderers (repair.py);
+/healthz on the operations port says why meanwhile, and whenever a block cannot be committed.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import partial
 
 from prometheus_client import CollectorRegistry
@@ -18,7 +21,7 @@ from careledger.network.identity.membership import Identity, Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.nodeproc import node_context, run_until_signal
 from careledger.network.operations import OperationsServer, PeerMetrics
-from careledger.network.peer import policy
+from careledger.network.peer import policy, repair
 from careledger.network.peer.committer import Committer
 from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import Connections, GatewayService
@@ -43,6 +46,17 @@ def consent_now(endorser: Endorser, caller: Identity, patient: str, record_id: s
     return bool(answer.get("granted")), str(answer.get("reason", ""))
 
 
+class LedgerHealth:
+    """The /healthz check of the ledger: a repair under way, or why the last block did not commit."""
+
+    def __init__(self) -> None:
+        self.repairing = ""
+        self.committer: Committer | None = None
+
+    def __call__(self) -> str:
+        return self.repairing or (self.committer.ledger_error if self.committer else "")
+
+
 def main(argv: list[str] | None = None) -> None:
     ctx = node_context(argv, "peer")
     profile, me = ctx.profile, ctx.node
@@ -52,14 +66,36 @@ def main(argv: list[str] | None = None) -> None:
     signer = Signer.from_dir(ctx.identity_dir)
     registry = ContractRegistry(load_contract(c.cls) for c in profile.contracts)
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
+    metrics_registry = CollectorRegistry()
+    metrics = PeerMetrics.register(metrics_registry)
+    ops = OperationsServer(me.id, me.host, me.ops_port, metrics_registry) if me.ops_port else None
+    ledger_health = LedgerHealth()
+    if ops:
+        ops.add_check("ledger", ledger_health)
+        ops.start()
+    damage = repair.inspect(ctx.data_dir, orderer_members)
+    if damage:
+        ledger_health.repairing = (f"{damage.describe()}; not serving until blocks {damage.first_bad_block}"
+                                   f"..{damage.stored - 1} are fetched again from the orderers")
+        log.error("ledger of %s damaged: %s", me.id, ledger_health.repairing)
+        kept = repair.cut(ctx.data_dir, damage)
+        log.warning("cut the chain before block %d (bytes kept in %s); rebuilding state",
+                    damage.first_bad_block, kept)
     ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state))
     max_bytes = profile.orderer.max_message_bytes
     open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
                            max_message_bytes=max_bytes)
-    connections = Connections(open_channel)  # cached; the committer opens its own
-    metrics_registry = CollectorRegistry()
-    metrics = PeerMetrics.register(metrics_registry)
     metrics.height.set_function(lambda: ledger.height)
+    committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,
+                          open_channel, metrics)
+    ledger_health.committer = committer
+    if damage:
+        started = time.monotonic()
+        committer.catch_up(damage.stored)
+        log.warning("ledger of %s repaired: blocks %d..%d fetched again from the orderers in %.1fs",
+                    me.id, damage.first_bad_block, damage.stored - 1, time.monotonic() - started)
+        ledger_health.repairing = ""
+    connections = Connections(open_channel)  # cached; the committer opens its own
     ledger.add_listener(metrics.observe_block)
     endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger)
     server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
@@ -74,12 +110,8 @@ def main(argv: list[str] | None = None) -> None:
                                      partial(consent_now, endorser),
                                      max_record_bytes=record_size_limit(max_bytes))
         recordstore_pb2_grpc.add_RecordStoreServicer_to_server(records, server)
-    committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,
-                          open_channel, metrics)
-    ops = OperationsServer(me.id, me.host, me.ops_port, metrics_registry) if me.ops_port else None
     if ops:
         ops.add_check("orderer", lambda: committer.last_error)
-        ops.start()
     server.start()
     committer.start()
     set_serving(health, True)

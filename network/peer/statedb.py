@@ -189,10 +189,12 @@ class StateDB:
                 if outcome.code == _VC.VALID:
                     self._write(conn, block_num, tx_num, outcome)
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('savepoint', ?)", (block_num,))
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            # SQLite may already have rolled back (e.g. on a full disk); a COMMIT that failed has not.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @staticmethod
     def _write(conn: sqlite3.Connection, block_num: int, tx_num: int, outcome: TxOutcome) -> None:

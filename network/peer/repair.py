@@ -1,0 +1,100 @@
+"""Find a peer's damaged blocks and cut them away, so that they are fetched again from the orderers.
+
+A peer must not serve from a chain whose bytes changed on disk, nor silently skip the damage. At
+start-up it checks its whole chain (what `ledger verify` checks, plus one validation code per
+transaction); on damage it names the first bad block, keeps its gRPC port closed, cuts the chain
+there (the cut bytes are kept beside the file), rebuilds the state from the intact blocks and
+commits the rest again from the orderers before it serves. `careledger ledger repair` does the same
+for a stopped peer. Validation codes are not covered by the orderer's signature: a changed code
+that still parses is not detected here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from google.protobuf.message import DecodeError
+from prometheus_client import CollectorRegistry
+
+from careledger.network.config import Layout, NodeInfo, Profile
+from careledger.network.grpcutil import node_channel
+from careledger.network.identity.membership import Membership
+from careledger.network.identity.signing import Signer
+from careledger.network.ledgerverify import check_block
+from careledger.network.operations import PeerMetrics
+from careledger.network.peer import policy
+from careledger.network.peer.blockstore import BLOCKS_FILE, BlockStore, read_raw_blocks
+from careledger.network.peer.committer import Committer
+from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE, Ledger
+from careledger.network.peer.validation import Validator
+from careledger.protos import common_pb2
+
+
+@dataclass(frozen=True)
+class Damage:
+    """The first damaged block of a peer's chain, and how many blocks the file held in all."""
+
+    first_bad_block: int
+    stored: int  # complete records in the file, damaged ones included: the height to restore
+    problem: str
+    path: Path
+
+    def describe(self) -> str:
+        """One line naming the file and the block, for logs, /healthz and the CLI."""
+        return f"{self.path}: {self.problem}"
+
+
+def inspect(data_dir: Path, orderer_membership: Membership) -> Damage | None:
+    """The first damaged block in the peer's block file, or None if the chain is intact."""
+    path = Path(data_dir) / BLOCKS_DIR / BLOCKS_FILE
+    if not path.is_file():
+        return None
+    raw = read_raw_blocks(path)
+    previous: common_pb2.BlockHeader | None = None
+    for number, data in enumerate(raw.blocks):
+        block = common_pb2.Block()
+        try:
+            block.ParseFromString(data)
+        except DecodeError as exc:
+            return Damage(number, len(raw.blocks), f"block {number} does not parse ({exc})", path)
+        problem = check_block(block, previous, number, orderer_membership)
+        codes, txs = len(block.metadata.validation_codes), len(block.data.envelopes)
+        if not problem and codes != txs:
+            problem = f"carries {codes} validation codes for {txs} transactions"
+        if problem:
+            return Damage(number, len(raw.blocks), f"block {number}: {problem}", path)
+        previous = block.header
+    return None
+
+
+def cut(data_dir: Path, damage: Damage) -> Path | None:
+    """Keep the blocks before the damaged one and drop the state, rebuilt from them on open.
+
+    Returns the file holding the cut bytes. The state goes because it also reflects the cut
+    blocks and SQLite cannot take back single blocks; it is derived data, so nothing is lost.
+    """
+    with BlockStore(Path(data_dir) / BLOCKS_DIR) as store:
+        kept = store.truncate(damage.first_bad_block)
+    for suffix in ("", "-wal", "-shm"):
+        (Path(data_dir) / f"{STATE_FILE}{suffix}").unlink(missing_ok=True)
+    return kept
+
+
+def open_peer_ledger(layout: Layout, profile: Profile, node: NodeInfo) -> Ledger:
+    """The peer's ledger with the validator the peer itself uses, for committing offline."""
+    members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
+    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
+    return Ledger(layout.node_data(node), lambda state: Validator(profile.channel, members, policies, state))
+
+
+def peer_committer(layout: Layout, profile: Profile, node: NodeInfo, ledger: Ledger) -> Committer:
+    """A committer fetching as the peer's own identity, for `Committer.catch_up` offline."""
+    everyone = Membership.from_crypto_dir(layout.crypto, [*profile.orgs, profile.orderer_org])
+    identity_dir = layout.identity_dir(node.org, node.name)
+    open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=identity_dir,
+                           max_message_bytes=profile.orderer.max_message_bytes)
+    return Committer(ledger, profile.channel, profile.orderers, Signer.from_dir(identity_dir),
+                     Membership.from_crypto_dir(layout.crypto, [profile.orderer_org]), open_channel,
+                     PeerMetrics.register(CollectorRegistry()))
