@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Generic, Self, TypeVar
 
+import grpc
 from google.protobuf.message import DecodeError
 
 from careledger.gateway.client import SUBMIT, ClientBase, GatewayClient
 from careledger.gateway.commit import Commit
-from careledger.gateway.errors import MalformedMessageError
+from careledger.gateway.errors import MalformedMessageError, SubmitError
 from careledger.gateway.identity import sha256
 from careledger.protos import common_pb2, gateway_pb2
 
 _Client = TypeVar("_Client", bound=ClientBase[Any])
+
+SUBMIT_ATTEMPTS = 3
+SUBMIT_RETRY_DELAY = 0.5
+AMBIGUOUS_SUBMIT = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,19 @@ class TransactionBase(Generic[_Client]):
         """What the contract function returned during endorsement."""
         return self._prepared.result
 
+    @staticmethod
+    def _retry_submit(err: SubmitError, attempt: int) -> float | None:
+        """After a failed submit: seconds to wait before sending the same envelope again, or None
+        when an earlier attempt evidently got through (ALREADY_EXISTS); raises err when final.
+
+        UNAVAILABLE and DEADLINE_EXCEEDED leave it unknown whether the orderer took the
+        transaction; sending the same tx id again is safe because peers commit a tx id once."""
+        if attempt > 0 and err.code == grpc.StatusCode.ALREADY_EXISTS:
+            return None
+        if err.code in AMBIGUOUS_SUBMIT and attempt + 1 < SUBMIT_ATTEMPTS:
+            return SUBMIT_RETRY_DELAY * (attempt + 1)
+        raise err
+
     def digest(self) -> bytes:
         """The SHA-256 digest to sign: of the Envelope's payload (the serialized Transaction)."""
         return sha256(self._prepared.envelope.payload)
@@ -99,6 +118,15 @@ class Transaction(TransactionBase[GatewayClient]):
     """A transaction of the blocking SDK: submit() waits for the orderer to accept it."""
 
     def submit(self) -> Commit:
-        """Send the signed transaction to the orderer; the Commit tells how it was validated."""
-        self._client.call(SUBMIT, self._submit_request(), self.tx_id)
+        """Send the signed transaction to the orderer (again, with the same tx id, when the
+        outcome was ambiguous); the Commit tells how it was validated."""
+        for attempt in range(SUBMIT_ATTEMPTS):
+            try:
+                self._client.call(SUBMIT, self._submit_request(), self.tx_id)
+                break
+            except SubmitError as err:
+                wait = self._retry_submit(err, attempt)
+                if wait is None:
+                    break
+                time.sleep(wait)
         return Commit(self._client, self._commit_request())

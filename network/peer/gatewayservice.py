@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENDORSE_TIMEOUT = 30.0
+# Failures after which the orderer may or may not have taken the envelope: retrying the same
+# envelope elsewhere is safe, because the committers count a tx id once (DUPLICATE_TXID).
+AMBIGUOUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 DEFAULT_COMMIT_WAIT = 60.0
 
 
@@ -258,12 +261,17 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 stub.Broadcast(request.prepared_transaction, timeout=ENDORSE_TIMEOUT)
                 return gateway_pb2.SubmitResponse()
             except grpc.RpcError as exc:
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                if exc.code() == grpc.StatusCode.ALREADY_EXISTS and last is not None:
+                    # an earlier orderer took it before failing: the same tx id, ordered once
+                    log.info("tx %s already ordered via an orderer that then failed", admitted.tx_id)
+                    return gateway_pb2.SubmitResponse()
+                if exc.code() not in AMBIGUOUS:
                     raise RequestError(
                         exc.code(), f"orderer {node.id} refused transaction {admitted.tx_id}: {exc.details()}"
                     ) from exc
                 last = exc
-                log.warning("orderer %s unavailable for tx %s", node.id, admitted.tx_id)
+                log.warning("orderer %s did not confirm tx %s (%s); trying the next orderer",
+                            node.id, admitted.tx_id, exc.code().name)
         raise RequestError(
             grpc.StatusCode.UNAVAILABLE,
             f"no orderer reachable for transaction {admitted.tx_id}: "

@@ -32,6 +32,7 @@ from careledger.gateway import (
     MalformedMessageError,
     OfflineSigningError,
     Reconnect,
+    SubmitError,
     Timeouts,
     connect,
     connect_local,
@@ -102,6 +103,7 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, query_pb2_grpc.QueryServicer
         self.events: list[gateway_pb2.ChaincodeEventsResponse] = []
         self.streams: list[list[StreamItem]] = []  # one script per ChaincodeEvents call
         self.height = 0
+        self.submit_failures: list[grpc.StatusCode] = []  # one per Submit call, then success
 
     def Evaluate(self, request, context):  # noqa: N802 - gRPC method name
         self.requests.append(("Evaluate", request))
@@ -142,6 +144,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, query_pb2_grpc.QueryServicer
 
     def Submit(self, request, context):  # noqa: N802
         self.requests.append(("Submit", request))
+        if self.submit_failures:
+            context.abort(self.submit_failures.pop(0), "orderer went away")
         return gateway_pb2.SubmitResponse()
 
     def CommitStatus(self, request, context):  # noqa: N802
@@ -551,3 +555,28 @@ def test_connect_local_falls_back_to_the_other_peers_of_the_org(tmp_path: Path) 
         assert gw._client.peers.addresses == ["127.0.0.1:1", "127.0.0.1:3"]
     with connect_local(tmp_path, "hospital", peer="peer1") as gw:
         assert gw._client.peers.addresses == ["127.0.0.1:3", "127.0.0.1:1"]
+
+
+def test_ambiguous_submit_is_sent_again_with_the_same_tx_id(online, fake) -> None:
+    fake.submit_failures = [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ALREADY_EXISTS]
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    assert contract.submit_transaction("grant", "p1") == b"result:grant"
+    submits = [r for name, r in fake.requests if name == "Submit"]
+    assert len(submits) == 2 and submits[0] == submits[1]  # the same signed envelope, same tx id
+
+
+def test_a_first_submit_answered_already_exists_is_a_replay_and_fails(online, fake) -> None:
+    fake.submit_failures = [grpc.StatusCode.ALREADY_EXISTS]
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    with pytest.raises(SubmitError) as caught:
+        contract.submit_transaction("grant", "p1")
+    assert caught.value.code == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_submit_gives_up_after_bounded_attempts(online, fake) -> None:
+    fake.submit_failures = [grpc.StatusCode.UNAVAILABLE] * 5
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    with pytest.raises(SubmitError) as caught:
+        contract.submit_transaction("grant", "p1")
+    assert caught.value.code == grpc.StatusCode.UNAVAILABLE
+    assert sum(name == "Submit" for name, _ in fake.requests) == 3
