@@ -146,7 +146,9 @@ def story(directory: Path) -> None:
         click.echo("\n7. The patient's accounting of disclosures (HIPAA 164.528)")
         since, until = str(today - timedelta(days=1)), str(today + timedelta(days=1))
         for entry in _json(consent.evaluate_transaction, "disclosures", since, until):
-            _say(entry.get("date", "")[:19], {k: v for k, v in entry.items() if k != "date"})
+            basis = entry.get("basis", "").split("/")[0]
+            _say(entry.get("date", "")[:19], f"{entry.get('recipient')} read {entry.get('record')} "
+                 f"({entry.get('category')}) for {entry.get('purpose')} under {basis}")
     finally:
         cast.close()
 
