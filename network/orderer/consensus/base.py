@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 
+from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
 
 
@@ -34,3 +36,25 @@ class Consenter(Protocol):
     def get_block(self, number: int) -> common_pb2.Block: ...
 
     def wait_for_height(self, height: int, timeout: float) -> bool: ...
+
+
+class StoredChain:
+    """The chain as this orderer has stored it: what every consenter serves Deliver from.
+
+    Subclasses append under `_grown` and call `_grown.notify_all()` so that waiters wake.
+    """
+
+    def __init__(self, store: BlockStore) -> None:
+        self._store = store
+        self._grown = threading.Condition()
+
+    @property
+    def height(self) -> int:
+        return self._store.height
+
+    def get_block(self, number: int) -> common_pb2.Block:
+        return self._store.get(number)
+
+    def wait_for_height(self, height: int, timeout: float) -> bool:
+        with self._grown:
+            return self._grown.wait_for(lambda: self._store.height >= height, timeout)

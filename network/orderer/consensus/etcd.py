@@ -28,7 +28,7 @@ from aetcd import rpc
 
 from careledger.network.identity.signing import Signer
 from careledger.network.orderer.blockmaker import make_block
-from careledger.network.orderer.consensus.base import OrderingUnavailable
+from careledger.network.orderer.consensus.base import OrderingUnavailable, StoredChain
 from careledger.network.orderer.consensus.batcher import Batcher
 from careledger.network.orderer.consensus.etcdclient import (
     EtcdClient,
@@ -130,7 +130,7 @@ def write_block(etcd: EtcdClient, keys: ChainKeys, number: int, raw: bytes, tip_
     return reply.header.revision if reply.succeeded else None
 
 
-class EtcdConsenter:
+class EtcdConsenter(StoredChain):
     """One orderer's share of the etcd-backed chain: follows it always, cuts blocks while leading."""
 
     def __init__(self, etcd: EtcdClient, keys: ChainKeys, store: BlockStore, signer: Signer,
@@ -139,9 +139,9 @@ class EtcdConsenter:
                  on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
         if retain_blocks < 1:
             raise ValueError("retain_blocks must be at least 1: the newest block always stays in etcd")
+        super().__init__(store)  # _grown also guards _last_header and _tip_rev here
         self._etcd = etcd
         self._keys = keys
-        self._store = store
         self._signer = signer
         self._me = me
         self._orderers = tuple(orderers)
@@ -151,7 +151,6 @@ class EtcdConsenter:
         self._retain = retain_blocks
         self._on_block = on_block
         self._batcher = Batcher(cutter, batch_timeout, self._write, "etcd-cutter")
-        self._grown = threading.Condition()  # guards the store's tip, _last_header and _tip_rev
         self._last_header = store.get(store.height - 1).header if store.height else None
         self._tip_rev: int | None = None  # etcd revision that wrote our newest block; None: not known
         self._lease: int | None = None
@@ -200,17 +199,6 @@ class EtcdConsenter:
         """
         if not self._forward(envelope, wait=2 * self._ttl + 1):
             self._cut_and_wait(envelope)
-
-    @property
-    def height(self) -> int:
-        return self._store.height
-
-    def get_block(self, number: int) -> common_pb2.Block:
-        return self._store.get(number)
-
-    def wait_for_height(self, height: int, timeout: float) -> bool:
-        with self._grown:
-            return self._grown.wait_for(lambda: self._store.height >= height, timeout)
 
     # -- what operators see ----------------------------------------------------------------------
 

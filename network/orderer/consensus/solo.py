@@ -7,11 +7,11 @@ survives a crash of the orderer.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from careledger.network.identity.signing import Signer
 from careledger.network.orderer.blockmaker import make_block
+from careledger.network.orderer.consensus.base import StoredChain
 from careledger.network.orderer.consensus.batcher import Batcher
 from careledger.network.orderer.cutter import BlockCutter
 from careledger.network.peer.blockstore import BlockStore
@@ -20,15 +20,14 @@ from careledger.protos import common_pb2
 log = logging.getLogger(__name__)
 
 
-class SoloConsenter:
+class SoloConsenter(StoredChain):
     def __init__(self, store: BlockStore, signer: Signer, cutter: BlockCutter,
                  batch_timeout: float,
                  on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
-        self._store = store
+        super().__init__(store)
         self._signer = signer
         self._on_block = on_block
         self._batcher = Batcher(cutter, batch_timeout, self._write, "solo-orderer")
-        self._grown = threading.Condition()
         self._last_header = store.get(store.height - 1).header if store.height else None
 
     def start(self) -> None:
@@ -44,17 +43,6 @@ class SoloConsenter:
     def queue_depth(self) -> int:
         """Envelopes accepted but not yet in a block (approximate: read without locking)."""
         return self._batcher.depth
-
-    @property
-    def height(self) -> int:
-        return self._store.height
-
-    def get_block(self, number: int) -> common_pb2.Block:
-        return self._store.get(number)
-
-    def wait_for_height(self, height: int, timeout: float) -> bool:
-        with self._grown:
-            return self._grown.wait_for(lambda: self._store.height >= height, timeout)
 
     def _write(self, batch: list[bytes]) -> None:
         block = make_block(self._store.height, self._last_header, batch, self._signer)
