@@ -69,7 +69,17 @@ def test_huge_arguments_are_refused_with_a_clear_status(net: LocalNetwork, basic
     _all_refused_clearly(huge_arguments(net, basic))
 
 
-def test_peer_serves_again_after_a_client_abandons_500_event_streams(
-    net: LocalNetwork, basic: Contract
-) -> None:
-    _all_refused_clearly(abandoned_streams(net, basic, 500))
+@pytest.fixture(scope="module")
+def streams(net: LocalNetwork) -> list[Case]:
+    with net.connect("hospital:admin") as gw:
+        return abandoned_streams(net, gw.get_network(net.profile.channel).get_contract("basic"), 500)
+
+
+def test_peer_serves_again_after_a_client_abandons_500_event_streams(streams: list[Case]) -> None:
+    _all_refused_clearly([c for c in streams if "afterwards" in c.name])
+
+
+@pytest.mark.xfail(strict=True, reason="each open event stream holds one of the peer's 64 gRPC worker "
+                   "threads; needs a cap on concurrent streams (RELIABILITY.md, finding 1)")
+def test_peer_stays_healthy_while_a_client_holds_500_event_streams(streams: list[Case]) -> None:
+    _all_refused_clearly([c for c in streams if "held open" in c.name])
