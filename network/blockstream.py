@@ -20,7 +20,7 @@ class BlockSource(Protocol):
 
 
 def follow(source: BlockSource, start: int, is_active: Callable[[], bool],
-           stop: int | None = None, poll: float = 1.0) -> Iterator[common_pb2.Block]:
+           stop: int | None = None, poll: float = 0.25) -> Iterator[common_pb2.Block]:
     """Yield blocks start..stop (inclusive), or forever when stop is None, while is_active()."""
     number = start
     while is_active() and (stop is None or number <= stop):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from pathlib import Path
@@ -68,6 +69,39 @@ def stream(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+class StreamLimit(grpc.ServerInterceptor):
+    """Refuse server streams beyond a budget, so that idle or abandoned listeners can never hold
+    every worker thread: unary calls (health, endorse, submit) always find a free worker."""
+
+    def __init__(self, max_streams: int) -> None:
+        self.max_streams = max_streams
+        self._slots = threading.BoundedSemaphore(max_streams)
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or not handler.response_streaming or handler.request_streaming:
+            return handler
+        inner = handler.unary_stream
+
+        def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            if not self._slots.acquire(blocking=False):
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                              f"this node already serves {self.max_streams} streams; close idle "
+                              "listeners, or listen through another peer of the organisation")
+            try:
+                yield from inner(request, context)
+            finally:
+                self._slots.release()
+
+        return grpc.unary_stream_rpc_method_handler(
+            limited, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+# How long a stopping node lets in-flight calls finish; streams notice within blockstream's poll.
+STOP_GRACE = 1.0
+
+
 def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
@@ -82,11 +116,17 @@ def new_server(
     max_message_bytes: int,
     *,
     require_client_auth: bool = True,
-    workers: int = 64,
+    workers: int = 160,
+    max_streams: int = 128,
 ) -> tuple[grpc.Server, health.HealthServicer]:
-    """A TLS server with the standard health service; client certs checked against client CAs."""
+    """A TLS server with the standard health service; client certs checked against client CAs.
+
+    At most max_streams of the workers serve streams (Deliver, event streams) at once."""
+    if max_streams >= workers:
+        raise ValueError(f"max_streams {max_streams} must leave workers ({workers}) for unary calls")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
+        interceptors=[StreamLimit(max_streams)],
         options=message_options(max_message_bytes),
     )
     health_servicer = health.HealthServicer()

@@ -308,29 +308,44 @@ def consensus_status(directory: Path) -> ClusterStatus | None:
 
 def stop_node(layout: Layout, node_id: str, sig: int = signal.SIGTERM, timeout: float = 10.0) -> bool:
     """Stop one node (SIGTERM, then SIGKILL after timeout); False if it was not running."""
-    pid = _read_pids(layout).get(node_id)
-    if pid is None or not _alive(pid):
-        return False
-    os.kill(pid, sig)
+    return bool(stop_nodes(layout, [node_id], sig, timeout))
+
+
+def stop_nodes(layout: Layout, node_ids: list[str], sig: int = signal.SIGTERM,
+               timeout: float = 10.0) -> list[str]:
+    """Signal every listed node at once, then wait for each (SIGKILL after timeout); returns
+    those that were running."""
+    pids = _read_pids(layout)
+    running = {n: pids[n] for n in node_ids if n in pids and _alive(pids[n])}
+    for pid in running.values():
+        os.kill(pid, sig)
     deadline = time.monotonic() + timeout
-    while _alive(pid):
+    while any(_alive(pid) for pid in running.values()):
         if time.monotonic() > deadline:
-            os.kill(pid, signal.SIGKILL)
+            for pid in running.values():
+                if _alive(pid):
+                    os.kill(pid, signal.SIGKILL)
             deadline = time.monotonic() + timeout
         time.sleep(0.05)
-    return True
+    return list(running)
 
 
 def down(directory: Path, progress: Progress = lambda _: None) -> list[str]:
     """Stop exactly the processes this directory's `network up` started; keeps ledgers and keys."""
     layout = Layout(directory.resolve())
     try:
-        etcd_members = {m.name for m in Profile.load(layout.root).etcd_members}
+        profile = Profile.load(layout.root)
+        etcd_members = {m.name for m in profile.etcd_members}
+        orderers = {n.id for n in profile.orderers}
     except ConfigError:
-        etcd_members = set()
-    # etcd last, so that orderers do not spend their last seconds looking for it
-    ids = sorted(_read_pids(layout), key=lambda process_id: process_id in etcd_members)
-    stopped = [process_id for process_id in ids if stop_node(layout, process_id)]
+        etcd_members, orderers = set(), set()
+    # peers first (they would look for their orderers), then orderers, then etcd (which the
+    # orderers would look for); each group stops in parallel
+    ids = list(_read_pids(layout))
+    stopped: list[str] = []
+    for group in ([i for i in ids if i not in orderers | etcd_members],
+                  [i for i in ids if i in orderers], [i for i in ids if i in etcd_members]):
+        stopped += stop_nodes(layout, group)
     for node_id in stopped:
         progress(f"stopped {node_id}")
     layout.pids.unlink(missing_ok=True)

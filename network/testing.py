@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from careledger.gateway import Gateway, connect_local
-from careledger.network import launcher
+from careledger.network import etcdcluster, launcher
 from careledger.network.config import Layout, Profile
 
 
@@ -37,6 +37,20 @@ class LocalNetwork:
         node = self.profile.node(node_id)
         launcher.start_node(self.layout, self.profile, node)
         launcher.wait_healthy(self.layout, self.profile, [node], timeout, lambda _: None)
+
+    def kill_etcd(self, member: str) -> None:
+        """kill -9 one member of the local etcd cluster (e.g. "etcd0")."""
+        launcher.stop_node(self.layout, member, signal.SIGKILL)
+
+    def start_etcd(self, *members: str, timeout: float = 30.0) -> None:
+        """Start these killed etcd members again; returns once they answer with a raft leader."""
+        started = [m for m in self.profile.etcd_members if m.name in members]
+        if len(started) != len(members):
+            raise ValueError(f"no such etcd member among {members}: the cluster has "
+                             f"{[m.name for m in self.profile.etcd_members]}")
+        for member in started:
+            launcher.start_etcd_member(self.layout, self.profile, member)
+        etcdcluster.wait_healthy(self.profile, started, timeout, lambda _: None)
 
     def down(self) -> None:
         launcher.down(self.directory)

@@ -8,7 +8,7 @@ from functools import partial
 
 from prometheus_client import CollectorRegistry
 
-from careledger.network.grpcutil import new_server, node_channel, set_serving
+from careledger.network.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.ledgerverify import check_block
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         set_serving(health, False)
         if ops:
             ops.stop()
-        server.stop(grace=2).wait()
+        server.stop(grace=STOP_GRACE).wait()
         consenter.stop()
         connections.close()
         store.close()

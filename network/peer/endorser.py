@@ -51,6 +51,15 @@ class CheckedProposal:
 LOCAL_EVALUATION = "local-evaluation"
 
 
+def check_size(what: str, tx_id: str, size: int, limit: int) -> None:
+    """Refuse a transaction that would not fit in the network's messages, naming it."""
+    if size > limit:
+        raise RequestError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            f"transaction {tx_id}: its {what} is {size} bytes, over this network's limit of {limit} "
+            "(max_message_bytes); keep large data off the ledger (careledger records put)")
+
+
 def client_identity(who: Identity) -> ClientIdentity:
     """The contract's view of a verified identity."""
     return ClientIdentity(org=who.org, name=who.name, role=who.role, attributes=who.attributes,
@@ -72,8 +81,10 @@ class Endorser:
         state: StateDB,
         signer: Signer,
         committed: TxLookup,
+        max_bytes: int,
     ) -> None:
         self._channel = channel
+        self._max_bytes = max_bytes  # the network's max_message_bytes: a bigger result cannot travel
         self._membership = membership
         self._registry = registry
         self._state = state
@@ -152,6 +163,7 @@ class Endorser:
         response = common_pb2.ProposalResponse(response=payload.response)
         if payload.response.status == 200:
             response.payload = payload.SerializeToString(deterministic=True)
+            check_size("endorsed result", checked.tx_id, len(response.payload), self._max_bytes)
             response.endorsement.endorser = self._signer.cert_pem
             response.endorsement.signature = self._signer.sign(response.payload)
         return response

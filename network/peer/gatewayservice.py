@@ -28,6 +28,7 @@ from careledger.network.peer.endorser import (
     MIN_HEIGHT_KEY,
     CheckedProposal,
     Endorser,
+    check_size,
     status_for_response,
 )
 from careledger.network.signedrequest import open_signed
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 ENDORSE_TIMEOUT = 30.0
+ENVELOPE_OVERHEAD = 1024
 # Failures after which the orderer may or may not have taken the envelope: retrying the same
 # envelope elsewhere is safe, because the committers count a tx id once (DUPLICATE_TXID).
 AMBIGUOUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
@@ -84,6 +86,7 @@ class PeerAnswer:
     node: NodeInfo
     response: common_pb2.ProposalResponse | None
     error: str
+    code: grpc.StatusCode = grpc.StatusCode.ABORTED  # when the peer refused the call itself
 
 
 class Connections:
@@ -137,7 +140,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                             else self._endorser.process(signed))
                 return PeerAnswer(self._me, response, "")
             except RequestError as exc:
-                return PeerAnswer(self._me, None, exc.message)
+                return PeerAnswer(self._me, None, exc.message, exc.code)
         answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
         for node in self._profile.peers_of(org):
             stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
@@ -146,7 +149,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 reply = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
                 return PeerAnswer(node, reply, "")
             except grpc.RpcError as exc:
-                answer = PeerAnswer(node, None, exc.details() or str(exc.code()))
+                answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     break  # the peer answered: another peer of the org would say the same
                 log.warning("peer %s unavailable for endorsement; trying the next peer of %s", node.id, org)
@@ -193,11 +196,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         if failed:
             first = failed[0]
             message = first.error or first.response.response.message  # type: ignore[union-attr]
-            code = (
-                status_for_response(first.response.response.status)
-                if first.response
-                else grpc.StatusCode.ABORTED
-            )
+            code = (status_for_response(first.response.response.status) if first.response
+                    else first.code)
             raise RequestError(
                 code, f"{message} (tx {tx_id}, endorsement by {first.node.id} failed)", _details(answers)
             )
@@ -215,10 +215,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             endorsements=[a.response.endorsement for a in answers],  # type: ignore[union-attr]
         )
         result = answers[0].response.response  # type: ignore[union-attr]
+        prepared = tx.SerializeToString()
+        # the signed envelope must still fit in a Submit: leave room for signature and framing
+        check_size("prepared transaction", tx_id, len(prepared),
+                   self._profile.orderer.max_message_bytes - ENVELOPE_OVERHEAD)
         log.info("endorsed tx %s (%s) by %s", tx_id, contract, ", ".join(orgs))
         return gateway_pb2.EndorseResponse(
-            prepared_transaction=common_pb2.Envelope(payload=tx.SerializeToString()), result=result
-        )
+            prepared_transaction=common_pb2.Envelope(payload=prepared), result=result)
 
     @unary
     @timed("evaluate_seconds")

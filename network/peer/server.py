@@ -16,7 +16,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry
 
 from careledger.chaincode.runtime import ContractRegistry, load_contract
-from careledger.network.grpcutil import new_server, node_channel, set_serving
+from careledger.network.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.nodeproc import node_context, run_until_signal
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         ledger_health.repairing = ""
     connections = Connections(open_channel)  # cached; the committer opens its own
     ledger.add_listener(metrics.observe_block)
-    endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger)
+    endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes)
     server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
                                 require_client_auth=False)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
         if ops:
             ops.stop()
         committer.stop()
-        server.stop(grace=2).wait()
+        server.stop(grace=STOP_GRACE).wait()
         connections.close()
         if records is not None:
             records.close()

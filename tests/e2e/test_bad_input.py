@@ -65,3 +65,15 @@ def test_expired_certificate_is_refused(net: LocalNetwork) -> None:
             basic.submit_transaction("create_asset", "from-the-past", "carl", "1")
     assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
     assert "expired" in str(err.value).lower()
+
+
+def test_a_result_too_large_for_the_network_is_refused_naming_the_transaction(
+    net: LocalNetwork, hospital
+) -> None:
+    # below the request limit, but the endorsed result (which holds the value twice) is not
+    big = "y" * (net.profile.orderer.max_message_bytes * 2 // 3)
+    proposal = hospital.new_proposal("create_asset", ["big-result", "alice", big])
+    with ledger_unchanged(net), pytest.raises(EndorseError) as err:
+        proposal.endorse()
+    assert err.value.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert proposal.tx_id in str(err.value) and "max_message_bytes" in str(err.value)

@@ -79,7 +79,5 @@ def test_peer_serves_again_after_a_client_abandons_500_event_streams(streams: li
     _all_refused_clearly([c for c in streams if "afterwards" in c.name])
 
 
-@pytest.mark.xfail(strict=True, reason="each open event stream holds one of the peer's 64 gRPC worker "
-                   "threads; needs a cap on concurrent streams (RELIABILITY.md, finding 1)")
 def test_peer_stays_healthy_while_a_client_holds_500_event_streams(streams: list[Case]) -> None:
     _all_refused_clearly([c for c in streams if "held open" in c.name])
