@@ -7,8 +7,8 @@ and the next claim is denied, and the patient reads their accounting of disclosu
 
 from __future__ import annotations
 
-import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -117,12 +117,13 @@ def story(directory: Path) -> None:
                  "services": {"99213": {"fee": 15000, "max_quantity": 1}}, "prior_authorization": []}
         insurer.submit_transaction("register_coverage", f"cov-{run}", patient_id, json.dumps(terms))
         claims = cast.contract(f"hospital:{cast.doctor}", "claims")
-        diagnosis = hashlib.sha256(f"{run}|E11.9".encode()).hexdigest()
+        salt = secrets.token_bytes(16)  # the diagnosis goes as transient data; the ledger keeps a salted hash
 
         def claim(claim_id: str) -> dict[str, Any]:
-            body = {"coverage": f"cov-{run}", "diagnosis_hash": diagnosis, "items": [
+            body = {"coverage": f"cov-{run}", "items": [
                 {"service": "99213", "date": str(today), "quantity": 1, "unit_price": 15000}]}
-            return _json(claims.submit_transaction, "submit_claim", claim_id, json.dumps(body))
+            return _json(claims.submit_transaction, "submit_claim", claim_id, json.dumps(body),
+                         transient={"diagnosis": b"E11.9", "salt": salt})
 
         def summary(c: dict[str, Any]) -> str:
             reasons = ", ".join(f"{r['code']} {r['text']}" for line in c["items"] for r in line["reasons"])

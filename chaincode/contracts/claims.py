@@ -224,7 +224,8 @@ class ClaimsContract(Contract):
     @submit
     def submit_claim(self, ctx: Context, claim_id: str, claim: str) -> Record:
         """Submit and adjudicate a claim from JSON: coverage, diagnosis_hash (salted SHA-256 made
-        off-ledger) and items [{service, date, quantity, unit_price}]; the provider is the caller."""
+        off-ledger; or leave it out and send transient `diagnosis` codes and a `salt`) and items
+        [{service, date, quantity, unit_price}]; the provider is the caller."""
         return changed(ctx, *self._adjudicate(ctx, claim_id, claim, None), "ClaimAdjudicated")
 
     @submit
@@ -385,7 +386,7 @@ class ClaimsContract(Contract):
             "coverage": coverage["id"],
             "insurer": coverage["payor"],
             "currency": coverage["currency"],
-            "diagnosis_hash": require_digest(str(request.get("diagnosis_hash")), "diagnosis_hash"),
+            "diagnosis_hash": _diagnosis_hash(ctx, request),
             "created": iso(tx_time(ctx)),
             "replaces": replaces,
             "payment": None,
@@ -601,3 +602,20 @@ class ClaimsContract(Contract):
                 entry["reason"] = concept(CARC_SYSTEM, code, CARC[code]) | {"text": reasons[category]["text"]}
             entries.append(entry)
         return entries
+
+
+MIN_SALT_BYTES = 16
+
+
+def _diagnosis_hash(ctx: Context, request: Record) -> str:
+    """The claim's salted diagnosis hash: given in the claim, or made here from transient data so
+    that the codes themselves never reach the ledger."""
+    if "diagnosis_hash" in request:
+        return require_digest(str(request["diagnosis_hash"]), "diagnosis_hash")
+    transient = ctx.stub.get_transient()
+    codes, salt = transient.get("diagnosis"), transient.get("salt")
+    if not codes or not salt:
+        raise ContractError("a claim needs diagnosis_hash, or the transient fields diagnosis and salt")
+    if len(salt) < MIN_SALT_BYTES:
+        raise ContractError(f"transient salt must be at least {MIN_SALT_BYTES} random bytes")
+    return sha256_hex(salt, codes)

@@ -9,6 +9,7 @@ import pytest
 from contractharness import Call, Ledger, client
 
 from careledger.chaincode.contracts.claims import ClaimsContract
+from careledger.chaincode.contracts.common import sha256_hex
 from careledger.chaincode.contracts.credentials import CredentialsContract
 
 ADJUSTER = client("insurer", "ivy", "claims-adjuster")
@@ -562,3 +563,25 @@ def test_coverage_export_and_correction_refuse_strangers(ledger):
     assert ledger.refusal(CARA, "claims", "correct_claim", "c1", "c2", claim_json()) == (
         "hospital/cara may not void claim c1: only its provider may"
     )
+
+
+def test_diagnosis_codes_may_travel_as_transient_data_and_only_their_salted_hash_is_kept(ledger):
+    body = json.dumps({"coverage": "cov1", "items": [item()]})
+    salt = b"0123456789abcdef"
+    claim = ledger.submit(BOB, "claims", "submit_claim", "c1", body,
+                          transient={"diagnosis": b"I10", "salt": salt})
+    assert claim["diagnosis_hash"] == sha256_hex(salt, b"I10")
+    assert "I10" not in json.dumps(claim)
+
+
+@pytest.mark.parametrize(
+    ("transient", "message"),
+    [
+        ({}, "a claim needs diagnosis_hash, or the transient fields diagnosis and salt"),
+        ({"diagnosis": b"I10"}, "a claim needs diagnosis_hash, or the transient fields diagnosis and salt"),
+        ({"diagnosis": b"I10", "salt": b"short"}, "transient salt must be at least 16 random bytes"),
+    ],
+)
+def test_transient_diagnosis_refusals(ledger, transient, message):
+    body = json.dumps({"coverage": "cov1", "items": [item()]})
+    assert ledger.refusal(BOB, "claims", "submit_claim", "c1", body, transient=transient) == message
