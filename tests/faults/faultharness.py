@@ -28,6 +28,7 @@ import grpc
 from careledger.gateway import GatewayError
 from careledger.network import launcher
 from careledger.network.config import NodeInfo
+from careledger.network.peer.blockstore import read_raw_blocks
 from careledger.network.queryclient import QueryClient
 from careledger.network.testing import LocalNetwork
 from careledger.protos import common_pb2
@@ -41,8 +42,10 @@ NETWORK_CONFIG = REPO / "tests" / "e2e" / "network.toml"  # one orderer, a peer 
 class Load:
     """Clients submitting create_asset in a loop through the SDK, each via its own org's gateway.
 
-    `acknowledged` holds the tx id of every transaction whose status came back VALID; refused or
-    unknown outcomes are counted in `failures` and never treated as committed.
+    `acknowledged` holds the tx id of every transaction whose status came back VALID, and `acks`
+    when (monotonic) and in which block; refused or unknown outcomes are counted in `failures` and
+    never treated as committed. `unresolved` holds the txs Submit accepted but whose commit status
+    never came (the SDK gave up waiting).
     """
 
     def __init__(self, net: LocalNetwork, gateways: Sequence[str] = ("hospital", "insurer")) -> None:
@@ -53,8 +56,10 @@ class Load:
         self._acked = threading.Condition(self._lock)
         self._threads: list[threading.Thread] = []
         self.acknowledged: list[str] = []
+        self.acks: list[tuple[float, int]] = []  # (monotonic time, block number), in time order
         self.failures = 0
         self.last_failure = ""
+        self.unresolved: list[str] = []  # accepted by Submit, but no commit status came back
 
     def start(self) -> Load:
         for org in self._gateways:
@@ -67,6 +72,7 @@ class Load:
         with self._net.connect(f"{org}:admin") as gateway:
             contract = gateway.get_network(self._net.profile.channel).get_contract("basic")
             while not self._stop.is_set():
+                submitted = None
                 try:
                     submitted = contract.submit_async("create_asset", f"fault-{uuid.uuid4().hex[:16]}",
                                                       "campaign", "1")
@@ -75,11 +81,14 @@ class Load:
                     with self._lock:
                         self.failures += 1
                         self.last_failure = str(exc).splitlines()[0][:200]
+                        if submitted is not None:  # Submit said it was taken; its status never came
+                            self.unresolved.append(submitted.tx_id)
                     self._stop.wait(0.1)
                     continue
                 with self._acked:
                     if status.successful:
                         self.acknowledged.append(submitted.tx_id)
+                        self.acks.append((time.monotonic(), status.block_number))
                         self._acked.notify_all()
                     else:
                         self.failures += 1
@@ -90,6 +99,31 @@ class Load:
         with self._acked:
             target = len(self.acknowledged) + more
             return self._acked.wait_for(lambda: len(self.acknowledged) >= target, timeout)
+
+    def _first_ack(self, since: float, past_block: int) -> float | None:
+        for when, block in self.acks:  # caller holds the lock
+            if when >= since and block > past_block:
+                return when
+        return None
+
+    def recovered(self, since: float, past_block: int, timeout: float = 60.0) -> float | None:
+        """Seconds from `since` until the first acknowledgement (at or after `since`) of a tx in a
+        block after `past_block`, i.e. a block cut after the fault; None if none came in `timeout`."""
+        with self._acked:
+            if not self._acked.wait_for(lambda: self._first_ack(since, past_block) is not None, timeout):
+                return None
+            return self._first_ack(since, past_block) - since  # type: ignore[operator]
+
+    def acknowledged_between(self, start: float, end: float, past_block: int) -> int:
+        """How many txs in blocks after `past_block` were acknowledged between start and end."""
+        with self._lock:
+            return sum(start <= when < end and block > past_block for when, block in self.acks)
+
+    @property
+    def newest_block(self) -> int:
+        """The highest block number any acknowledged tx was in (-1 before the first)."""
+        with self._lock:
+            return max((block for _, block in self.acks), default=-1)
 
     def stop(self) -> list[str]:
         self._stop.set()
@@ -194,6 +228,7 @@ class Verdict:
     acknowledged: int = 0
     lost: int = 0
     problems: list[str] = field(default_factory=list)
+    valid: set[str] = field(default_factory=set)  # tx ids VALID on the first peer
 
     @property
     def ok(self) -> bool:
@@ -220,6 +255,7 @@ def check_network(net: LocalNetwork, acknowledged: Sequence[str]) -> Verdict:
         missing_anywhere |= missing
         if reference is None:
             reference = (node.id, blocks)
+            verdict.valid = valid_tx_ids(blocks)
         else:
             differ = [n for n, (a, b) in enumerate(zip(reference[1], blocks, strict=True)) if a != b]
             if differ:
@@ -227,11 +263,30 @@ def check_network(net: LocalNetwork, acknowledged: Sequence[str]) -> Verdict:
         states[node.id] = state_digest(net, node)
     if len(set(states.values())) != 1:
         verdict.problems.append(f"world state differs between peers: {states}")
+    if reference is not None:
+        verdict.problems += orderers_forked(net, reference[1])
     clean, said = ledger_verify(net)
     if not clean:
         verdict.problems.append(f"ledger verify failed: {said}")
     verdict.lost = len(missing_anywhere)
     return verdict
+
+
+def _header(raw: bytes) -> bytes:
+    return common_pb2.Block.FromString(raw).header.SerializeToString(deterministic=True)
+
+
+def orderers_forked(net: LocalNetwork, peer_blocks_: Sequence[bytes]) -> list[str]:
+    """Each orderer's stored chain must be a prefix of the peers' (same headers); what differs."""
+    chain = [_header(raw) for raw in peer_blocks_]
+    problems = []
+    for node in net.profile.orderers:
+        path = net.layout.node_data(node) / "blocks" / "blocks.bin"
+        stored = [_header(raw) for raw in read_raw_blocks(path).blocks] if path.is_file() else []
+        differ = [n for n, header in enumerate(stored) if n >= len(chain) or header != chain[n]]
+        if differ:
+            problems.append(f"{node.id} stores other blocks than the peers from block {differ[0]} on")
+    return problems
 
 
 def shut_down(net: LocalNetwork) -> None:

@@ -1,0 +1,74 @@
+"""Faults of the replicated ordering service: who leads, where the chain ends, and killing it all at once.
+
+The networks of scenarios 1-3 run three orderers on a local three-member etcd cluster
+(`consensus = "etcd"`). The chain's end is read from etcd's `tip` key, so that a recovery can be
+told by the first acknowledgement of a transaction in a block cut after the fault.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+from careledger.network import launcher
+from careledger.network.orderer.consensus.etcd import ChainKeys
+from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdError
+from careledger.network.testing import LocalNetwork
+
+ORDERERS = 3
+
+
+def leader(net: LocalNetwork) -> str | None:
+    """The orderer holding the leader key in etcd, or None (no leader, or etcd unreachable)."""
+    try:
+        status = launcher.consensus_status(net.directory)
+    except EtcdError:
+        return None
+    return status.leader if status is not None else None
+
+
+def wait_for_leader(net: LocalNetwork, not_this: str | None = None, timeout: float = 30.0) -> str | None:
+    """The leading orderer once there is one other than `not_this`; None after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = leader(net)
+        if now is not None and now != not_this:
+            return now
+        time.sleep(0.1)
+    return None
+
+
+def chain_tip(net: LocalNetwork, timeout: float = 10.0) -> int | None:
+    """The number of the newest block in etcd, or None if etcd did not answer within `timeout`."""
+    settings = net.profile.orderer
+    key = ChainKeys.of(settings.etcd.prefix, net.profile.channel).tip
+    deadline = time.monotonic() + timeout
+    with EtcdClient(settings.etcd.endpoints, timeout=1.0) as client:
+        while True:
+            try:
+                kv = client.get(key)
+                return int(kv.value) if kv is not None else -1
+            except EtcdError:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.2)
+
+
+def etcd_members(net: LocalNetwork) -> list[str]:
+    return [m.name for m in net.profile.etcd_members]
+
+
+def kill_ordering_service(net: LocalNetwork) -> list[str]:
+    """SIGKILL every orderer and etcd member in one sweep (no waiting in between), then reap them."""
+    names = [o.id for o in net.profile.orderers] + etcd_members(net)
+    pids = json.loads(net.layout.pids.read_text())
+    for name in names:
+        try:
+            os.kill(pids[name], signal.SIGKILL)
+        except (KeyError, ProcessLookupError):
+            pass
+    for name in names:
+        net.kill(name)  # waits until it is gone (and reaps it when it is our child)
+    return names
