@@ -7,8 +7,6 @@ told by the first acknowledgement of a transaction in a block cut after the faul
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import time
 
@@ -61,14 +59,6 @@ def etcd_members(net: LocalNetwork) -> list[str]:
 
 
 def kill_ordering_service(net: LocalNetwork) -> list[str]:
-    """SIGKILL every orderer and etcd member in one sweep (no waiting in between), then reap them."""
+    """SIGKILL every orderer and etcd member in one sweep (all signalled before any is waited for)."""
     names = [o.id for o in net.profile.orderers] + etcd_members(net)
-    pids = json.loads(net.layout.pids.read_text())
-    for name in names:
-        try:
-            os.kill(pids[name], signal.SIGKILL)
-        except (KeyError, ProcessLookupError):
-            pass
-    for name in names:
-        net.kill(name)  # waits until it is gone (and reaps it when it is our child)
-    return names
+    return launcher.stop_nodes(net.layout, names, signal.SIGKILL)
