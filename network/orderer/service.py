@@ -27,8 +27,11 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         self._membership = membership
         self._consenter = consenter
         self._metrics = metrics
-        self._seen: set[str] = set()
-        self._seen_lock = threading.Lock()
+        # tx ids in blocks of the chain: only those are refused as replays. An envelope that is
+        # merely in flight (or was dropped by a leader that failed) may be ordered again; the
+        # committers count a tx id once (DUPLICATE_TXID), so nothing is counted twice.
+        self._ordered: set[str] = set()
+        self._ordered_lock = threading.Lock()
         for number in range(consenter.height):
             self.remember(consenter.get_block(number))
 
@@ -39,8 +42,8 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             env = common_pb2.Envelope.FromString(env_bytes)
             tx = common_pb2.Transaction.FromString(env.payload)
             tx_ids.add(common_pb2.Proposal.FromString(tx.proposal).header.tx_id)
-        with self._seen_lock:
-            self._seen |= tx_ids
+        with self._ordered_lock:
+            self._ordered |= tx_ids
 
     @unary
     def Broadcast(self, request: common_pb2.Envelope,
@@ -55,17 +58,14 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
 
     def _broadcast(self, request: common_pb2.Envelope) -> orderer_pb2.BroadcastResponse:
         admitted = admit(request, self._channel, self._membership)
-        with self._seen_lock:
-            if admitted.tx_id in self._seen:
+        with self._ordered_lock:
+            if admitted.tx_id in self._ordered:
                 raise RequestError(grpc.StatusCode.ALREADY_EXISTS,
-                                   f"transaction {admitted.tx_id} was already submitted for ordering; "
-                                   "check its commit status instead of submitting it again")
-            self._seen.add(admitted.tx_id)
+                                   f"transaction {admitted.tx_id} is already in a block; check its "
+                                   "commit status instead of submitting it again")
         try:
             self._consenter.order(request.SerializeToString())
         except OrderingUnavailable as exc:
-            with self._seen_lock:
-                self._seen.discard(admitted.tx_id)  # not taken: the client may submit it again
             raise RequestError(grpc.StatusCode.UNAVAILABLE,
                                f"cannot order transaction {admitted.tx_id} now: {exc}; retry") from exc
         log.debug("accepted tx %s from %s", admitted.tx_id, admitted.creator.id)
