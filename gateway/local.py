@@ -61,15 +61,18 @@ class LocalPeer:
     identity: Identity
     signer: Signer
     settings: ConnectSettings
+    channel: str
 
 
 def local_peer(
-    directory: Path | str, who: str, peer: str | None, options: GatewayOptions
+    directory: Path | str, who: str, peer: str | None, options: GatewayOptions,
+    *, peer_org: str | None = None,
 ) -> LocalPeer:
-    """The peer, identity and TLS settings for connect_local (both SDKs); the other peers of
-    the chosen peer's org become the fallbacks that event streams move to.
+    """The peer, identity and TLS settings for connect_local (both SDKs) and the record store;
+    the other peers of the chosen peer's org become the fallbacks that event streams move to.
 
-    The TLS root is the peer org's CA, which issued the peer's serving certificate.
+    The peer is of peer_org (default: the user's own org) unless `peer` names one. The TLS root
+    is the peer org's CA, which issued the peer's serving certificate.
     """
     root = Path(directory)
     org, _, user = who.partition(":")
@@ -78,8 +81,8 @@ def local_peer(
         raise LocalNetworkError(f"who={who!r} names no org; use ORG or ORG:USER, e.g. hospital:admin")
     try:
         config = json.loads(_read(root / "network.json", "network description"))
-        target = _pick_peer(config["peers"], org, peer)
-        address = _address(target)
+        target = _pick_peer(config["peers"], peer_org or org, peer)
+        address, channel = _address(target), str(config["channel"])
         fallbacks = [_address(p) for p in config["peers"] if p["org"] == target["org"] and p != target]
     except (ValueError, KeyError, TypeError) as err:
         raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
@@ -99,7 +102,7 @@ def local_peer(
         fallback_addresses=fallbacks,
         **options,
     )
-    return LocalPeer(address, identity, signer, settings)
+    return LocalPeer(address, identity, signer, settings, channel)
 
 
 def connect_local(

@@ -12,7 +12,6 @@ leaves an audit event on the ledger first.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,9 +20,9 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import Message
 
-from careledger.gateway.errors import GatewayError, LocalNetworkError, from_rpc_error
-from careledger.gateway.identity import Identity, Signer, new_private_key_signer, sha256
-from careledger.gateway.local import _HINT, _address, _pick_peer, _read
+from careledger.gateway.errors import GatewayError, from_rpc_error
+from careledger.gateway.identity import Identity, Signer, sha256
+from careledger.gateway.local import local_peer
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
 _Response = TypeVar("_Response", bound=Message)
@@ -191,23 +190,9 @@ def connect_local_records(
     timeout: float = 30.0,
 ) -> RecordStore:
     """The record store on host_org's first peer (or `peer`) as ORG:USER of a local network."""
-    root = Path(directory)
-    org, _, user = who.partition(":")
-    user = user or "admin"
-    if not org:
-        raise LocalNetworkError(f"who={who!r} names no org; use ORG or ORG:USER, e.g. hospital:alice")
-    try:
-        config = json.loads(_read(root / "network.json", "network description"))
-        target = _pick_peer(config["peers"], host_org, peer)
-        address, network = _address(target), str(config["channel"])
-    except (ValueError, KeyError, TypeError) as err:
-        raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
-    user_dir = root / "crypto" / org / user
-    identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", f"certificate of {org}:{user}"))
-    signer = new_private_key_signer(_read(user_dir / "key.pem", f"private key of {org}:{user}"))
-    peer_org = target["org"]
-    tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
+    local = local_peer(directory, who, peer, {}, peer_org=host_org)
     return connect_records(
-        address, identity, signer, network=network, tls_root_certificates=tls_root,
-        server_name=target.get("server_name"), timeout=timeout,
+        local.address, local.identity, local.signer, network=local.channel,
+        tls_root_certificates=local.settings["tls_root_certificates"],
+        server_name=local.settings.get("server_name"), timeout=timeout,
     )
