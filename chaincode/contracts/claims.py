@@ -293,14 +293,7 @@ class ClaimsContract(Contract):
             }
         ]
         return {
-            "resourceType": "Claim",
-            "id": c["id"],
-            "status": "cancelled" if c["status"] == "voided" else "active",
-            "type": concept("http://terminology.hl7.org/CodeSystem/claim-type", "professional"),
-            "use": "claim",
-            "patient": reference("Patient", c["patient"]),
-            "created": c["created"],
-            "insurer": reference("Organization", c["insurer"]),
+            **_fhir_head("Claim", c),
             "provider": reference("Practitioner", c["provider"]),
             "priority": concept("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
             "related": related if c["replaces"] else [],
@@ -330,14 +323,7 @@ class ClaimsContract(Contract):
         """A claim's adjudication as a FHIR R4 ClaimResponse, reasons as X12 CARC codes."""
         c = self.get_claim(ctx, claim_id)
         response = {
-            "resourceType": "ClaimResponse",
-            "id": c["id"],
-            "status": "cancelled" if c["status"] == "voided" else "active",
-            "type": concept("http://terminology.hl7.org/CodeSystem/claim-type", "professional"),
-            "use": "claim",
-            "patient": reference("Patient", c["patient"]),
-            "created": c["created"],
-            "insurer": reference("Organization", c["insurer"]),
+            **_fhir_head("ClaimResponse", c),
             "requestor": reference("Practitioner", c["provider"]),
             "request": reference("Claim", c["id"]),
             "outcome": "complete",
@@ -602,6 +588,20 @@ class ClaimsContract(Contract):
                 entry["reason"] = concept(CARC_SYSTEM, code, CARC[code]) | {"text": reasons[category]["text"]}
             entries.append(entry)
         return entries
+
+
+def _fhir_head(resource_type: str, c: Record) -> Record:
+    """The fields a FHIR Claim and its ClaimResponse share."""
+    return {
+        "resourceType": resource_type,
+        "id": c["id"],
+        "status": "cancelled" if c["status"] == "voided" else "active",
+        "type": concept("http://terminology.hl7.org/CodeSystem/claim-type", "professional"),
+        "use": "claim",
+        "patient": reference("Patient", c["patient"]),
+        "created": c["created"],
+        "insurer": reference("Organization", c["insurer"]),
+    }
 
 
 MIN_SALT_BYTES = 16
