@@ -79,17 +79,22 @@ class MemoryState:
                     return False
         return True
 
+    def commit(self, ns: str, key: str, value: bytes | None, version: Version, tx_id: str,
+               at: datetime) -> None:
+        """Write (or, with None, delete) one committed key and add it to the key's history."""
+        if value is None:
+            self.values.pop((ns, key), None)
+        else:
+            self.values[(ns, key)] = (value, version)
+        self.history.setdefault((ns, key), []).append(
+            HistoryEntry(tx_id, value or b"", value is None, at, *version)
+        )
+
     def apply(self, result: SimulationResult, tx_id: str, at: datetime, version: Version) -> None:
         for ns in result.rwset.ns_rwset:
             for write in ns.writes:
-                where = (ns.namespace, write.key)
-                if write.is_delete:
-                    self.values.pop(where, None)
-                else:
-                    self.values[where] = (write.value, version)
-                self.history.setdefault(where, []).append(
-                    HistoryEntry(tx_id, write.value, write.is_delete, at, *version)
-                )
+                value = None if write.is_delete else write.value
+                self.commit(ns.namespace, write.key, value, version, tx_id, at)
 
     def _version(self, ns: str, key: str) -> Version | None:
         found = self.values.get((ns, key))

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta, timezone
 
+import contractharness
 import pytest
 
 from careledger.chaincode import (
@@ -14,7 +14,6 @@ from careledger.chaincode import (
     Context,
     Contract,
     ContractError,
-    HistoryEntry,
     evaluate,
     submit,
 )
@@ -36,41 +35,18 @@ ALICE = ClientIdentity(
 )
 
 
-class MemoryState:
-    """A StateView over dicts: committed values, versions and history per namespace."""
+class MemoryState(contractharness.MemoryState):
+    """The harness's state with short-hand writes: tx id and time follow from the version."""
 
-    def __init__(self) -> None:
-        self.values: dict[tuple[str, str], tuple[bytes, Version]] = {}
-        self.history: dict[tuple[str, str], list[HistoryEntry]] = {}
+    def commit(self, ns: str, key: str, value: bytes | None, version: Version,  # type: ignore[override]
+               tx_id: str = "", at: datetime | None = None) -> None:
+        super().commit(ns, key, value, version, tx_id or f"tx{version[0]}.{version[1]}",
+                       at or TX_TIME + timedelta(minutes=version[0]))
 
-    def commit(self, ns: str, key: str, value: bytes | None, version: Version) -> None:
-        if value is None:
-            self.values.pop((ns, key), None)
-        else:
-            self.values[(ns, key)] = (value, version)
-        self.history.setdefault((ns, key), []).append(
-            HistoryEntry(f"tx{version[0]}.{version[1]}", value or b"", value is None,
-                         TX_TIME + timedelta(minutes=version[0]), *version)
-        )
-
-    def apply(self, result: SimulationResult, version: Version) -> None:
-        for ns_rwset in result.rwset.ns_rwset:
-            for write in ns_rwset.writes:
-                value = None if write.is_delete else write.value
-                self.commit(ns_rwset.namespace, write.key, value, version)
-
-    def get_state(self, ns: str, key: str) -> tuple[bytes, Version] | None:
-        return self.values.get((ns, key))
-
-    def get_range(self, ns: str, start: str, end: str) -> Iterable[tuple[str, bytes, Version]]:
-        return sorted(
-            (key, value, version)
-            for (n, key), (value, version) in self.values.items()
-            if n == ns and (not start or key >= start) and (not end or key < end)
-        )
-
-    def get_history(self, ns: str, key: str) -> list[HistoryEntry]:
-        return list(self.history.get((ns, key), []))
+    def apply_at(self, result: SimulationResult, version: Version) -> None:
+        """Apply a simulation's writes as the transaction at `version`."""
+        self.apply(result, f"tx{version[0]}.{version[1]}", TX_TIME + timedelta(minutes=version[0]),
+                   version)
 
 
 class ProbeContract(Contract):
@@ -613,7 +589,7 @@ def test_load_contract_instantiates_from_spec():
 def commit(registry, state, version: Version, function: str, *args: str) -> SimulationResult:
     result = run(registry, state, "basic", function, *args)
     assert result.response.status == 200, result.response.message
-    state.apply(result, version)
+    state.apply_at(result, version)
     return result
 
 
