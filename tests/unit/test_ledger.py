@@ -3,39 +3,23 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from txfactory import TestNetwork, endorsed_envelope, make_block, rwset
 
 from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore
 from careledger.network.peer.ledger import Ledger, LedgerError
-from careledger.network.peer.policy import parse
 from careledger.network.peer.statedb import StateDB
-from careledger.network.peer.validation import TxOutcome, Validator
+from careledger.network.peer.validation import TxOutcome
 from careledger.protos import common_pb2
 
 VC = common_pb2.ValidationCode
-Factory = Callable[[StateDB], Validator]
+if TYPE_CHECKING:  # the plugin module is imported by pytest, not here
+    from ledgerfixtures import Factory
 
-
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
-    return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer"])
-
-
-@pytest.fixture
-def factory(net: TestNetwork) -> Factory:
-    membership = net.membership()
-    policies = {"consent": parse("AND(hospital, insurer)")}
-    return lambda state: Validator("healthcare", membership, policies, state, workers=2)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path, factory: Factory) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger", factory) as led:
-        yield led
+pytest_plugins = ("ledgerfixtures",)
 
 
 def _env(net: TestNetwork, **writes: bytes) -> bytes:

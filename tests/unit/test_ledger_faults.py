@@ -5,9 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from txfactory import TestNetwork, endorsed_envelope, make_block, rwset
@@ -15,31 +14,13 @@ from txfactory import TestNetwork, endorsed_envelope, make_block, rwset
 from careledger.network.peer import repair
 from careledger.network.peer.blockstore import BLOCKS_FILE, BlockStore, BlockWriteError
 from careledger.network.peer.ledger import Ledger, LedgerError
-from careledger.network.peer.policy import parse
-from careledger.network.peer.statedb import StateDB
-from careledger.network.peer.validation import Validator
 from careledger.protos import common_pb2
 
-Factory = Callable[[StateDB], Validator]
+if TYPE_CHECKING:  # the plugin module is imported by pytest, not here
+    from ledgerfixtures import Factory
+
+pytest_plugins = ("ledgerfixtures",)
 ENOSPC = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
-    return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer"])
-
-
-@pytest.fixture
-def factory(net: TestNetwork) -> Factory:
-    membership = net.membership()
-    policies = {"consent": parse("AND(hospital, insurer)")}
-    return lambda state: Validator("healthcare", membership, policies, state, workers=2)
-
-
-@pytest.fixture
-def ledger(tmp_path: Path, factory: Factory) -> Iterator[Ledger]:
-    with Ledger(tmp_path / "ledger", factory) as led:
-        yield led
 
 
 def _next_block(net: TestNetwork, ledger: Ledger, key: str) -> common_pb2.Block:
