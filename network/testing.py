@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import signal
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,6 +52,26 @@ class LocalNetwork:
         for member in started:
             launcher.start_etcd_member(self.layout, self.profile, member)
         etcdcluster.wait_healthy(self.profile, started, timeout, lambda _: None)
+
+    def leader(self) -> str | None:
+        """The orderer that leads the etcd-ordered chain now, or None (no leader, etcd down)."""
+        from careledger.network.orderer.consensus.etcdclient import EtcdError
+
+        try:
+            status = launcher.consensus_status(self.directory)
+        except EtcdError:
+            return None
+        return status.leader if status is not None else None
+
+    def wait_for_leader(self, not_this: str | None = None, timeout: float = 30.0) -> str | None:
+        """The leading orderer once there is one other than `not_this`; None after `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            now = self.leader()
+            if now is not None and now != not_this:
+                return now
+            time.sleep(0.1)
+        return None
 
     def down(self) -> None:
         launcher.down(self.directory)

@@ -38,22 +38,6 @@ def etcd_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _leader(net: LocalNetwork) -> str | None:
-    status = launcher.consensus_status(net.directory)
-    assert status is not None
-    return status.leader
-
-
-def _wait_for_leader(net: LocalNetwork, not_this: str | None, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        leader = _leader(net)
-        if leader is not None and leader != not_this:
-            return leader
-        time.sleep(0.1)
-    raise AssertionError(f"no orderer other than {not_this} took the lead within {timeout}s")
-
-
 def test_status_shows_the_leader_and_every_healthy_etcd_member(etcd_net: LocalNetwork) -> None:
     result = CliRunner().invoke(cli, ["network", "status", "--dir", str(etcd_net.directory), "--json"])
     assert result.exit_code == 0, result.output
@@ -90,11 +74,12 @@ def test_killing_the_leader_moves_leadership_within_seconds_and_submits_go_on(
         submitter.start()
         try:
             time.sleep(1.0)
-            old = _leader(net)
+            old = net.leader()
             assert old is not None
             net.kill(old)
             killed_at = time.monotonic()
-            new = _wait_for_leader(net, old, timeout=10)
+            new = net.wait_for_leader(old, timeout=10)
+            assert new is not None, f"no orderer other than {old} took the lead within 10s"
             took = time.monotonic() - killed_at
             done_at_change = len(committed)
             deadline = time.monotonic() + 15

@@ -45,7 +45,6 @@ from faultordering import (  # noqa: E402
     chain_tip,
     etcd_members,
     kill_ordering_service,
-    wait_for_leader,
 )
 
 from careledger.network import launcher  # noqa: E402
@@ -193,7 +192,7 @@ def kill_orderer_leader(kills: int = 2, seed: int = 1) -> Row:
             load = Load(net, ("hospital", "insurer")).start()
             load.wait_for(10)
             for i in range(kills):
-                old = wait_for_leader(net)
+                old = net.wait_for_leader()
                 if old is None:
                     row.fail(f"kill {i + 1}: no orderer leads")
                     break
@@ -202,7 +201,7 @@ def kill_orderer_leader(kills: int = 2, seed: int = 1) -> Row:
                 killed = time.monotonic()
                 time.sleep(0.3)  # a write the leader sent just before it died lands, or never will
                 tip = _tip(net, load, row)
-                new = wait_for_leader(net, not_this=old)
+                new = net.wait_for_leader(not_this=old)
                 if new is None:
                     row.fail(f"kill {i + 1}: no orderer took the lead from {old}")
                 else:

@@ -18,26 +18,6 @@ from careledger.network.testing import LocalNetwork
 ORDERERS = 3
 
 
-def leader(net: LocalNetwork) -> str | None:
-    """The orderer holding the leader key in etcd, or None (no leader, or etcd unreachable)."""
-    try:
-        status = launcher.consensus_status(net.directory)
-    except EtcdError:
-        return None
-    return status.leader if status is not None else None
-
-
-def wait_for_leader(net: LocalNetwork, not_this: str | None = None, timeout: float = 30.0) -> str | None:
-    """The leading orderer once there is one other than `not_this`; None after `timeout`."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        now = leader(net)
-        if now is not None and now != not_this:
-            return now
-        time.sleep(0.1)
-    return None
-
-
 def chain_tip(net: LocalNetwork, timeout: float = 10.0) -> int | None:
     """The number of the newest block in etcd, or None if etcd did not answer within `timeout`."""
     settings = net.profile.orderer
