@@ -47,9 +47,9 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from careledger.gateway import Contract, GatewayError, Status
-from careledger.network import launcher
 from careledger.network.config import Layout
-from careledger.network.testing import LocalNetwork, local_network
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork, local_network
 
 CONFIG = Path(__file__).with_name("network.toml")
 CHANNEL = "healthcare"

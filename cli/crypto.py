@@ -10,7 +10,7 @@ from careledger.cli.common import dir_option, emit, json_option
 from careledger.network.config import ConfigError, Layout, NetworkConfig
 from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.network.identity.errors import IdentityError
-from careledger.network.launcher import generate_crypto
+from careledger.network.local.launcher import generate_crypto
 
 
 @click.group()

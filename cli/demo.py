@@ -20,9 +20,9 @@ import click
 from careledger.cli.common import dir_option
 from careledger.gateway import Contract, Gateway, connect_local
 from careledger.gateway.records import connect_local_records
-from careledger.network import launcher
 from careledger.network.config import Layout, Profile
 from careledger.network.identity.certs import IdentitySpec, issue_identity
+from careledger.network.local import launcher
 
 
 def _say(step: str, detail: object = "") -> None:

@@ -10,12 +10,12 @@ import grpc
 from google.protobuf.json_format import MessageToDict
 
 from careledger.cli.common import dir_option, emit, json_option, split_who
-from careledger.network import launcher
 from careledger.network.config import ConfigError, Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
-from careledger.network.ledgerverify import verify_directory
-from careledger.network.peer import repair as peer_repair
-from careledger.network.queryclient import QueryClient
+from careledger.network.ledger.blockcheck import verify_directory
+from careledger.network.local import launcher
+from careledger.network.tools import repair as peer_repair
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import click
 
 from careledger.cli.common import dir_option, emit, json_option, progress
-from careledger.network import launcher
 from careledger.network.config import CONSENSUS_TYPES, ConfigError, Profile
-from careledger.network.etcdcluster import EtcdClusterError
+from careledger.network.local import launcher
+from careledger.network.local.etcdcluster import EtcdClusterError
 
 
 @click.group()

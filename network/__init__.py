@@ -1,1 +1,1 @@
-"""CareLedger nodes: identities, peer, orderer, and the local network launcher."""
+"""CareLedger nodes, by family: identity, node plumbing, ledger, peer, orderer, local networks, tools."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from careledger.network import protoutil
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger import protoutil
 from careledger.protos import common_pb2
 
 GENESIS_PREVIOUS_HASH = bytes(32)

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import grpc
 
 from careledger.network.config import NodeInfo, Profile
-from careledger.network.grpcutil import RequestError
 from careledger.network.identity.signing import Signer
+from careledger.network.node.connections import Connections
+from careledger.network.node.grpcutil import RequestError
 from careledger.network.orderer.consensus.base import OrderingUnavailable
-from careledger.network.peer.gatewayservice import Connections
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -8,12 +8,14 @@ from functools import partial
 
 from prometheus_client import CollectorRegistry
 
-from careledger.network.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
-from careledger.network.ledgerverify import check_block
-from careledger.network.nodeproc import NodeContext, node_context, run_until_signal
-from careledger.network.operations import OperationsServer, OrdererMetrics
+from careledger.network.ledger.blockcheck import check_block
+from careledger.network.ledger.blockstore import BlockStore
+from careledger.network.node.connections import Connections
+from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
+from careledger.network.node.nodeproc import NodeContext, node_context, run_until_signal
+from careledger.network.node.operations import OperationsServer, OrdererMetrics
 from careledger.network.orderer.consensus.base import Consenter
 from careledger.network.orderer.consensus.etcd import ChainKeys, EtcdConsenter
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
@@ -21,8 +23,6 @@ from careledger.network.orderer.consensus.solo import SoloConsenter
 from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.network.orderer.links import OrdererLinks
 from careledger.network.orderer.service import OrdererService
-from careledger.network.peer.blockstore import BlockStore
-from careledger.network.peer.gatewayservice import Connections
 from careledger.protos import common_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)

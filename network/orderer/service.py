@@ -8,13 +8,13 @@ from collections.abc import Iterator
 
 import grpc
 
-from careledger.network import blockstream
-from careledger.network.envelope import admit
-from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
-from careledger.network.operations import OrdererMetrics
+from careledger.network.node import blockstream
+from careledger.network.node.envelope import admit
+from careledger.network.node.grpcutil import RequestError, stream, unary
+from careledger.network.node.operations import OrdererMetrics
+from careledger.network.node.signedrequest import open_signed
 from careledger.network.orderer.consensus.base import Consenter, OrderingUnavailable
-from careledger.network.signedrequest import open_signed
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)

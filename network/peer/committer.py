@@ -18,8 +18,8 @@ import grpc
 from careledger.network.config import NodeInfo
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
-from careledger.network.ledgerverify import check_block
-from careledger.network.operations import PeerMetrics
+from careledger.network.ledger.blockcheck import check_block
+from careledger.network.node.operations import PeerMetrics
 from careledger.network.peer.ledger import Ledger, LedgerError
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 

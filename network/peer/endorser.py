@@ -16,12 +16,12 @@ import grpc
 
 from careledger.chaincode import ClientIdentity
 from careledger.chaincode.runtime import ContractRegistry, Invocation, simulate
-from careledger.network import protoutil
-from careledger.network.grpcutil import RequestError, unary
 from careledger.network.identity.membership import Identity, IdentityError, Membership
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger import protoutil
+from careledger.network.node.grpcutil import RequestError, unary
+from careledger.network.node.signedrequest import identity_error, parse
 from careledger.network.peer.statedb import StateDB
-from careledger.network.signedrequest import identity_error, parse
 from careledger.protos import common_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)

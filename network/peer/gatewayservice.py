@@ -17,12 +17,16 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
-from careledger.network import blockstream, protoutil
 from careledger.network.config import NodeInfo, Profile
-from careledger.network.envelope import admit
-from careledger.network.grpcutil import RequestError, stream, unary
 from careledger.network.identity.membership import Membership
-from careledger.network.operations import PeerMetrics
+from careledger.network.ledger import protoutil
+from careledger.network.ledger.blockevents import block_events
+from careledger.network.node import blockstream
+from careledger.network.node.connections import Connections
+from careledger.network.node.envelope import admit
+from careledger.network.node.grpcutil import RequestError, stream, unary
+from careledger.network.node.operations import PeerMetrics
+from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer import policy as policies
 from careledger.network.peer.endorser import (
     MIN_HEIGHT_KEY,
@@ -31,7 +35,6 @@ from careledger.network.peer.endorser import (
     check_size,
     status_for_response,
 )
-from careledger.network.signedrequest import open_signed
 from careledger.protos import (
     common_pb2,
     gateway_pb2,
@@ -87,23 +90,6 @@ class PeerAnswer:
     response: common_pb2.ProposalResponse | None
     error: str
     code: grpc.StatusCode = grpc.StatusCode.ABORTED  # when the peer refused the call itself
-
-
-class Connections:
-    """Lazily opened mutual-TLS channels to the other nodes, one per address."""
-
-    def __init__(self, open_channel: Callable[[str], grpc.Channel]) -> None:
-        self._open = open_channel
-        self._channels: dict[str, grpc.Channel] = {}
-
-    def get(self, address: str) -> grpc.Channel:
-        if address not in self._channels:
-            self._channels[address] = self._open(address)
-        return self._channels[address]
-
-    def close(self) -> None:
-        for ch in self._channels.values():
-            ch.close()
 
 
 class GatewayService(gateway_pb2_grpc.GatewayServicer):
@@ -327,19 +313,6 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         log.info("block events for %s from block %d", who.id, start)
         for block in blockstream.follow(self._ledger, start, context.is_active):
             yield gateway_pb2.BlockEventsResponse(block=block)
-
-
-def block_events(block: common_pb2.Block) -> list[common_pb2.ChaincodeEvent]:
-    """The chaincode events of a block's VALID transactions, in order."""
-    events = []
-    for env_bytes, code in zip(block.data.envelopes, block.metadata.validation_codes, strict=True):
-        if code != common_pb2.VALID:
-            continue
-        tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
-        payload = common_pb2.ProposalResponsePayload.FromString(tx.response_payload)
-        if payload.HasField("event"):
-            events.append(payload.event)
-    return events
 
 
 def _details(answers: list[PeerAnswer]) -> bytes:

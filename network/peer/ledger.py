@@ -15,9 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
+from careledger.network.ledger.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
+from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
-from careledger.network.peer.validation import TxOutcome, Validator, replay_outcomes
+from careledger.network.peer.validation import Validator, replay_outcomes
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)

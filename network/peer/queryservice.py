@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import grpc
 
-from careledger.network import protoutil
-from careledger.network.grpcutil import RequestError, unary
 from careledger.network.identity.membership import Membership
+from careledger.network.ledger import protoutil
+from careledger.network.node.grpcutil import RequestError, unary
+from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer.ledger import Ledger
-from careledger.network.signedrequest import open_signed
 from careledger.protos import common_pb2, query_pb2, query_pb2_grpc
 
 

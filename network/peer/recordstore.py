@@ -25,10 +25,10 @@ import grpc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from careledger.network import protoutil
-from careledger.network.grpcutil import RequestError, unary
 from careledger.network.identity.membership import Identity, Membership
-from careledger.network.signedrequest import open_signed
+from careledger.network.ledger import protoutil
+from careledger.network.node.grpcutil import RequestError, unary
+from careledger.network.node.signedrequest import open_signed
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
 log = logging.getLogger(__name__)

@@ -5,30 +5,21 @@ start-up it checks its whole chain (what `ledger verify` checks, plus one valida
 transaction); on damage it names the first bad block, keeps its gRPC port closed, cuts the chain
 there (the cut bytes are kept beside the file), rebuilds the state from the intact blocks and
 commits the rest again from the orderers before it serves. `careledger ledger repair` does the same
-for a stopped peer. Validation codes are not covered by the orderer's signature: a changed code
-that still parses is not detected here.
+for a stopped peer (network/tools/repair.py). Validation codes are not covered by the orderer's
+signature: a changed code that still parses is not detected here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 
 from google.protobuf.message import DecodeError
-from prometheus_client import CollectorRegistry
 
-from careledger.network.config import Layout, NodeInfo, Profile
-from careledger.network.grpcutil import node_channel
 from careledger.network.identity.membership import Membership
-from careledger.network.identity.signing import Signer
-from careledger.network.ledgerverify import check_block
-from careledger.network.operations import PeerMetrics
-from careledger.network.peer import policy
-from careledger.network.peer.blockstore import BLOCKS_FILE, BlockStore, read_raw_blocks
-from careledger.network.peer.committer import Committer
-from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE, Ledger
-from careledger.network.peer.validation import Validator
+from careledger.network.ledger.blockcheck import check_block
+from careledger.network.ledger.blockstore import BLOCKS_FILE, BlockStore, read_raw_blocks
+from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE
 from careledger.protos import common_pb2
 
 
@@ -80,21 +71,3 @@ def cut(data_dir: Path, damage: Damage) -> Path | None:
     for suffix in ("", "-wal", "-shm"):
         (Path(data_dir) / f"{STATE_FILE}{suffix}").unlink(missing_ok=True)
     return kept
-
-
-def open_peer_ledger(layout: Layout, profile: Profile, node: NodeInfo) -> Ledger:
-    """The peer's ledger with the validator the peer itself uses, for committing offline."""
-    members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
-    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
-    return Ledger(layout.node_data(node), lambda state: Validator(profile.channel, members, policies, state))
-
-
-def peer_committer(layout: Layout, profile: Profile, node: NodeInfo, ledger: Ledger) -> Committer:
-    """A committer fetching as the peer's own identity, for `Committer.catch_up` offline."""
-    everyone = Membership.from_crypto_dir(layout.crypto, [*profile.orgs, profile.orderer_org])
-    identity_dir = layout.identity_dir(node.org, node.name)
-    open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=identity_dir,
-                           max_message_bytes=profile.orderer.max_message_bytes)
-    return Committer(ledger, profile.channel, profile.orderers, Signer.from_dir(identity_dir),
-                     Membership.from_crypto_dir(layout.crypto, [profile.orderer_org]), open_channel,
-                     PeerMetrics.register(CollectorRegistry()))

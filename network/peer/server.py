@@ -16,15 +16,16 @@ from functools import partial
 from prometheus_client import CollectorRegistry
 
 from careledger.chaincode.runtime import ContractRegistry, load_contract
-from careledger.network.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.identity.signing import Signer
-from careledger.network.nodeproc import node_context, run_until_signal
-from careledger.network.operations import OperationsServer, PeerMetrics
+from careledger.network.node.connections import Connections
+from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
+from careledger.network.node.nodeproc import node_context, run_until_signal
+from careledger.network.node.operations import OperationsServer, PeerMetrics
 from careledger.network.peer import policy, repair
 from careledger.network.peer.committer import Committer
 from careledger.network.peer.endorser import Endorser, EndorserService
-from careledger.network.peer.gatewayservice import Connections, GatewayService
+from careledger.network.peer.gatewayservice import GatewayService
 from careledger.network.peer.ledger import Ledger
 from careledger.network.peer.queryservice import QueryService
 from careledger.network.peer.recordstore import RecordStoreService, record_size_limit

@@ -19,7 +19,7 @@ from careledger.chaincode.state import HistoryEntry, Version
 from careledger.protos import common_pb2
 
 if TYPE_CHECKING:
-    from careledger.network.peer.validation import TxOutcome
+    from careledger.network.peer.outcome import TxOutcome
 
 
 _SCHEMA = """

@@ -17,9 +17,10 @@ from datetime import UTC, datetime
 from google.protobuf.message import DecodeError
 
 from careledger.chaincode.state import Version
-from careledger.network import protoutil
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Identity, Membership
+from careledger.network.ledger import protoutil
+from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.policy import Policy
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
 from careledger.protos import common_pb2
@@ -32,24 +33,6 @@ _EPOCH = datetime.fromtimestamp(0, UTC)
 
 class ValidationError(Exception):
     """A block cannot be validated or replayed as a whole (not a per-transaction failure)."""
-
-
-@dataclass(frozen=True)
-class TxOutcome:
-    """What one transaction of a block did: its code, and for a VALID one its writes and event."""
-
-    tx_id: str
-    code: int
-    contract: str
-    writes: tuple[tuple[str, common_pb2.KVWrite], ...]
-    event: common_pb2.ChaincodeEvent | None
-    timestamp: datetime
-    reason: str = ""
-
-    @property
-    def valid(self) -> bool:
-        """True if the transaction's writes were applied."""
-        return self.code == VC.VALID
 
 
 @dataclass(frozen=True)

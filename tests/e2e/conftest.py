@@ -1,6 +1,6 @@
 """End-to-end tests share the session network of the careledger pytest plugin.
 
-The plugin (network/pytest_plugin.py) starts the network from tests/e2e/network.toml, as set by
+The plugin (network/local/pytest_plugin.py) starts the network from tests/e2e/network.toml, as set by
 `careledger_network_config` in pyproject.toml: the same fixture an integrator's suite uses.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from careledger.gateway import Contract
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
 ALICE, BOB = "hospital:alice", "hospital:bob"  # role=patient

@@ -11,8 +11,8 @@ import pytest
 
 from careledger.gateway import EndorseError, EvaluateError, GatewayError, Identity, connect, signers
 from careledger.network.identity.certs import IdentitySpec, issue_identity
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
 
 
 @contextmanager

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from careledger.cli.events import blocks, events
 from careledger.gateway import BlockEventsError, Contract, FileCheckpointer, aio
-from careledger.network.protoutil import find_transaction
-from careledger.network.testing import LocalNetwork
+from careledger.network.ledger.protoutil import find_transaction
+from careledger.network.local.testing import LocalNetwork
 from careledger.protos import common_pb2
 
 LISTENER = "board:admin"  # peer0.board is not in the basic contract's policy: it can go down

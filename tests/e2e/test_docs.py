@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -17,11 +17,11 @@ from click.testing import CliRunner
 
 from careledger.cli.main import cli
 from careledger.gateway import GatewayError
-from careledger.network import launcher
 from careledger.network.config import Layout
-from careledger.network.peer.blockstore import read_raw_blocks
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.ledger.blockstore import read_raw_blocks
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2, query_pb2
 
 CONFIG = Path(__file__).with_name("network.toml")

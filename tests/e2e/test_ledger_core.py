@@ -24,8 +24,8 @@ from careledger.gateway import (
     signers,
 )
 from careledger.network.identity.certs import IdentitySpec, generate_org
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, orderer_pb2_grpc
 
 
@@ -173,8 +173,8 @@ def test_replayed_transaction_is_rejected_and_counted_once(net: LocalNetwork, ho
     # straight to the orderer, bypassing the gateway: refused as well
     orderer = net.profile.orderers[0]
     admin = net.layout.identity_dir("hospital", "peer0")
-    from careledger.network.grpcutil import node_channel
     from careledger.network.identity.membership import Membership
+    from careledger.network.node.grpcutil import node_channel
 
     roots = Membership.from_crypto_dir(net.layout.crypto).ca_pems()
     with node_channel(orderer.address, roots, admin, 1 << 20) as ch:

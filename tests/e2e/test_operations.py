@@ -7,7 +7,7 @@ import re
 import urllib.request
 import uuid
 
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 
 def scrape(url: str) -> str:

@@ -28,7 +28,7 @@ from healthcare import (
 )
 
 from careledger.gateway.records import RecordStore, RecordStoreError, connect_local_records
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 pytest_plugins = ("healthcare",)
 

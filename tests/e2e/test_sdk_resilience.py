@@ -21,7 +21,7 @@ from careledger.gateway import (
     aio,
     signers,
 )
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 LISTENER = "board:admin"  # peer0.board is not in the basic contract's policy: it can go down
 LISTENER_PEER = "peer0.board"

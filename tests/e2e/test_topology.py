@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from careledger.network import launcher
-from careledger.network.testing import LocalNetwork, local_network
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork, local_network
 
 CONFIG = Path(__file__).with_name("network.toml")
 

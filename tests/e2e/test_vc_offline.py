@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from careledger.cli.credentials import credentials
-from careledger.network.testing import LocalNetwork
+from careledger.network.local.testing import LocalNetwork
 
 DRSMITH = "hospital/drvc"  # a practitioner of its own: the session network is shared
 

@@ -49,7 +49,7 @@ from faultordering import (  # noqa: E402
 
 from careledger.network import launcher  # noqa: E402
 from careledger.network.config import NodeInfo  # noqa: E402
-from careledger.network.testing import LocalNetwork, local_network  # noqa: E402
+from careledger.network.local.testing import LocalNetwork, local_network  # noqa: E402
 
 
 @dataclass

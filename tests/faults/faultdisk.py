@@ -21,9 +21,9 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from careledger.network import launcher
 from careledger.network.config import NodeInfo
-from careledger.network.testing import LocalNetwork
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork
 
 FILLER = "disk-filler.bin"
 

@@ -26,11 +26,11 @@ from pathlib import Path
 import grpc
 
 from careledger.gateway import GatewayError
-from careledger.network import launcher
 from careledger.network.config import NodeInfo
-from careledger.network.peer.blockstore import read_raw_blocks
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.ledger.blockstore import read_raw_blocks
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
 log = logging.getLogger("faults")

@@ -23,13 +23,13 @@ import grpc
 from faultharness import REPO, serving
 
 from careledger.gateway import Contract, GatewayError
-from careledger.network import launcher
-from careledger.network.grpcutil import node_channel
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
-from careledger.network.queryclient import QueryClient
-from careledger.network.testing import LocalNetwork
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork
+from careledger.network.node.grpcutil import node_channel
+from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, orderer_pb2_grpc
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import signal
 import time
 
-from careledger.network import launcher
+from careledger.network.local import launcher
+from careledger.network.local.testing import LocalNetwork
 from careledger.network.orderer.consensus.etcd import ChainKeys
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdError
-from careledger.network.testing import LocalNetwork
 
 ORDERERS = 3
 

@@ -14,7 +14,7 @@ from faultharness import NETWORK_CONFIG
 from faultinputs import Case, abandoned_streams, huge_arguments, rogue_endorsements, truncated_protobuf
 
 from careledger.gateway import Contract
-from careledger.network.testing import LocalNetwork, local_network
+from careledger.network.local.testing import LocalNetwork, local_network
 
 
 def _passed(row: campaign.Row) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from careledger.network.peer.blockstore import (
+from careledger.network.ledger.blockstore import (
     BLOCKS_FILE,
     BlockNotFoundError,
     BlockOrderError,

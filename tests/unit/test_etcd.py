@@ -18,14 +18,14 @@ import pytest
 from txfactory import TestNetwork
 
 from careledger.network.config import EtcdMember, Layout, OrdererSettings, Profile
-from careledger.network.etcdcluster import find_etcd, member_argv
 from careledger.network.identity.certs import IdentitySpec, generate_org
-from careledger.network.ledgerverify import check_block
+from careledger.network.ledger.blockcheck import check_block
+from careledger.network.ledger.blockstore import BlockStore
+from careledger.network.local.etcdcluster import find_etcd, member_argv
 from careledger.network.orderer.consensus.base import OrderingUnavailable
 from careledger.network.orderer.consensus.etcd import ChainKeys, EtcdConsenter, write_block
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdTLS, EtcdUnavailable
 from careledger.network.orderer.cutter import BatchLimits, BlockCutter
-from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
 
 KEYS = ChainKeys.of("/test", "healthcare")

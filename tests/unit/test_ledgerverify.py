@@ -8,8 +8,8 @@ import pytest
 from txfactory import TestNetwork, make_block
 
 from careledger.network.identity.membership import Membership
-from careledger.network.ledgerverify import check_block, verify_blocks, verify_directory
-from careledger.network.peer.blockstore import BLOCKS_FILE, BlockStore
+from careledger.network.ledger.blockcheck import check_block, verify_blocks, verify_directory
+from careledger.network.ledger.blockstore import BLOCKS_FILE, BlockStore
 from careledger.protos import common_pb2
 
 

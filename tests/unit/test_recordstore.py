@@ -28,6 +28,7 @@ from careledger.gateway.records import RecordStore, RecordStoreError
 from careledger.network.identity import membership
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger.protoutil import find_transaction
 from careledger.network.peer.endorser import client_identity
 from careledger.network.peer.recordstore import (
     ConsentCheck,
@@ -36,7 +37,6 @@ from careledger.network.peer.recordstore import (
     salted_hash,
 )
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES
-from careledger.network.protoutil import find_transaction
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
 VC = common_pb2.ValidationCode

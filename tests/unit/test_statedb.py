@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import SavepointError, StateDB, StateDBError
-from careledger.network.peer.validation import TxOutcome
 from careledger.protos import common_pb2
 
 VC = common_pb2.ValidationCode

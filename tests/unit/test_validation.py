@@ -19,9 +19,10 @@ from txfactory import (
 
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
+from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.policy import parse
 from careledger.network.peer.statedb import StateDB
-from careledger.network.peer.validation import TxOutcome, Validator
+from careledger.network.peer.validation import Validator
 from careledger.protos import common_pb2
 
 VC = common_pb2.ValidationCode

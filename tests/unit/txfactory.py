@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from careledger.network import protoutil
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger import protoutil
 from careledger.network.orderer.blockmaker import make_block
 from careledger.protos import common_pb2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Protocol
 
-from careledger.network.peer.blockstore import BlockStore
+from careledger.network.ledger.blockstore import BlockStore
 from careledger.protos import common_pb2
 
 

@@ -27,6 +27,7 @@ from typing import Protocol
 from aetcd import rpc
 
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger.blockstore import BlockStore
 from careledger.network.orderer.blockmaker import make_block
 from careledger.network.orderer.consensus.base import OrderingUnavailable, StoredChain
 from careledger.network.orderer.consensus.batcher import Batcher
@@ -39,7 +40,6 @@ from careledger.network.orderer.consensus.etcdclient import (
     prefix_end,
 )
 from careledger.network.orderer.cutter import BlockCutter
-from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)

@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable
 
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger.blockstore import BlockStore
 from careledger.network.orderer.blockmaker import make_block
 from careledger.network.orderer.consensus.base import StoredChain
 from careledger.network.orderer.consensus.batcher import Batcher
 from careledger.network.orderer.cutter import BlockCutter
-from careledger.network.peer.blockstore import BlockStore
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from careledger.gateway import Gateway
-from careledger.network.testing import LocalNetwork, local_network
+from careledger.network.local.testing import LocalNetwork, local_network
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

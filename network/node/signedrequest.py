@@ -11,13 +11,13 @@ from typing import TypeVar
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from careledger.network.grpcutil import RequestError
 from careledger.network.identity.membership import (
     BadSignatureError,
     Identity,
     IdentityError,
     Membership,
 )
+from careledger.network.node.grpcutil import RequestError
 from careledger.protos import common_pb2
 
 M = TypeVar("M", bound=Message)

@@ -20,12 +20,12 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from careledger.network import etcdcluster
 from careledger.network.config import ConfigError, EtcdMember, Layout, NetworkConfig, NodeInfo, Profile
-from careledger.network.etcdcluster import ClusterStatus, EtcdClusterError
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.tls import channel_credentials
+from careledger.network.local import etcdcluster
+from careledger.network.local.etcdcluster import ClusterStatus, EtcdClusterError
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
 
 Progress = Callable[[str], None]
@@ -354,7 +354,7 @@ def down(directory: Path, progress: Progress = lambda _: None) -> list[str]:
 
 def heights(directory: Path, profile: Profile, peers: list[NodeStatus]) -> dict[str, int]:
     """Ledger height of each serving peer, asked through its Query service as its org's admin."""
-    from careledger.network.queryclient import QueryClient
+    from careledger.network.tools.queryclient import QueryClient
 
     result = {}
     for status_ in peers:

@@ -10,10 +10,10 @@ from dataclasses import dataclass
 
 import grpc
 
-from careledger.network import protoutil
-from careledger.network.grpcutil import RequestError
 from careledger.network.identity.membership import Identity, IdentityError, Membership
-from careledger.network.signedrequest import identity_error, parse
+from careledger.network.ledger import protoutil
+from careledger.network.node.grpcutil import RequestError
+from careledger.network.node.signedrequest import identity_error, parse
 from careledger.protos import common_pb2
 
 

