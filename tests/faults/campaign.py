@@ -47,8 +47,8 @@ from faultordering import (  # noqa: E402
     kill_ordering_service,
 )
 
-from careledger.network import launcher  # noqa: E402
 from careledger.network.config import NodeInfo  # noqa: E402
+from careledger.network.local import launcher  # noqa: E402
 from careledger.network.local.testing import LocalNetwork, local_network  # noqa: E402
 
 
