@@ -6,16 +6,21 @@
 
 `careledger_network` starts one network per test session (separate processes, TLS) in a temporary
 directory; set the ini option `careledger_network_config` to use your own network TOML.
+
+pytest loads this plugin in every run of any environment where CareLedger is installed, so it
+imports nothing heavy (gRPC, protobuf, the SDK, the launcher) until a test uses its fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from careledger.gateway import Gateway
-from careledger.network.local.testing import LocalNetwork, local_network
+if TYPE_CHECKING:
+    from careledger.gateway import Gateway
+    from careledger.network.local.testing import LocalNetwork
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,6 +33,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def careledger_network(request: pytest.FixtureRequest,
                        tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     """A running local network for the whole session; stopped when the session ends."""
+    from careledger.network.local.testing import local_network
+
     configured = request.config.getini("careledger_network_config")
     config = (request.config.rootpath / configured) if configured else None
     with local_network(config, tmp_path_factory.mktemp("careledger")) as network:
@@ -47,4 +54,3 @@ def careledger_connect(careledger_network: LocalNetwork) -> Iterator[Callable[..
     yield connect
     for gateway in opened:
         gateway.close()
-
