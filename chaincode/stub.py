@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from careledger.chaincode.codec import to_bytes
 from careledger.chaincode.errors import ContractError
@@ -160,7 +161,7 @@ class Stub:
         _check_key(key)
         return self._sim.get_history(self._ns, key)
 
-    def set_event(self, name: str, payload: bytes | str | dict) -> None:
+    def set_event(self, name: str, payload: bytes | str | dict[str, Any]) -> None:
         """Emit an event when the transaction commits; one per transaction, the last one wins."""
         if not isinstance(name, str) or name == "":
             raise ContractError(f"event name {name!r} is invalid: it must be a non-empty string")

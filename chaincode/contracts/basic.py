@@ -80,7 +80,8 @@ class BasicContract(Contract):
         data = ctx.stub.get_state(asset_id)
         if data is None:
             raise ContractError(f"asset {asset_id} does not exist")
-        return json.loads(data)
+        asset: Asset = json.loads(data)
+        return asset
 
     @staticmethod
     def _save(ctx: Context, asset: Asset, event: str) -> Asset:
