@@ -1,4 +1,4 @@
-"""What the healthcare contracts share: caller checks, ledger time, JSON records, hashes and FHIR shapes.
+"""What the healthcare contracts share: caller checks, ledger time, typed JSON records and hashes.
 
 Callers are told apart only by their signed certificate: the healthcare role is the certificate
 ATTRIBUTE `role` (patient, practitioner, claims-adjuster, registrar); the certificate's own role
@@ -10,17 +10,36 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, Self, TypeVar
 
 from careledger.chaincode import ClientIdentity, Context, ContractError
 from careledger.chaincode.codec import canonical_json
 
-Record = dict[str, Any]
+JsonObject = dict[str, Any]
+"""A JSON object as json.loads gives it: what records are written as and contracts return."""
+
+
+class LedgerRecord(Protocol):
+    """A typed record kept as one canonical JSON object under one state key."""
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """The record from the JSON object the contract wrote."""
+        ...
+
+    def to_json(self) -> JsonObject:
+        """The JSON object written to the ledger: its shape is the on-ledger format."""
+        ...
+
+
+R = TypeVar("R", bound=LedgerRecord)
 
 ROLE_ATTRIBUTE = "role"
 ADMIN_ROLE = "admin"
+MIN_SALT_BYTES = 16
 
 # Ids chosen by clients (records, consents, claims): opaque tokens, never names or numbers of people.
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -66,6 +85,27 @@ def in_period(moment: datetime, start: str, end: str | None) -> bool:
     return parse_time(start, "start") <= moment and (end is None or moment < parse_time(end, "end"))
 
 
+@dataclass(frozen=True)
+class Period:
+    """A FHIR Period of ISO 8601 instants, [start, end); an end of None leaves it open."""
+
+    start: str
+    end: str | None = None
+
+    def contains(self, moment: datetime) -> bool:
+        """Whether `moment` lies in the period."""
+        return in_period(moment, self.start, self.end)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """The period from its FHIR JSON."""
+        return cls(data["start"], data.get("end"))
+
+    def to_json(self) -> JsonObject:
+        """FHIR JSON; an open end is left out."""
+        return {"start": self.start} if self.end is None else {"start": self.start, "end": self.end}
+
+
 def require_id(text: str, what: str) -> str:
     """`text` if it is an opaque id: 1-64 letters, digits, '.', '_' or '-'."""
     if not _ID.match(text):
@@ -85,6 +125,13 @@ def require_digest(text: str, what: str) -> str:
     if not _DIGEST.match(text):
         raise ContractError(f"{what} must be a lowercase hex SHA-256 digest (64 characters)")
     return text
+
+
+def require_salt(salt: bytes) -> bytes:
+    """`salt` if it is long enough to make a salted hash of guessable data unlinkable."""
+    if len(salt) < MIN_SALT_BYTES:
+        raise ContractError(f"transient salt must be at least {MIN_SALT_BYTES} random bytes")
+    return salt
 
 
 def sha256_hex(*parts: bytes | str) -> str:
@@ -130,66 +177,48 @@ def key(ctx: Context, object_type: str, *attrs: str) -> str:
     return ctx.stub.create_composite_key(object_type, attrs)
 
 
-def load(ctx: Context, state_key: str, missing: str) -> Record:
-    """The JSON record under `state_key`, or a ContractError saying `missing`."""
-    data = ctx.stub.get_state(state_key)
-    if data is None:
+def load(ctx: Context, state_key: str, kind: type[R], missing: str) -> R:
+    """The `kind` record under `state_key`, or a ContractError saying `missing`."""
+    found = find(ctx, state_key, kind)
+    if found is None:
         raise ContractError(missing)
-    return json.loads(data)
+    return found
 
 
-def find(ctx: Context, state_key: str) -> Record | None:
-    """The JSON record under `state_key`, or None."""
+def find(ctx: Context, state_key: str, kind: type[R]) -> R | None:
+    """The `kind` record under `state_key`, or None."""
     data = ctx.stub.get_state(state_key)
-    return None if data is None else json.loads(data)
+    return None if data is None else kind.from_json(json.loads(data))
 
 
-def store(ctx: Context, state_key: str, record: Record) -> None:
-    """Write a JSON record canonically, so every endorser writes the same bytes."""
-    ctx.stub.put_state(state_key, canonical_json(record))
+def store(ctx: Context, state_key: str, record: LedgerRecord) -> None:
+    """Write a record as canonical JSON, so every endorser writes the same bytes."""
+    ctx.stub.put_state(state_key, canonical_json(record.to_json()))
 
 
-def changed(ctx: Context, state_key: str, record: Record, event: str) -> Record:
-    """Store a changed record, announce it with `event` and hand it back to the caller."""
-    store(ctx, state_key, record)
-    ctx.stub.set_event(event, record)
-    return record
+def changed(ctx: Context, state_key: str, record: LedgerRecord, event: str) -> JsonObject:
+    """Store a changed record, announce it with `event` and hand its JSON back to the caller."""
+    data = record.to_json()
+    ctx.stub.put_state(state_key, canonical_json(data))
+    ctx.stub.set_event(event, data)
+    return data
 
 
-def scan(ctx: Context, object_type: str, *attrs: str) -> list[Record]:
-    """Every JSON record under composite keys starting with `object_type` and `attrs`, in key order."""
-    return [json.loads(value) for _, value in ctx.stub.get_state_by_partial_composite_key(object_type, attrs)]
+def scan(ctx: Context, object_type: str, *attrs: str, kind: type[R]) -> list[R]:
+    """Every `kind` record under composite keys starting with `object_type` and `attrs`, in key order."""
+    rows = ctx.stub.get_state_by_partial_composite_key(object_type, attrs)
+    return [kind.from_json(json.loads(value)) for _, value in rows]
 
 
-# --- FHIR R4 shapes ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Licence:
+    """What the credentials contract says of a practitioner's licence at one time."""
+
+    valid: bool
+    reason: str
 
 
-def coding(system: str, code: str, display: str | None = None) -> Record:
-    """A FHIR Coding."""
-    found = {"system": system, "code": code}
-    return found if display is None else found | {"display": display}
-
-
-def concept(system: str, code: str, display: str | None = None) -> Record:
-    """A FHIR CodeableConcept with one coding."""
-    return {"coding": [coding(system, code, display)]}
-
-
-def reference(resource_type: str | None, identifier: str) -> Record:
-    """A FHIR Reference by ledger identifier (identity ids and record ids are pseudonymous)."""
-    found = {"identifier": {"system": "urn:careledger:id", "value": identifier}}
-    return found if resource_type is None else {"type": resource_type} | found
-
-
-def period(start: str, end: str | None) -> Record:
-    """A FHIR Period; an open end is left out."""
-    return {"start": start} if end is None else {"start": start, "end": end}
-
-
-def bundle(resources: Sequence[Record]) -> Record:
-    """A FHIR collection Bundle of resources, for exports of many records."""
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": resource} for resource in resources],
-    }
+def licence(ctx: Context, practitioner: str, at: str) -> Licence:
+    """Ask the credentials contract, in this transaction, whether `practitioner` was licensed `at`."""
+    verdict = json.loads(ctx.stub.invoke_contract("credentials", "verify", [practitioner, at]))
+    return Licence(verdict["valid"], verdict["reason"])

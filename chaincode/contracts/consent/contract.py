@@ -1,0 +1,320 @@
+"""The consent contract: record pointers, FHIR Consent provisions, audited access and break-glass.
+
+Records live off the ledger, encrypted with a per-record key; the ledger holds the pointer, a salted
+content hash and the rules. Every access decision is a transaction that writes an AuditEvent under
+(patient, tx id) before the caller learns where the record is, so the trail cannot be skipped; a
+refusal is audited too and therefore returned, not raised (raising would roll the audit back).
+The rules are in rules.py; this class checks the caller and moves records.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from careledger.chaincode import ClientIdentity, Context, Contract, ContractError, evaluate, submit
+from careledger.chaincode.contracts.common import (
+    JsonObject,
+    changed,
+    find,
+    is_admin,
+    iso,
+    key,
+    licence,
+    load,
+    require_digest,
+    require_id,
+    require_role,
+    require_salt,
+    scan,
+    store,
+    transient,
+    tx_time,
+)
+from careledger.chaincode.contracts.consent import fhir, rules
+from careledger.chaincode.contracts.consent.records import (
+    PATIENT,
+    PRACTITIONER,
+    AuditEvent,
+    BreakGlass,
+    Consent,
+    Patient,
+    RecordPointer,
+    Review,
+)
+
+
+class ConsentContract(Contract):
+    """Patients register records and consents; everyone else reads records only through here."""
+
+    name = "consent"
+
+    # --- patients and records --------------------------------------------------------------
+
+    @submit
+    def register_patient(self, ctx: Context) -> JsonObject:
+        """Make the calling patient identity the subject of its own records and consents."""
+        who = require_role(ctx, PATIENT)
+        state_key = key(ctx, "patient", who.id)
+        if ctx.stub.get_state(state_key) is not None:
+            raise ContractError(f"patient {who.id} is already registered")
+        return changed(ctx, state_key, Patient(who.id, "active", iso(tx_time(ctx))), "PatientRegistered")
+
+    @submit
+    def register_record(self, ctx: Context, record_id: str, category: str, sensitivity: str) -> JsonObject:
+        """Register a pointer to an encrypted off-ledger record; transient `location` and
+        `content_hash` (the client's salted SHA-256) keep them out of the arguments."""
+        who = _patient(ctx)
+        state_key = key(ctx, "record", who.id, require_id(record_id, "record_id"))
+        if ctx.stub.get_state(state_key) is not None:
+            raise ContractError(f"record {record_id} of {who.id} is already registered")
+        record = RecordPointer(
+            id=record_id,
+            patient=who.id,
+            sensitivity=rules.sensitivity(sensitivity),
+            category=rules.category(category),
+            location=transient(ctx, "location").decode("utf-8"),
+            content_hash=require_digest(transient(ctx, "content_hash").decode("utf-8"), "content_hash"),
+            status="current",
+            registered=iso(tx_time(ctx)),
+        )
+        return changed(ctx, state_key, record, "RecordRegistered")
+
+    @evaluate
+    def patient_records(self, ctx: Context) -> list[JsonObject]:
+        """The calling patient's record pointers, erased ones included as tombstones."""
+        return [r.to_json() for r in scan(ctx, "record", _patient(ctx).id, kind=RecordPointer)]
+
+    @submit
+    def erase_record(self, ctx: Context, patient: str, record_id: str, legal_basis: str = "") -> JsonObject:
+        """Erase a record (GDPR Art. 17): the patient, or an admin of the patient's org naming a
+        legal basis. The pointer goes, the content hash becomes sha256(salt, hash) with a transient
+        `salt` the ledger never stores, so the tombstone cannot be linked to the document."""
+        who = ctx.client_identity
+        rules.check_eraser(who, patient, legal_basis)
+        salt = require_salt(transient(ctx, "salt"))
+        state_key = key(ctx, "record", patient, record_id)
+        record = load(ctx, state_key, RecordPointer, f"record {record_id} of {patient} does not exist")
+        erased = rules.erase(record, salt, who.id, legal_basis, tx_time(ctx), ctx.stub.tx_id)
+        return changed(ctx, state_key, erased, "RecordErased")
+
+    # --- consents --------------------------------------------------------------------------
+
+    @submit
+    def grant_consent(
+        self,
+        ctx: Context,
+        consent_id: str,
+        actor: str,
+        actions: str,
+        purposes: str,
+        categories: str,
+        start: str = "",
+        end: str = "",
+    ) -> JsonObject:
+        """Permit `actor` (org/name, or a whole org) the actions for the purposes on the record
+        categories; lists are comma-separated, an empty start is now, an empty end is permanent."""
+        return _provision(ctx, "permit", consent_id, actor, actions, purposes, categories, start, end)
+
+    @submit
+    def deny_consent(
+        self,
+        ctx: Context,
+        consent_id: str,
+        actor: str,
+        actions: str,
+        purposes: str,
+        categories: str,
+        start: str = "",
+        end: str = "",
+    ) -> JsonObject:
+        """Deny what grant_consent would permit; a deny provision overrides every permit."""
+        return _provision(ctx, "deny", consent_id, actor, actions, purposes, categories, start, end)
+
+    @submit
+    def revoke_consent(self, ctx: Context, consent_id: str) -> JsonObject:
+        """Make the patient's consent inactive from now on; its history stays."""
+        who = _patient(ctx)
+        state_key = key(ctx, "consent", who.id, consent_id)
+        consent = load(ctx, state_key, Consent, f"consent {consent_id} of {who.id} does not exist")
+        return changed(ctx, state_key, rules.revoke(consent, tx_time(ctx)), "ConsentRevoked")
+
+    @evaluate
+    def patient_consents(self, ctx: Context) -> list[JsonObject]:
+        """Every consent of the calling patient, inactive ones included."""
+        return [c.to_json() for c in scan(ctx, "consent", _patient(ctx).id, kind=Consent)]
+
+    @evaluate
+    def consent_fhir(self, ctx: Context, consent_id: str) -> JsonObject:
+        """One of the calling patient's consents as a FHIR R4 Consent."""
+        who = _patient(ctx)
+        missing = f"consent {consent_id} of {who.id} does not exist"
+        return fhir.consent(load(ctx, key(ctx, "consent", who.id, consent_id), Consent, missing))
+
+    @evaluate
+    def access_summary(self, ctx: Context) -> JsonObject:
+        """Who may access which categories of the calling patient now, for what, until when."""
+        who = _patient(ctx)
+        now = tx_time(ctx)
+        consents = scan(ctx, "consent", who.id, kind=Consent)
+        grants = scan(ctx, "break-glass", who.id, kind=BreakGlass)
+        return {
+            "at": iso(now),
+            "access": [asdict(standing) for standing in rules.standing_access(consents, now)],
+            "denied": [c.to_json() for c in rules.denials_in_force(consents, now)],
+            "break_glass": [g.to_json() for g in grants if g.period.contains(now)],
+        }
+
+    # --- access and its audit trail --------------------------------------------------------
+
+    @submit
+    def access_record(self, ctx: Context, patient: str, record_id: str, purpose: str) -> JsonObject:
+        """Decide whether the caller may read the record now for `purpose`, audit the decision,
+        and only if granted return the pointer and content hash needed to fetch it."""
+        record, decision = _decide(ctx, patient, record_id, purpose)
+        audit = AuditEvent(
+            id=ctx.stub.tx_id,
+            patient=patient,
+            record=record_id,
+            category=None if record is None else record.category,
+            agent=ctx.client_identity.id,
+            purpose=purpose,
+            recorded=iso(tx_time(ctx)),
+            granted=decision.granted,
+            reason=decision.reason,
+            basis=decision.basis,
+        )
+        audit_key = key(ctx, "audit", patient, audit.id)
+        if ctx.stub.get_state(audit_key) is not None:
+            raise ContractError(f"audit event {audit.id} already exists; audit events are never overwritten")
+        changed(ctx, audit_key, audit, "RecordAccessed" if decision.granted else "RecordAccessRefused")
+        answer = {"granted": decision.granted, "reason": decision.reason, "audit_event": audit.id}
+        if decision.granted and record is not None:
+            answer |= {
+                "record_id": record_id,
+                "location": record.location,
+                "content_hash": record.content_hash,
+            }
+        return answer
+
+    @evaluate
+    def check_access(self, ctx: Context, patient: str, record_id: str, purpose: str) -> JsonObject:
+        """Would access_record grant the caller this record now? Read-only and not audited: the
+        record store asks it before each read, so a consent revoked since the audited access
+        stops the read."""
+        _, decision = _decide(ctx, patient, record_id, purpose)
+        return {"granted": decision.granted, "reason": decision.reason}
+
+    @evaluate
+    def disclosures(self, ctx: Context, start: str, end: str) -> list[JsonObject]:
+        """The calling patient's accounting of disclosures in [start, end) (HIPAA 164.528):
+        date, recipient, what and purpose of every granted access by someone else."""
+        return [
+            {
+                "date": a.recorded,
+                "recipient": a.agent,
+                "record": a.record,
+                "category": a.category,
+                "purpose": a.purpose,
+                "basis": a.basis,
+            }
+            for a in rules.disclosures(_audits(ctx, start, end))
+        ]
+
+    @evaluate
+    def audit_events_fhir(self, ctx: Context, start: str, end: str) -> JsonObject:
+        """The calling patient's audit trail in [start, end) as a Bundle of FHIR R4 AuditEvents."""
+        return fhir.audit_trail(_audits(ctx, start, end))
+
+    # --- break-glass -----------------------------------------------------------------------
+
+    @submit
+    def break_glass(self, ctx: Context, patient: str) -> JsonObject:
+        """Emergency access to all of a patient's records for 4 hours, for a practitioner whose
+        licence verifies now; the reason travels as transient `reason` (kept off-ledger by the
+        practitioner's org, hashed here) and a review item waits for that org's admin."""
+        who = require_role(ctx, PRACTITIONER)
+        load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
+        reason = transient(ctx, "reason")
+        now = tx_time(ctx)
+        grant = rules.open_break_glass(
+            patient, who.id, licence(ctx, who.id, iso(now)), reason, now, ctx.stub.tx_id
+        )
+        store(ctx, key(ctx, "review", who.org, grant.id), Review(grant))
+        return changed(ctx, key(ctx, "break-glass", patient, grant.id), grant, "BreakGlassOpened")
+
+    @evaluate
+    def pending_reviews(self, ctx: Context) -> list[JsonObject]:
+        """Break-glass uses by the calling admin's org that still wait for review."""
+        items = scan(ctx, "review", _admin(ctx).org, kind=Review)
+        return [item.to_json() for item in items if item.review == "pending"]
+
+    @submit
+    def close_review(self, ctx: Context, break_glass_id: str, outcome: str) -> JsonObject:
+        """Record the org admin's review of one break-glass use: justified or unjustified."""
+        who = _admin(ctx)
+        rules.check_outcome(outcome)
+        state_key = key(ctx, "review", who.org, break_glass_id)
+        item = load(ctx, state_key, Review, f"no break-glass use {break_glass_id} by {who.org} awaits review")
+        return changed(
+            ctx, state_key, rules.close_review(item, outcome, who.id, tx_time(ctx)), "BreakGlassReviewed"
+        )
+
+
+def _provision(
+    ctx: Context,
+    kind: str,
+    consent_id: str,
+    actor: str,
+    actions: str,
+    purposes: str,
+    categories: str,
+    start: str,
+    end: str,
+) -> JsonObject:
+    who = _patient(ctx)
+    state_key = key(ctx, "consent", who.id, require_id(consent_id, "consent_id"))
+    if ctx.stub.get_state(state_key) is not None:
+        raise ContractError(f"consent {consent_id} of {who.id} already exists")
+    consent = rules.provision(
+        kind, consent_id, who.id, actor, actions, purposes, categories, start, end, tx_time(ctx)
+    )
+    return changed(ctx, state_key, consent, "ConsentGranted" if kind == "permit" else "ConsentDenied")
+
+
+def _decide(
+    ctx: Context, patient: str, record_id: str, purpose: str
+) -> tuple[RecordPointer | None, rules.Decision]:
+    """The record asked for and the decision on the caller's access to it now."""
+    load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
+    record = find(ctx, key(ctx, "record", patient, require_id(record_id, "record_id")), RecordPointer)
+    decision = rules.decide(
+        ctx.client_identity.id,
+        patient,
+        record_id,
+        record,
+        purpose,
+        tx_time(ctx),
+        break_glass=lambda: scan(ctx, "break-glass", patient, kind=BreakGlass),
+        consents=lambda: scan(ctx, "consent", patient, kind=Consent),
+    )
+    return record, decision
+
+
+def _audits(ctx: Context, start: str, end: str) -> list[AuditEvent]:
+    who = require_role(ctx, PATIENT)
+    return rules.audits_between(scan(ctx, "audit", who.id, kind=AuditEvent), start, end)
+
+
+def _patient(ctx: Context) -> ClientIdentity:
+    """The caller, if it is a registered patient."""
+    who = require_role(ctx, PATIENT)
+    load(ctx, key(ctx, "patient", who.id), Patient, f"patient {who.id} is not registered")
+    return who
+
+
+def _admin(ctx: Context) -> ClientIdentity:
+    """The caller, if it is its org's admin."""
+    who = ctx.client_identity
+    if not is_admin(who):
+        raise ContractError(f"{who.id} may not call {ctx.stub.function}: it needs an org admin identity")
+    return who
