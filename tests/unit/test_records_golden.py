@@ -1,5 +1,6 @@
 """The healthcare contracts write, announce, read and render exactly what they did before they
-became packages: same world-state bytes, events, query answers (FHIR included) and read-write sets."""
+became packages: same world-state bytes, events, query answers (FHIR included) and read-write sets;
+and every typed record reads and writes back the exact bytes it was stored as."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import json
 
 import pytest
 from ledgerstory import GOLDEN, run_story
+
+from careledger.chaincode.codec import canonical_json
+from careledger.chaincode.contracts.claims import records as claims
+from careledger.chaincode.contracts.common import LedgerRecord
+from careledger.chaincode.contracts.consent import records as consent
+from careledger.chaincode.contracts.credentials import records as credentials
+from careledger.chaincode.stub import split_composite_key
 
 
 @pytest.fixture(scope="module")
@@ -22,3 +30,35 @@ def story() -> dict:
 @pytest.mark.parametrize("part", ["state", "events", "queries", "rwsets"])
 def test_story_matches_what_the_contracts_wrote_before(golden, story, part):
     assert story[part] == golden[part]
+
+
+RECORD_TYPES: dict[tuple[str, str], type[LedgerRecord]] = {
+    ("consent", "patient"): consent.Patient,
+    ("consent", "record"): consent.RecordPointer,
+    ("consent", "consent"): consent.Consent,
+    ("consent", "audit"): consent.AuditEvent,
+    ("consent", "break-glass"): consent.BreakGlass,
+    ("consent", "review"): consent.Review,
+    ("claims", "coverage"): claims.Coverage,
+    ("claims", "coverage-by-patient"): claims.CoverageRef,
+    ("claims", "prior-auth"): claims.PriorAuthorization,
+    ("claims", "claim"): claims.Claim,
+    ("claims", "claim-by-patient"): claims.ClaimRef,
+    ("claims", "claim-by-provider"): claims.ClaimRef,
+    ("claims", "claim-line"): claims.LineRef,
+    ("claims", "accumulator"): claims.Accumulator,
+    ("credentials", "credential"): credentials.Credential,
+    ("credentials", "status-list"): credentials.StatusCounter,
+}
+
+
+def test_every_record_on_the_ledger_round_trips_to_the_same_bytes(golden):
+    seen = set()
+    for namespace, state_key, text in golden["state"]:
+        object_type, _ = split_composite_key(state_key)
+        kind = RECORD_TYPES[(namespace, object_type)]
+        record = kind.from_json(json.loads(text))
+        assert canonical_json(record.to_json()) == text.encode("utf-8"), (namespace, object_type)
+        assert kind.from_json(record.to_json()) == record
+        seen.add((namespace, object_type))
+    assert seen == set(RECORD_TYPES)
