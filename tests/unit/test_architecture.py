@@ -196,3 +196,19 @@ def test_the_walk_sees_the_installed_package() -> None:
     assert "careledger.network.peer.validation" in names
     assert "careledger.network.ledger.blockstore" in names
     assert "careledger.network.node.grpcutil" in graph()["careledger.network.peer.gatewayservice"]
+
+
+def test_every_package_folder_is_listed_for_installation() -> None:
+    """An editable install finds any folder; a wheel only the listed packages, so a missing line breaks
+    a real install while every test here passes."""
+    import tomllib
+
+    root = Path(__file__).resolve().parents[2]
+    tool = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    listed = set(tool["packages"])
+    folders = set()
+    for name, folder in tool["package-dir"].items():
+        for init in (root / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(root / folder)
+            folders.add(".".join([name, *relative.parts]))
+    assert folders - listed == set(), "add these to [tool.setuptools] packages"
