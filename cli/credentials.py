@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from careledger.cli.common import dir_option, emit, json_option, split_who
+from careledger.cli.errors import cli_error
 from careledger.cli.tx import gateway_channel
 from careledger.gateway import GatewayError, LocalNetworkError, connect_local
 from careledger.network.identity.errors import IdentityError
@@ -38,7 +39,7 @@ def _evaluate(directory: Path, who: str, function: str, *args: str) -> dict[str,
             contract = gateway.get_network(gateway_channel(directory)).get_contract(CONTRACT)
             return json.loads(contract.evaluate_transaction(function, *args))
     except (GatewayError, LocalNetworkError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
 
 
 def _signer(directory: Path, who: str) -> Signer:
@@ -46,16 +47,20 @@ def _signer(directory: Path, who: str) -> Signer:
     try:
         return Signer.from_dir(directory / "crypto" / org / user)
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
 
 
-def _write(token: str, out: Path | None, what: str) -> None:
-    """The compact JWS to `out`, or to stdout when no file is named."""
-    if out is None:
+def _write(token: str, out: Path | None, what: str, as_json: bool) -> None:
+    """The compact JWS to `out`, or to stdout when no file is named; with --json, an object
+    saying what was written (the token itself when no file is named)."""
+    if out is not None:
+        out.write_text(token + "\n")
+    if as_json:
+        click.echo(json.dumps({"what": what, "path": str(out)} if out else {"what": what, "token": token}))
+    elif out is None:
         click.echo(token)
-        return
-    out.write_text(token + "\n")
-    click.echo(f"wrote {what} to {out}", err=True)
+    else:
+        click.echo(f"wrote {what} to {out}", err=True)
 
 
 def _as_option(fn: Any) -> Any:
@@ -78,14 +83,15 @@ def credentials() -> None:
 @_as_option
 @_out_option
 @click.argument("practitioner")
-def export_vc(directory: Path, who: str, out: Path | None, practitioner: str) -> None:
+@json_option
+def export_vc(directory: Path, who: str, out: Path | None, practitioner: str, as_json: bool) -> None:
     """Sign PRACTITIONER's (org/name) licence as a VC 2.0 JWS (application/vc+jwt)."""
     document = _evaluate(directory, who, "credential_document", practitioner)
     try:
         token = issue_credential(document, _signer(directory, who))
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
-    _write(token, out, f"licence credential of {practitioner}")
+        raise cli_error(exc) from exc
+    _write(token, out, f"licence credential of {practitioner}", as_json)
 
 
 @credentials.command("export-status-list")
@@ -93,7 +99,8 @@ def export_vc(directory: Path, who: str, out: Path | None, practitioner: str) ->
 @_as_option
 @_out_option
 @click.option("--purpose", type=click.Choice(PURPOSES), default="revocation", show_default=True)
-def export_status_list(directory: Path, who: str, out: Path | None, purpose: str) -> None:
+@json_option
+def export_status_list(directory: Path, who: str, out: Path | None, purpose: str, as_json: bool) -> None:
     """Sign the current BitstringStatusListCredential for PURPOSE (GZIP, 16 KiB minimum)."""
     listing = _evaluate(directory, who, "status_list", purpose)
     signer = _signer(directory, who)
@@ -104,22 +111,29 @@ def export_status_list(directory: Path, who: str, out: Path | None, purpose: str
     try:
         token = issue_credential(document, signer)
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
-    _write(token, out, f"{purpose} status list ({len(listing['indices'])} set)")
+        raise cli_error(exc) from exc
+    _write(token, out, f"{purpose} status list ({len(listing['indices'])} set)", as_json)
 
 
 @credentials.command("verify-vc")
+@dir_option
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--ca", "ca", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="The board CA's certificate (PEM): the only thing trusted.")
+@click.option("--ca", "ca", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The board CA's certificate (PEM): the only thing trusted. Default: the board CA "
+                   "of the network in --dir (crypto/board/ca/cert.pem).")
 @click.option("--status-list", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="A status list credential from export-status-list; checks the licence's bit.")
 @click.option("--at", default=None, metavar="ISO",
               help="Judge validity at this ISO 8601 time (default: now); a date means 00:00Z.")
 @json_option
-def verify_vc(file: Path, ca: Path, status_list: Path | None, at: str | None, as_json: bool) -> None:
+def verify_vc(directory: Path, file: Path, ca: Path | None, status_list: Path | None, at: str | None,
+              as_json: bool) -> None:
     """Check FILE off-line; exit 0 when valid, 1 naming the check that failed."""
     moment = _parse_at(at)
+    if ca is None:
+        ca = directory / "crypto" / "board" / "ca" / "cert.pem"
+        if not ca.is_file():
+            raise click.UsageError(f"no board CA certificate at {ca}; give --ca FILE or the network's --dir")
     try:
         verified = verify_vc_token(
             file.read_text(), ca.read_bytes(), at=moment,
@@ -130,7 +144,7 @@ def verify_vc(file: Path, ca: Path, status_list: Path | None, at: str | None, as
              f"INVALID ({exc.failure}): {exc.detail}")
         click.get_current_context().exit(1)
     except (IdentityError, OSError, UnicodeDecodeError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     emit(as_json, _summary(verified), lambda: _text(verified))
 
 

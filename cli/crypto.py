@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from careledger.cli.common import dir_option, emit, json_option
+from careledger.cli.errors import cli_error
 from careledger.network.config import ConfigError, Layout, NetworkConfig
 from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.network.identity.errors import IdentityError
@@ -28,7 +29,7 @@ def generate(directory: Path, config_path: Path | None, as_json: bool) -> None:
     try:
         generate_crypto(layout, NetworkConfig.load(config_path))
     except (ConfigError, IdentityError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     orgs = sorted(p.name for p in layout.crypto.iterdir() if p.is_dir())
     emit(as_json, {"crypto": str(layout.crypto), "orgs": orgs},
          f"crypto material for {', '.join(orgs)} in {layout.crypto}")
@@ -55,5 +56,5 @@ def issue(directory: Path, org: str, name: str, role: str, attrs: tuple[str, ...
         path = issue_identity(Layout(directory.resolve()).crypto, org,
                               IdentitySpec(name, role, attributes))
     except IdentityError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     emit(as_json, {"org": org, "name": name, "path": str(path)}, f"issued {org}/{name} in {path}")

@@ -9,8 +9,12 @@ import click
 import grpc
 from google.protobuf.json_format import MessageToDict
 
-from careledger.cli.common import dir_option, emit, json_option, split_who
+from careledger.cli.common import CliError, dir_option, emit, json_option, split_who
+from careledger.cli.errors import cli_error
+from careledger.gateway import LocalNetworkError
+from careledger.gateway.local import local_peer
 from careledger.network.config import ConfigError, Layout, NodeInfo, Profile
+from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger.blockcheck import verify_directory
 from careledger.network.local import launcher
@@ -27,13 +31,14 @@ def ledger() -> None:
 def _client(directory: Path, who: str) -> QueryClient:
     org, user = split_who(who)
     try:
+        local_peer(directory, who, None, {})  # says which network, org or identity is missing
         return QueryClient(directory, org, user)
-    except (ConfigError, IndexError) as exc:
-        raise click.ClickException(f"cannot query as {who}: {exc}") from exc
+    except (ConfigError, IndexError, LocalNetworkError, IdentityError) as exc:
+        raise CliError(f"cannot query as {who}: {exc}", "NO_NETWORK") from exc
 
 
 def _rpc_failed(exc: grpc.RpcError) -> click.ClickException:
-    return click.ClickException(f"{exc.code().name}: {exc.details()}")
+    return CliError(f"{exc.code().name}: {exc.details()}", exc.code().name)
 
 
 @ledger.command()
@@ -102,7 +107,7 @@ def verify(directory: Path, as_json: bool) -> None:
     try:
         profile = Profile.load(layout.root)
     except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     orderers = Membership.from_crypto_dir(layout.crypto, [profile.orderer_org])
     reports = {}
     for node in (*profile.orderers, *profile.peers):
@@ -157,15 +162,15 @@ def repair(directory: Path, nodes: tuple[str, ...], fetch: bool, timeout: float,
         profile = Profile.load(layout.root)
         peers = [profile.node(n) for n in nodes] if nodes else list(profile.peers)
     except (ConfigError, KeyError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     not_peers = [n.id for n in peers if n not in profile.peers]
     if not_peers:
-        raise click.ClickException(f"{', '.join(not_peers)}: not peers; orderers are not repaired here")
+        raise CliError(f"{', '.join(not_peers)}: not peers; orderers are not repaired here", "USAGE")
     running = {s.id for s in launcher.status(layout.root) if s.running}
     busy = [n.id for n in peers if n.id in running]
     if busy:
-        raise click.ClickException(f"{', '.join(busy)} running; stop it first (`careledger network down` "
-                                   "or kill it), or restart it: a peer repairs its ledger when it starts")
+        raise CliError(f"{', '.join(busy)} running; stop it first (`careledger network down` "
+                       "or kill it), or restart it: a peer repairs its ledger when it starts", "BUSY")
     results = {n.id: _repair_peer(layout, profile, n, fetch, timeout) for n in peers}
 
     def text() -> str:

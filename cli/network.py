@@ -7,8 +7,9 @@ from pathlib import Path
 
 import click
 
-from careledger.cli.common import dir_option, emit, json_option, progress
-from careledger.network.config import CONSENSUS_TYPES, ConfigError, Profile
+from careledger.cli.common import CliError, dir_option, emit, json_option, progress
+from careledger.cli.errors import cli_error
+from careledger.network.config import CONSENSUS_TYPES, PROFILE_NAME, ConfigError, Layout, Profile
 from careledger.network.local import launcher
 from careledger.network.local.etcdcluster import EtcdClusterError
 
@@ -38,7 +39,7 @@ def up(directory: Path, config_path: Path | None, peers_per_org: int | None, ord
         profile = launcher.up(directory, config_path, progress(as_json), timeout, peers_per_org,
                               orderers, consensus)
     except (launcher.LauncherError, ConfigError, EtcdClusterError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     etcd = f", etcd cluster of {len(profile.etcd_members)}" if profile.etcd_members else ""
     emit(as_json, asdict(profile),
          f"network up in {directory}: channel {profile.channel!r}, {profile.orderer.consensus} consensus, "
@@ -52,7 +53,7 @@ def status(directory: Path, as_json: bool) -> None:
     """Show each node's process, health and ledger height, and the deployed contracts."""
     nodes = launcher.status(directory)
     if not nodes:
-        raise click.ClickException(f"no network in {directory}; run `careledger network up`")
+        raise CliError(f"no network in {directory}; run `careledger network up`", "NO_NETWORK")
     profile = Profile.load(directory.resolve())
     heights = launcher.heights(directory, profile, [n for n in nodes if n.serving and n.kind == "peer"])
     ops = {n.id: f"{n.host}:{n.ops_port}" for n in (*profile.peers, *profile.orderers) if n.ops_port}
@@ -89,5 +90,14 @@ def status(directory: Path, as_json: bool) -> None:
 @json_option
 def down(directory: Path, as_json: bool) -> None:
     """Stop the processes `network up` started (etcd included); ledgers and keys stay for the next `up`."""
+    layout = Layout(directory.resolve())
+    if not layout.root.is_dir():
+        raise CliError(f"no folder {directory}: no network to stop (check --dir or $CARELEDGER_HOME)",
+                       "NO_NETWORK")
+    if not (layout.root / PROFILE_NAME).is_file() and not layout.pids.is_file():
+        raise CliError(f"no network in {directory} (no {PROFILE_NAME}): nothing to stop (check --dir or "
+                       "$CARELEDGER_HOME)", "NO_NETWORK")
     stopped = launcher.down(directory, progress(as_json))
-    emit(as_json, {"stopped": stopped}, f"stopped {len(stopped)} node(s)")
+    emit(as_json, {"stopped": stopped},
+         f"stopped {len(stopped)} node(s) in {directory}" if stopped
+         else f"nothing was running in {directory}")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import click
 
-from careledger.network.config import PROFILE_NAME
+from careledger.cli.common import CliError, dir_option, emit, json_option
+from careledger.network.config import PROFILE_NAME, ConfigError, Profile
 
 CONFIG_HELP = (f"The network profile ({PROFILE_NAME}) the node reads; its folder holds crypto/ and "
                "data/. Copy it with the node's crypto folder to run the node on another host.")
@@ -24,12 +25,26 @@ def node() -> None:
 
 def _node_command(kind: str, help_text: str, example: str) -> click.Command:
     @click.command(name=kind, help=help_text)
+    @dir_option
     @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                  required=True, help=CONFIG_HELP)
+                  default=None, help=CONFIG_HELP + f" Default: {PROFILE_NAME} in --dir.")
     @click.option("--name", required=True, help=f"Node id in the profile, e.g. {example}.")
-    def command(config: Path, name: str) -> None:
+    @json_option
+    def command(directory: Path, config: Path | None, name: str, as_json: bool) -> None:
+        root = (config.resolve().parent if config else directory.resolve())
+        try:
+            profile = Profile.load(root)
+        except ConfigError as exc:
+            raise CliError(f"no network profile for the node: {exc}", "NO_NETWORK") from exc
+        nodes = profile.orderers if kind == "orderer" else profile.peers
+        node = next((n for n in nodes if n.id == name), None)
+        if node is None:
+            raise CliError(f"no {kind} {name!r} in {root / PROFILE_NAME}; {kind}s: "
+                           f"{', '.join(n.id for n in nodes) or 'none'}", "NOT_FOUND")
+        emit(as_json, {"node": node.id, "kind": kind, "address": node.address, "directory": str(root)},
+             f"running {kind} {node.id} on {node.address} from {root} (logs on stderr; SIGTERM stops it)")
         server = importlib.import_module(f"careledger.network.{kind}.server")
-        server.main(["--dir", str(config.resolve().parent), "--name", name])
+        server.main(["--dir", str(root), "--name", name])
 
     return command
 

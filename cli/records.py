@@ -11,7 +11,8 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from careledger.cli.common import dir_option, emit, json_option, split_who
+from careledger.cli.common import CliError, dir_option, emit, json_option, split_who
+from careledger.cli.errors import cli_error
 from careledger.cli.tx import gateway_channel
 from careledger.gateway import CommitError, GatewayError, LocalNetworkError, connect_local
 from careledger.gateway.records import HOST_ORG, RecordStore, connect_local_records
@@ -43,7 +44,7 @@ def _store(directory: Path, who: str, peer: str | None) -> RecordStore:
     try:
         return connect_local_records(directory, who, peer=peer)
     except LocalNetworkError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
 
 
 def _host_peer(directory: Path, peer: str | None) -> str:
@@ -53,7 +54,7 @@ def _host_peer(directory: Path, peer: str | None) -> str:
     try:
         return Profile.load(directory.resolve()).peers_of(HOST_ORG)[0].id
     except (ConfigError, IndexError) as exc:
-        raise click.ClickException(f"no {HOST_ORG} peer to host the record store: {exc}") from exc
+        raise CliError(f"no {HOST_ORG} peer to host the record store: {exc}", "NO_NETWORK") from exc
 
 
 @click.group()
@@ -80,7 +81,7 @@ def put(directory: Path, who: str, peer: str | None, patient: str, access_tx: st
         with _store(directory, who, peer) as store:
             stored = store.put(record_id, content, patient=patient, access_tx_id=access_tx)
     except GatewayError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     data = {"patient": stored.patient, "record_id": stored.record_id,
             "content_hash": stored.content_hash, "size": stored.size}
     emit(as_json, data, f"stored record {stored.record_id} of {stored.patient} ({stored.size} bytes)\n"
@@ -114,7 +115,7 @@ def get(directory: Path, who: str, peer: str | None, patient: str, access_tx: st
         with _store(directory, who, peer) as store:
             record = store.get(record_id, access_tx, patient=patient)
     except (GatewayError, CommitError, LocalNetworkError) as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     data: dict[str, object] = {"patient": record.patient, "record_id": record.record_id,
                                "content_hash": record.content_hash, "size": len(record.content),
                                "access_tx_id": access_tx}
@@ -140,9 +141,9 @@ def _access(directory: Path, who: str, host_peer: str, patient: str, record_id: 
         raise CommitError(status.tx_id, status.code, status.block_number)
     answer = json.loads(submitted.result)
     if not answer.get("granted"):
-        raise click.ClickException(
+        raise CliError(
             f"access to record {record_id} of {patient} refused: {answer.get('reason')} "
-            f"(audited as {status.tx_id})"
+            f"(audited as {status.tx_id})", "PERMISSION_DENIED", status.tx_id,
         )
     return status.tx_id
 
@@ -159,7 +160,7 @@ def erase(directory: Path, who: str, peer: str | None, patient: str, record_id: 
         with _store(directory, who, peer) as store:
             store.erase(record_id, patient=patient)
     except GatewayError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise cli_error(exc) from exc
     emit(as_json, {"patient": patient, "record_id": record_id, "erased": True},
          f"erased record {record_id} of {patient} from the store; tombstone it on the ledger with "
          "consent erase_record")

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from careledger.cli.common import dir_option, emit, json_option
+from careledger.cli.errors import cli_error
 from careledger.gateway import CommitError, GatewayError, LocalNetworkError, connect_local
 
 
@@ -66,7 +67,7 @@ def _tx_command(submit: bool) -> click.Command:
                     result = proposal.evaluate()
                     data, text = {"tx_id": proposal.tx_id, "result": _show(result)}, _display(result)
         except (GatewayError, CommitError, LocalNetworkError) as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise cli_error(exc) from exc
         emit(as_json, data, text)
 
     command.help = (f"{verb.capitalize()} CONTRACT FUNCTION [ARG...] through the gateway"

@@ -49,6 +49,17 @@ def _pick_peer(peers: list[dict[str, Any]], org: str, peer: str | None) -> dict[
     return named[0]
 
 
+def _known_identities(root: Path, org: str) -> str:
+    """Who can sign in org (or which orgs there are), for an error naming an unknown identity."""
+    crypto = root / "crypto"
+    if not (crypto / org).is_dir():
+        orgs = sorted(p.name for p in crypto.iterdir() if p.is_dir()) if crypto.is_dir() else []
+        return f"no org {org!r}; orgs: {', '.join(orgs) or 'none'}"
+    users = sorted(p.name for p in (crypto / org).iterdir() if (p / "cert.pem").is_file() and p.name != "ca")
+    return (f"identities of {org}: {', '.join(users) or 'none'} "
+            f"(issue a new one with `careledger crypto issue {org} NAME`)")
+
+
 def _address(node: dict[str, Any]) -> str:
     return node.get("address") or f"{node['host']}:{node['port']}"
 
@@ -88,10 +99,7 @@ def local_peer(
         raise LocalNetworkError(f"{root / 'network.json'} is malformed ({err!r}); {_HINT}") from err
     user_dir = root / "crypto" / org / user
     if not user_dir.is_dir():
-        raise LocalNetworkError(
-            f"no identity {org}:{user}: {user_dir} does not exist; {_HINT}, "
-            f"or enroll the user in org {org}"
-        )
+        raise LocalNetworkError(f"no identity {org}:{user} in {root}; {_known_identities(root, org)}")
     identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", "certificate"))
     signer = new_private_key_signer(_read(user_dir / "key.pem", "private key"))
     peer_org = target["org"]

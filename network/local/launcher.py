@@ -12,10 +12,13 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import FrameType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -159,15 +162,56 @@ def _kind(node: NodeInfo, profile: Profile) -> str:
     return "orderer" if node in profile.orderers else "peer"
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+@contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (and SIGTERM, SIGHUP) until the block is done, then raise KeyboardInterrupt:
+    a process started inside is always recorded in pids.json, a stop inside always completes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum))
+                for sig in _STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt(f"signal {signal.Signals(caught[0]).name} while starting the network")
+
+
+@contextmanager
+def _stop_signals_interrupt() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise KeyboardInterrupt, as Ctrl-C does, so that `up` cleans up after any."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, _frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _spawn(layout: Layout, process_id: str, argv: list[str], log_path: Path) -> int:
-    """Start a detached process logging to log_path and note its pid in pids.json."""
+    """Start a detached process logging to log_path and note its pid in pids.json (no interrupt
+    can come between the two)."""
     layout.logs.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    with _interrupts_deferred(), open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True)
-    pids = _read_pids(layout)
-    pids[process_id] = proc.pid
-    layout.pids.write_text(json.dumps(pids, indent=2) + "\n")
+        pids = _read_pids(layout)
+        pids[process_id] = proc.pid
+        layout.pids.write_text(json.dumps(pids, indent=2) + "\n")
     return proc.pid
 
 
@@ -238,8 +282,9 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
        consensus: str | None = None) -> Profile:
     """Bring the network up (or resume a stopped one with its ledgers); returns its profile.
 
-    `orderers` and `consensus` override the config's; if anything fails to start, whatever did
-    start is stopped again before the error is raised.
+    `orderers` and `consensus` override the config's; if anything fails to start, or the caller
+    is interrupted (Ctrl-C, SIGTERM, SIGHUP), whatever did start is stopped again before the error
+    or KeyboardInterrupt is raised: no process is left behind.
     """
     layout = Layout(directory.resolve())
     running = [n for n in status(directory) if n.running]
@@ -264,16 +309,25 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
     profile.save(layout.root)
     layout.pids.unlink(missing_ok=True)
     try:
-        if profile.etcd_members:
-            start_etcd_cluster(layout, profile, timeout, progress)
-        for group in (profile.orderers, profile.peers):
-            for node in group:
-                start_node(layout, profile, node)
-                progress(f"started {node.id}")
-            wait_healthy(layout, profile, list(group), timeout, progress)
-    except (LauncherError, EtcdClusterError) as exc:
-        down(directory, progress)
-        raise LauncherError(str(exc)) from exc
+        with _stop_signals_interrupt():
+            if profile.etcd_members:
+                start_etcd_cluster(layout, profile, timeout, progress)
+            for group in (profile.orderers, profile.peers):
+                for node in group:
+                    start_node(layout, profile, node)
+                    progress(f"started {node.id}")
+                wait_healthy(layout, profile, list(group), timeout, progress)
+    except BaseException as exc:
+        if isinstance(exc, KeyboardInterrupt):
+            progress("interrupted: stopping what was started")
+        try:
+            with _interrupts_deferred():
+                down(directory, progress)
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C during the clean-up: it completed anyway
+        if isinstance(exc, (LauncherError, EtcdClusterError)):
+            raise LauncherError(str(exc)) from exc
+        raise
     return profile
 
 
@@ -342,6 +396,8 @@ def down(directory: Path, progress: Progress = lambda _: None) -> list[str]:
     # peers first (they would look for their orderers), then orderers, then etcd (which the
     # orderers would look for); each group stops in parallel
     ids = list(_read_pids(layout))
+    if ids:
+        progress(f"stopping {len(ids)} process(es) in {layout.root}")
     stopped: list[str] = []
     for group in ([i for i in ids if i not in orderers | etcd_members],
                   [i for i in ids if i in orderers], [i for i in ids if i in etcd_members]):

@@ -289,6 +289,17 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self, request: common_pb2.Signed, context: grpc.ServicerContext
     ) -> Iterator[gateway_pb2.ChaincodeEventsResponse]:
         req, _ = open_signed(request, gateway_pb2.ChaincodeEventsRequest, self._membership, "identity")
+        if req.channel != self._profile.channel:
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                f"no channel {req.channel!r} on this peer; it serves {self._profile.channel!r}",
+            )
+        if req.contract not in self._policies:  # no events would ever come: say so at once
+            raise RequestError(
+                grpc.StatusCode.NOT_FOUND,
+                f"contract {req.contract!r} is not deployed on channel "
+                f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
+            )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
         for block in blockstream.follow(self._ledger, start, context.is_active):
             events = [e for e in block_events(block) if e.contract == req.contract]
