@@ -75,6 +75,9 @@ class OrdererSettings:
     max_message_bytes: int = 1_048_576
     consensus: str = "solo"
     etcd: EtcdSettings = field(default_factory=EtcdSettings)
+    # How far a proposal's time may lie from a node's clock (gateway, endorsers) and from its
+    # block's time (committers, which then mark it EXPIRED_TIMESTAMP): one value for the channel.
+    clock_skew_s: float = 300.0
 
     @classmethod
     def parse(cls, raw: dict[str, object]) -> OrdererSettings:
@@ -86,6 +89,9 @@ class OrdererSettings:
         if settings.consensus not in CONSENSUS_TYPES:
             raise ValueError(f"orderer.consensus is {settings.consensus!r}; choose one of "
                              f"{', '.join(CONSENSUS_TYPES)}")
+        if not settings.clock_skew_s > 0:
+            raise ValueError(f"orderer.clock_skew_s is {settings.clock_skew_s!r}; it must be a "
+                             "positive number of seconds (e.g. 300)")
         return settings
 
 

@@ -105,18 +105,20 @@ class Membership:
         """The Identity behind `cert_pem` if a channel org's CA issued it and it is valid at `at`."""
         return self._current(cert_pem, at).identity
 
-    def verify(self, cert_pem: bytes, data: bytes, signature: bytes) -> Identity:
-        """The signer's Identity if `signature` is its ECDSA signature over SHA-256(data)."""
-        return self._check(cert_pem, data, signature, ec.ECDSA(hashes.SHA256()))
+    def verify(self, cert_pem: bytes, data: bytes, signature: bytes, at: datetime | None = None) -> Identity:
+        """The signer's Identity if `signature` is its ECDSA signature over SHA-256(data) and the
+        certificate is valid at `at` (default: now; a committer passes its block's time)."""
+        return self._check(cert_pem, data, signature, ec.ECDSA(hashes.SHA256()), at)
 
     def verify_digest(self, cert_pem: bytes, digest: bytes, signature: bytes) -> Identity:
         """Like verify, for a signature over an already computed SHA-256 digest."""
         return self._check(cert_pem, digest, signature, ec.ECDSA(Prehashed(hashes.SHA256())))
 
     def _check(
-        self, cert_pem: bytes, payload: bytes, signature: bytes, algorithm: ec.ECDSA
+        self, cert_pem: bytes, payload: bytes, signature: bytes, algorithm: ec.ECDSA,
+        at: datetime | None = None,
     ) -> Identity:
-        verified = self._current(cert_pem, None)
+        verified = self._current(cert_pem, at)
         identity = verified.identity
         try:
             verified.public_key.verify(signature, payload, algorithm)

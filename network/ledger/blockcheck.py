@@ -1,4 +1,5 @@
-"""Checks that a chain of blocks is intact: numbering, hash chain, data hashes, orderer signatures.
+"""Checks that a chain of blocks is intact: numbering, hash chain, data hashes, block times that
+never go back, orderer signatures.
 
 `check_block` is what a peer applies to every delivered block before committing it; `verify_*`
 apply it to a whole stored chain (read raw, never through a store that could repair it) so that
@@ -15,7 +16,7 @@ from google.protobuf.message import DecodeError
 
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Membership
-from careledger.network.ledger import protoutil
+from careledger.network.ledger import protoutil, txtime
 from careledger.network.ledger.blockstore import BLOCKS_FILE, read_raw_blocks
 from careledger.protos import common_pb2
 
@@ -53,6 +54,10 @@ def check_block(
         )
     if header.data_hash != protoutil.data_hash(block.data.envelopes):
         return "data_hash does not match its transactions: the block's data was altered"
+    made, before = txtime.block_time(header), txtime.block_time(previous) if previous is not None else None
+    if before is not None and (made is None or made < before):
+        return (f"time {txtime.iso(made) if made else '(none)'} is earlier than block "
+                f"{expected_number - 1}'s time {txtime.iso(before)}")
     try:
         identity = orderer_membership.verify(
             block.metadata.orderer,

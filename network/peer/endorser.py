@@ -7,9 +7,9 @@ ProposalResponsePayload, and only the committer, after ordering, applies it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import grpc
@@ -18,7 +18,7 @@ from careledger.chaincode import ClientIdentity
 from careledger.chaincode.runtime import ContractRegistry, Invocation, simulate
 from careledger.network.identity.membership import Identity, IdentityError, Membership
 from careledger.network.identity.signing import Signer
-from careledger.network.ledger import protoutil
+from careledger.network.ledger import protoutil, txtime
 from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import identity_error, parse
 from careledger.network.peer.statedb import StateDB
@@ -82,8 +82,12 @@ class Endorser:
         signer: Signer,
         committed: TxLookup,
         max_bytes: int,
+        clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._channel = channel
+        self._clock_skew = clock_skew  # how far a proposal's time may be from this peer's clock
+        self._clock = clock
         self._max_bytes = max_bytes  # the network's max_message_bytes: a bigger result cannot travel
         self._membership = membership
         self._registry = registry
@@ -117,6 +121,14 @@ class Endorser:
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"transaction {header.tx_id} was already committed in block {found[1]}; "
                 "a replayed proposal is refused — build a new proposal",
+            )
+        skewed = txtime.outside_window(txtime.proposal_time(header), self._clock(), self._clock_skew,
+                                       "this peer's clock")
+        if skewed:
+            raise RequestError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f"proposal {header.tx_id} refused: {skewed}; check the client's clock and build a "
+                "new proposal",
             )
         return CheckedProposal(proposal, creator)
 

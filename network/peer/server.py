@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from datetime import timedelta
 from functools import partial
 
 from prometheus_client import CollectorRegistry
@@ -82,7 +83,9 @@ def main(argv: list[str] | None = None) -> None:
         kept = repair.cut(ctx.data_dir, damage)
         log.warning("cut the chain before block %d (bytes kept in %s); rebuilding state",
                     damage.first_bad_block, kept)
-    ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state))
+    skew = timedelta(seconds=profile.orderer.clock_skew_s)
+    ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state,
+                                                          clock_skew=skew))
     max_bytes = profile.orderer.max_message_bytes
     open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
                            max_message_bytes=max_bytes)
@@ -98,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
         ledger_health.repairing = ""
     connections = Connections(open_channel)  # cached; the committer opens its own
     ledger.add_listener(metrics.observe_block)
-    endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes)
+    endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes,
+                        clock_skew=skew)
     server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
                                 require_client_auth=False)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)

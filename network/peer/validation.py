@@ -4,6 +4,13 @@ Checks run in a fixed order and the first failure wins, so every peer computes t
 Signature checks are independent of each other and of state, so those of the whole block run in
 parallel first; the MVCC pass then runs in block order, seeing the writes of earlier valid
 transactions of the same block.
+
+The order: channel, tx id rule, creator signature (certificate valid at the block's time),
+duplicate tx id, proposal time within the clock skew of the block's time (EXPIRED_TIMESTAMP),
+response payload, endorsement policy (endorser certificates valid at the block's time), MVCC and
+phantom reads. Time is the orderer-signed block time, never this peer's clock, so re-validating
+an old block later gives the same codes. (Blocks cut before blocks carried a time are judged by
+the wall clock and without the time rule.)
 """
 
 from __future__ import annotations
@@ -12,14 +19,14 @@ import logging
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from google.protobuf.message import DecodeError
 
 from careledger.chaincode.state import Version
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Identity, Membership
-from careledger.network.ledger import protoutil
+from careledger.network.ledger import protoutil, txtime
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.policy import Policy
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
@@ -168,11 +175,13 @@ class Validator:
         policies: Mapping[str, Policy],
         state: StateDB,
         workers: int = 4,
+        clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW,
     ) -> None:
         self._channel = channel
         self._membership = membership
         self._policies = dict(policies)
         self._state = state
+        self._clock_skew = clock_skew
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate")
 
     def close(self) -> None:
@@ -182,8 +191,10 @@ class Validator:
     def validate(self, block: common_pb2.Block) -> list[TxOutcome]:
         """One outcome per envelope of `block`, in order; state is read, never written."""
         decoded = [_decode(raw) for raw in block.data.envelopes]
-        signatures = self._check_signatures(decoded)
-        block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number)
+        at = txtime.block_time(block.header)
+        signatures = self._check_signatures(decoded, at)
+        block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number,
+                                at, self._clock_skew)
         outcomes = [block_pass.decide(d, s) for d, s in zip(decoded, signatures, strict=True)]
         for outcome in outcomes:
             if not outcome.valid:
@@ -196,8 +207,11 @@ class Validator:
                 )
         return outcomes
 
-    def _check_signatures(self, decoded: list[_Decoded | _Failure]) -> list[_Signatures | None]:
-        """Every creator and endorser signature of the block, checked in parallel."""
+    def _check_signatures(
+        self, decoded: list[_Decoded | _Failure], at: datetime | None
+    ) -> list[_Signatures | None]:
+        """Every creator and endorser signature of the block, checked in parallel, with
+        certificates judged at `at` (the block's time)."""
         owners: list[int] = []
         checks: list[_SignatureCheck] = []
         for i, d in enumerate(decoded):
@@ -211,17 +225,18 @@ class Validator:
                 )
                 owners.extend([i] * (1 + len(tx.endorsements)))
         results: dict[int, list[Identity | str]] = {}
-        for i, result in zip(owners, self._pool.map(self._verify, checks), strict=True):
+        results_in_order = self._pool.map(lambda check: self._verify(check, at), checks)
+        for i, result in zip(owners, results_in_order, strict=True):
             results.setdefault(i, []).append(result)
         return [
             _Signatures.of(d.tx_id, results[i][0], results[i][1:]) if isinstance(d, _Decoded) else None
             for i, d in enumerate(decoded)
         ]
 
-    def _verify(self, check: _SignatureCheck) -> Identity | str:
-        """The signer's identity, or why the signature is not acceptable."""
+    def _verify(self, check: _SignatureCheck, at: datetime | None) -> Identity | str:
+        """The signer's identity, or why the signature is not acceptable at time `at`."""
         try:
-            return self._membership.verify(check.cert, check.data, check.signature)
+            return self._membership.verify(check.cert, check.data, check.signature, at=at)
         except IdentityError as exc:
             return str(exc)
 
@@ -229,11 +244,15 @@ class Validator:
 class _BlockPass:
     """The sequential pass over one block: duplicates, policies and MVCC with in-block writes."""
 
-    def __init__(self, channel: str, policies: Mapping[str, Policy], state: StateDB, block_num: int) -> None:
+    def __init__(self, channel: str, policies: Mapping[str, Policy], state: StateDB, block_num: int,
+                 block_time: datetime | None = None,
+                 clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW) -> None:
         self._channel = channel
         self._policies = policies
         self._state = state
         self._block_num = block_num
+        self._block_time = block_time
+        self._clock_skew = clock_skew
         self._tx_num = -1
         self._seen_tx_ids: set[str] = set()
         self._written: dict[tuple[str, str], Version | None] = {}  # None marks a delete
@@ -265,6 +284,12 @@ class _BlockPass:
         status = self._state.tx_status(d.tx_id)
         if status is not None and status[0] not in UNVERIFIED_TX_ID_CODES:
             return VC.DUPLICATE_TXID, f"tx id already committed in block {status[1]}"
+        if self._block_time is not None:
+            late = txtime.outside_window(
+                txtime.proposal_time(header), self._block_time, self._clock_skew,
+                f"block {self._block_num}'s time")
+            if late:
+                return VC.EXPIRED_TIMESTAMP, late
         if d.payload is None:
             return VC.BAD_RESPONSE_PAYLOAD, d.payload_error
         if d.payload.proposal_hash != protoutil.proposal_hash(d.transaction.proposal):

@@ -4,6 +4,7 @@ offline with the peer's own ledger, validator and identity, then caught up from 
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import partial
 
 from prometheus_client import CollectorRegistry
@@ -26,7 +27,9 @@ def open_peer_ledger(layout: Layout, profile: Profile, node: NodeInfo) -> Ledger
     """The peer's ledger with the validator the peer itself uses, for committing offline."""
     members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
-    return Ledger(layout.node_data(node), lambda state: Validator(profile.channel, members, policies, state))
+    skew = timedelta(seconds=profile.orderer.clock_skew_s)
+    return Ledger(layout.node_data(node),
+                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew))
 
 
 def peer_committer(layout: Layout, profile: Profile, node: NodeInfo, ledger: Ledger) -> Committer:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from txfactory import (
 
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger.blockcheck import check_block
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.policy import parse
 from careledger.network.peer.statedb import StateDB
@@ -244,3 +245,57 @@ def test_squatted_tx_id_does_not_block_the_genuine_transaction(
     assert [o.code for o in outcomes] == [VC.BAD_PROPOSAL_TXID, VC.VALID]
     state.apply_block(0, outcomes)
     assert state.tx_status(genuine.header.tx_id) == (VC.VALID, 0)
+
+
+def _dated_tx(net: TestNetwork, at: datetime) -> bytes:
+    proposal = make_proposal(net.client("hospital"), "consent", timestamp=at)
+    return sign_transaction(net.client("hospital"), endorse(proposal, _both(net))).SerializeToString()
+
+
+def test_proposal_dated_outside_the_skew_of_its_block_time_is_expired_timestamp(
+    validator: Validator, net: TestNetwork
+) -> None:
+    block_time = datetime.now(UTC).replace(microsecond=0) + timedelta(minutes=10)  # certs valid then
+    envelopes = [
+        _dated_tx(net, block_time - timedelta(days=400)),
+        _dated_tx(net, block_time + timedelta(days=3650)),
+        _dated_tx(net, datetime(1971, 1, 1, tzinfo=UTC)),
+        _dated_tx(net, block_time - timedelta(minutes=4)),
+        _dated_tx(net, block_time + timedelta(minutes=4)),
+    ]
+    block = make_block(0, None, envelopes, net.orderer, at=block_time)
+    outcomes = validator.validate(block)
+    assert [o.code for o in outcomes] == [VC.EXPIRED_TIMESTAMP] * 3 + [VC.VALID] * 2
+    then = (block_time - timedelta(days=400)).isoformat().replace("+00:00", "Z")
+    assert outcomes[0].reason == (
+        f"proposal time {then} is 400 days before block 0's time "
+        f"{block_time.isoformat().replace('+00:00', 'Z')}; the channel accepts 300 s either way "
+        "(clock_skew_s)"
+    )
+    assert "after block 0's time" in outcomes[1].reason
+
+
+def test_block_without_a_time_skips_the_time_rule(validator: Validator, net: TestNetwork) -> None:
+    block = make_block(0, None, [_dated_tx(net, datetime.now(UTC) - timedelta(days=400))], net.orderer)
+    block.header.ClearField("timestamp")  # a block cut before blocks carried a time
+    assert [o.code for o in validator.validate(block)] == [VC.VALID]
+
+
+def test_certificates_are_judged_at_the_block_time_not_the_wall_clock(
+    validator: Validator, net: TestNetwork
+) -> None:
+    not_after = net.membership().identity(net.client("hospital").cert_pem).not_after
+    later = not_after + timedelta(days=1)  # the certificate is valid now, but not at the block's time
+    (outcome,) = validator.validate(make_block(0, None, [_dated_tx(net, later)], net.orderer, at=later))
+    assert outcome.code == VC.BAD_CREATOR_SIGNATURE
+    assert "not at " + later.isoformat() in outcome.reason
+
+
+def test_blocks_carry_a_signed_time_that_never_goes_back(net: TestNetwork) -> None:
+    first = make_block(0, None, [], net.orderer, at=datetime(2030, 1, 1, tzinfo=UTC))
+    second = make_block(1, first.header, [], net.orderer, at=datetime(2029, 1, 1, tzinfo=UTC))
+    assert second.header.timestamp == first.header.timestamp  # an orderer with a slower clock
+    assert check_block(second, first.header, 1, net.orderer_membership()) == ""
+    second.header.timestamp.FromDatetime(datetime(2029, 1, 1, tzinfo=UTC))  # not re-signed
+    assert "earlier than block 0's time 2030-01-01T00:00:00Z" in check_block(
+        second, first.header, 1, net.orderer_membership())
