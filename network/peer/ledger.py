@@ -5,17 +5,25 @@ transaction), then tell waiters. A crash after the append and before the state l
 beyond the state's savepoint; opening the ledger replays them from their stored codes, so the
 two always end up agreeing without re-validating anything. A state write that fails while the
 process lives (a full disk) is repaired the same way by `resume()`, without a restart.
+
+Opening also checks the world state against the digest stored with the last block's commit
+record (statecheck.py): if a row was changed outside a commit, or the state database predates
+commit records, the state is rebuilt from the blocks before anything is served, and
+`state_repair` says what differed, by block and key.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from careledger.network.ledger.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
+from careledger.network.peer import statecheck
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
 from careledger.network.peer.validation import Validator, replay_outcomes
@@ -33,6 +41,19 @@ class LedgerError(Exception):
     """The ledger cannot commit or recover; the message names the block."""
 
 
+@dataclass(frozen=True)
+class StateRepair:
+    """Why the state database was rebuilt from the blocks on open, and what differed."""
+
+    reason: str
+    differences: tuple[statecheck.StateDiff, ...]
+
+    def describe(self) -> str:
+        shown = "; ".join(d.describe() for d in self.differences[:5])
+        more = f" (and {len(self.differences) - 5} more)" if len(self.differences) > 5 else ""
+        return f"{self.reason}; rebuilt from the blocks" + (f": {shown}{more}" if shown else "")
+
+
 class Ledger:
     """Blocks and world state of one channel, committed atomically as seen from outside."""
 
@@ -42,14 +63,15 @@ class Ledger:
         self._dir = Path(directory)
         self.blocks = BlockStore(self._dir / BLOCKS_DIR)
         self.state = StateDB(self._dir / STATE_FILE)
-        self._validator = validator_factory(self.state) if validator_factory else None
         self._commit_lock = threading.Lock()
         self._changed = threading.Condition()
         self._listeners_lock = threading.Lock()
         self._listeners: list[Listener] = []
         self._height = 0
         self._broken = ""
+        self.state_repair: StateRepair | None = None  # set when opening had to rebuild the state
         self._recover()
+        self._validator = validator_factory(self.state) if validator_factory else None
 
     def _recover(self) -> None:
         """Re-apply stored blocks beyond the state's savepoint, using their stored codes."""
@@ -61,7 +83,37 @@ class Ledger:
                 replayed.start,
                 replayed.stop - 1,
             )
+        self._check_state()
         self._height = self.blocks.height
+
+    def _check_state(self) -> None:
+        """Rebuild the state from the blocks if its rows no longer match the stored digest."""
+        savepoint = self.state.savepoint()
+        if savepoint is None:
+            return
+        record = self.state.commit_record(savepoint)
+        if record is None:
+            reason = f"state {self.state.path} has no commit record for block {savepoint} (it predates them)"
+        elif self.state.scan_digest() != record.state_digest:
+            reason = (f"state {self.state.path} does not match the digest committed with block {savepoint}: "
+                      "a row was changed outside a commit")
+        else:
+            return
+        path = self.state.path
+        scratch = path.with_name(path.name + ".rebuild")
+        rebuilt = statecheck.rebuild((self.blocks.get(n) for n in range(savepoint + 1)), scratch)
+        try:
+            found = statecheck.diff(self.state.state_rows(), rebuilt.state_rows())
+        finally:
+            rebuilt.close()
+        self.state.close()
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+            Path(f"{scratch}{suffix}").unlink(missing_ok=True)
+        os.replace(scratch, path)
+        self.state = StateDB(path)
+        self.state_repair = StateRepair(reason, tuple(found))
+        log.error("ledger %s: %s", self._dir, self.state_repair.describe())
 
     def _replay(self) -> range:
         """Apply to state every stored block past its savepoint; returns their numbers."""

@@ -6,7 +6,9 @@ transaction); on damage it names the first bad block, keeps its gRPC port closed
 there (the cut bytes are kept beside the file), rebuilds the state from the intact blocks and
 commits the rest again from the orderers before it serves. `careledger ledger repair` does the same
 for a stopped peer (network/tools/repair.py). Validation codes are not covered by the orderer's
-signature: a changed code that still parses is not detected here.
+signature, so each block's codes are also compared with the commit record the state database kept
+when it applied the block (statecheck.py): a changed code makes that block the first damaged one,
+and it is validated again when fetched.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from google.protobuf.message import DecodeError
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger.blockcheck import check_block
 from careledger.network.ledger.blockstore import BLOCKS_FILE, BlockStore, read_raw_blocks
+from careledger.network.peer import commithash, statecheck
 from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE
 from careledger.protos import common_pb2
 
@@ -43,7 +46,9 @@ def inspect(data_dir: Path, orderer_membership: Membership) -> Damage | None:
     if not path.is_file():
         return None
     raw = read_raw_blocks(path)
+    records = statecheck.read_commit_records(Path(data_dir) / STATE_FILE)
     previous: common_pb2.BlockHeader | None = None
+    commit = commithash.GENESIS
     for number, data in enumerate(raw.blocks):
         block = common_pb2.Block()
         try:
@@ -54,6 +59,10 @@ def inspect(data_dir: Path, orderer_membership: Membership) -> Damage | None:
         codes, txs = len(block.metadata.validation_codes), len(block.data.envelopes)
         if not problem and codes != txs:
             problem = f"carries {codes} validation codes for {txs} transactions"
+        record = records.get(number)
+        if not problem and record is not None:
+            problem = statecheck.commit_problem(block, record, commit)
+            commit = record.commit_hash
         if problem:
             return Damage(number, len(raw.blocks), f"block {number}: {problem}", path)
         previous = block.header

@@ -1,8 +1,10 @@
 """World state, key history and the transaction index in one SQLite file.
 
 One file so that a block's effects — valid writes, history rows, the validation code of every
-transaction and the savepoint — land in a single SQLite transaction: after a crash the state is
-either wholly before or wholly after the block, and the savepoint says which.
+transaction, the block's commit record and the savepoint — land in a single SQLite transaction:
+after a crash the state is either wholly before or wholly after the block, and the savepoint says
+which. The commit record (commithash.py) holds the block's codes, its commit hash and the digest of
+the world state after it, so that a changed row or a changed code in the block file is found.
 """
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from careledger.chaincode.state import HistoryEntry, Version
+from careledger.network.peer import commithash
 from careledger.protos import common_pb2
 
 if TYPE_CHECKING:
@@ -38,6 +42,10 @@ CREATE TABLE IF NOT EXISTS txindex (
     tx_num INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS commits (
+    block_num INTEGER PRIMARY KEY, commit_hash BLOB NOT NULL, codes BLOB NOT NULL,
+    state_digest BLOB NOT NULL
+);
 """
 
 _VC = common_pb2.ValidationCode
@@ -65,6 +73,16 @@ class StateDBError(Exception):
 
 class SavepointError(StateDBError):
     """A block was applied out of order relative to the savepoint."""
+
+
+@dataclass(frozen=True)
+class CommitRecord:
+    """What the state database recorded when it applied one block."""
+
+    block_num: int
+    commit_hash: bytes
+    codes: bytes  # one validation code per transaction, one byte each
+    state_digest: bytes  # of the world state after the block
 
 
 class StateDB:
@@ -167,8 +185,41 @@ class StateDB:
         row = self._conn().execute("SELECT value FROM meta WHERE name = 'savepoint'").fetchone()
         return None if row is None else row[0]
 
+    def commit_record(self, block_num: int) -> CommitRecord | None:
+        """The commit record of an applied block, or None (not applied, or a state.db from
+        before commit records)."""
+        row = self._conn().execute(
+            "SELECT block_num, commit_hash, codes, state_digest FROM commits WHERE block_num = ?",
+            (block_num,),
+        ).fetchone()
+        return None if row is None else CommitRecord(row[0], bytes(row[1]), bytes(row[2]), bytes(row[3]))
+
+    def commit_records(self) -> list[CommitRecord]:
+        """Every commit record, by block number."""
+        rows = self._conn().execute(
+            "SELECT block_num, commit_hash, codes, state_digest FROM commits ORDER BY block_num"
+        ).fetchall()
+        return [CommitRecord(r[0], bytes(r[1]), bytes(r[2]), bytes(r[3])) for r in rows]
+
+    def scan_digest(self) -> bytes:
+        """The state digest computed from every row of the world state now (a full scan)."""
+        digest = 0
+        with self.snapshot():
+            for ns, key, value, block_num, tx_num in self._conn().execute(
+                "SELECT ns, key, value, block_num, tx_num FROM state"
+            ):
+                digest = commithash.add(digest, commithash.row_hash(ns, key, bytes(value), block_num, tx_num))
+        return commithash.digest_bytes(digest)
+
+    def state_rows(self) -> dict[tuple[str, str], tuple[bytes, Version]]:
+        """The whole world state: (namespace, key) -> (value, version)."""
+        with self.snapshot():
+            rows = self._conn().execute("SELECT ns, key, value, block_num, tx_num FROM state").fetchall()
+        return {(ns, key): (bytes(value), (b, t)) for ns, key, value, b, t in rows}
+
     def apply_block(self, block_num: int, outcomes: Sequence[TxOutcome]) -> None:
-        """Apply one block's outcomes and move the savepoint, all in one SQLite transaction."""
+        """Apply one block's outcomes, record its commit hash and the state digest, and move the
+        savepoint, all in one SQLite transaction."""
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -179,6 +230,11 @@ class StateDB:
                     f"cannot apply block {block_num} to state {self._path}: the savepoint expects "
                     f"block {expected} next; reopen the ledger to replay missing blocks"
                 )
+            last = conn.execute(
+                "SELECT commit_hash, state_digest FROM commits WHERE block_num = ?", (block_num - 1,)
+            ).fetchone()
+            previous, digest = (commithash.GENESIS, 0) if last is None else (
+                bytes(last[0]), commithash.digest_int(bytes(last[1])))
             for tx_num, outcome in enumerate(outcomes):
                 if not outcome.tx_id:  # unparseable envelope: nothing to look up by
                     continue
@@ -187,7 +243,13 @@ class StateDB:
                     (outcome.tx_id, outcome.code, block_num, tx_num),
                 )
                 if outcome.code == _VC.VALID:
-                    self._write(conn, block_num, tx_num, outcome)
+                    digest = self._write(conn, block_num, tx_num, outcome, digest)
+            conn.execute(
+                "INSERT OR REPLACE INTO commits (block_num, commit_hash, codes, state_digest) "
+                "VALUES (?, ?, ?, ?)",
+                (block_num, commithash.commit_hash(previous, block_num, outcomes),
+                 commithash.codes_bytes([o.code for o in outcomes]), commithash.digest_bytes(digest)),
+            )
             conn.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('savepoint', ?)", (block_num,))
             conn.execute("COMMIT")
         except BaseException:
@@ -197,10 +259,19 @@ class StateDB:
             raise
 
     @staticmethod
-    def _write(conn: sqlite3.Connection, block_num: int, tx_num: int, outcome: TxOutcome) -> None:
-        """State and history rows for the writes of one valid transaction."""
+    def _write(conn: sqlite3.Connection, block_num: int, tx_num: int, outcome: TxOutcome, digest: int) -> int:
+        """State and history rows for the writes of one valid transaction; returns the state
+        digest updated for the rows replaced, added and deleted."""
         ts = outcome.timestamp.isoformat()
         for ns, w in outcome.writes:
+            old = conn.execute(
+                "SELECT value, block_num, tx_num FROM state WHERE ns = ? AND key = ?", (ns, w.key)
+            ).fetchone()
+            if old is not None:
+                replaced = commithash.row_hash(ns, w.key, bytes(old[0]), old[1], old[2])
+                digest = commithash.remove(digest, replaced)
+            if not w.is_delete:
+                digest = commithash.add(digest, commithash.row_hash(ns, w.key, w.value, block_num, tx_num))
             if w.is_delete:
                 conn.execute("DELETE FROM state WHERE ns = ? AND key = ?", (ns, w.key))
             else:
@@ -214,6 +285,7 @@ class StateDB:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (ns, w.key, block_num, tx_num, outcome.tx_id, w.value, int(w.is_delete), ts),
             )
+        return digest
 
     def close(self) -> None:
         """Close every thread's connection; later calls raise StateDBError."""
