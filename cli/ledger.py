@@ -19,6 +19,7 @@ from careledger.network.identity.membership import Membership
 from careledger.network.ledger.blockcheck import verify_directory
 from careledger.network.local import launcher
 from careledger.network.tools import repair as peer_repair
+from careledger.network.tools import stateverify
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
@@ -97,11 +98,17 @@ def block(directory: Path, number: int, who: str, raw: bool, as_json: bool) -> N
 
 @ledger.command()
 @dir_option
+@click.option("--state", "check_state", is_flag=True,
+              help="Also re-validate every peer's blocks and compare codes and world state with its "
+                   "state database (slower: checks every signature again).")
 @json_option
-def verify(directory: Path, as_json: bool) -> None:
-    """Check every node's block files: hash chain, data hashes, orderer signatures.
+def verify(directory: Path, check_state: bool, as_json: bool) -> None:
+    """Check every node's block files (hash chain, data hashes, block times, orderer signatures),
+    each peer's block file against the commit records of its state database, and the peers'
+    commit hashes against each other.
 
-    Exits non-zero and names the first bad block of each node that fails.
+    Exits non-zero and names the first bad block of each node that fails (with --state: each
+    block and key whose state or validation code is not what re-validating the blocks gives).
     """
     layout = Layout(directory.resolve())
     try:
@@ -112,12 +119,34 @@ def verify(directory: Path, as_json: bool) -> None:
     reports = {}
     for node in (*profile.orderers, *profile.peers):
         reports[node.id] = verify_directory(layout.node_data(node) / "blocks", orderers)
-    data = {nid: {"ok": r.ok, "height": r.height, "first_bad_block": r.first_bad_block,
-                  "problem": r.problem} for nid, r in reports.items()}
-    emit(as_json, data, lambda: "\n".join(
-        f"{nid}: {'OK' if r.ok else 'FAILED'} height {r.height}" + ("" if r.ok else f" — {r.problem}")
-        for nid, r in reports.items()))
-    if not all(r.ok for r in reports.values()):
+    data: dict[str, dict[str, object]] = {
+        nid: {"ok": r.ok, "height": r.height, "first_bad_block": r.first_bad_block, "problem": r.problem}
+        for nid, r in reports.items()}
+    records = {node.id: stateverify.commit_records(layout, node) for node in profile.peers}
+    disagreeing = stateverify.compare_peers(records)
+    for node in profile.peers:
+        entry = data[node.id]
+        entry["committed"] = len(records[node.id])
+        damage = peer_repair.inspect(layout.node_data(node), orderers) if entry["ok"] else None
+        problem = damage.describe() if damage else disagreeing.get(node.id, "")
+        if damage:
+            entry["first_bad_block"] = damage.first_bad_block
+        if check_state:
+            state = stateverify.verify_state(layout, profile, node)
+            entry["state_problems"] = list(state.problems)
+            problem = problem or "; ".join(state.problems[:3]) + (
+                f" (and {len(state.problems) - 3} more)" if len(state.problems) > 3 else "")
+        if problem:
+            entry["ok"], entry["problem"] = False, problem
+
+    def text() -> str:
+        return "\n".join(
+            f"{nid}: {'OK' if d['ok'] else 'FAILED'} height {d['height']}"
+            + ("" if d["ok"] else f" — {d['problem']}")
+            for nid, d in data.items())
+
+    emit(as_json, data, text)
+    if not all(d["ok"] for d in data.values()):
         raise SystemExit(1)
 
 

@@ -1,6 +1,6 @@
 """The fault campaign: inject faults into a live network under load and prove nothing acknowledged is lost.
 
-    python -m tests.faults.campaign [--full] [--scenario 1,2,3,4,5,6,7] [--markdown FILE]
+    python -m tests.faults.campaign [--full] [--scenario 1,2,3,4,5,6,7,8] [--markdown FILE]
 
 Each scenario starts its own network (separate processes, TLS), runs a steady load of SDK submits,
 injects its fault, and then checks every peer (faultharness.check_network): every acknowledged tx
@@ -15,6 +15,7 @@ import argparse
 import json
 import random
 import re
+import sqlite3
 import subprocess
 import sys
 import time
@@ -50,6 +51,7 @@ from faultordering import (  # noqa: E402
 from careledger.network.config import NodeInfo  # noqa: E402
 from careledger.network.local import launcher  # noqa: E402
 from careledger.network.local.testing import LocalNetwork, local_network  # noqa: E402
+from careledger.protos import common_pb2  # noqa: E402
 
 
 @dataclass
@@ -460,6 +462,98 @@ def corrupted_block_file(cli_rounds: int = 1) -> Row:
     return row
 
 
+def flip_validation_code(net: LocalNetwork, node: NodeInfo, number: int) -> tuple[int, str, str]:
+    """Change the first VALID code of block `number` in the stopped peer's block file to
+    DUPLICATE_TXID (same length); returns (tx number, old name, new name)."""
+    path = net.layout.node_data(node) / "blocks" / "blocks.bin"
+    start, end = _record_offsets(path)[number]
+    data = bytearray(path.read_bytes())
+    block = common_pb2.Block.FromString(bytes(data[start:end]))
+    tx = list(block.metadata.validation_codes).index(common_pb2.VALID)
+    block.metadata.validation_codes[tx] = common_pb2.DUPLICATE_TXID
+    raw = block.SerializeToString(deterministic=True)
+    assert len(raw) == end - start
+    data[start:end] = raw
+    path.write_bytes(bytes(data))
+    return tx, "VALID", "DUPLICATE_TXID"
+
+
+def change_state_value(net: LocalNetwork, node: NodeInfo) -> tuple[str, int]:
+    """Change one world-state value in the stopped peer's state.db; returns (ns/key, its block)."""
+    with sqlite3.connect(net.layout.node_data(node) / "state.db") as db:
+        ns, key, block = db.execute(
+            "SELECT ns, key, block_num FROM state ORDER BY block_num LIMIT 1").fetchone()
+        db.execute("UPDATE state SET value = ? WHERE ns = ? AND key = ?", (b'{"forged": true}', ns, key))
+    return f"{ns}/{key}", int(block)
+
+
+def _verify(net: LocalNetwork, *extra: str) -> tuple[int, dict[str, dict[str, object]]]:
+    command = [sys.executable, "-m", "careledger.cli", "ledger", "verify", "--dir", str(net.directory),
+               "--json", *extra]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    return done.returncode, json.loads(done.stdout or "{}")
+
+
+def tampered_ledger(rounds: int = 1) -> Row:
+    """Scenario 8: a validation code changed in a block file, and a value changed in a state
+    database, on a stopped peer. `ledger verify` names each (block; block and key with --state); at
+    start-up the peer finds them before it serves: it re-fetches and re-validates the block, and
+    rebuilds its state from the blocks."""
+    row = Row("8", "tampered validation code, tampered state database", "")
+    with local_network(NETWORK_CONFIG) as net:
+        try:
+            load = Load(net, ("hospital", "insurer")).start()
+            load.wait_for(20)
+            victim = _peer(net, "board")
+            for i in range(rounds):
+                # a) a validation code in the block file: VALID -> DUPLICATE_TXID
+                net.stop(victim.id)
+                bad = max(1, (height(net, _peer(net, "hospital")) or 3) // 2 - i)
+                tx, old, new = flip_validation_code(net, victim, bad)
+                code, report = _verify(net)
+                said = str(report.get(victim.id, {}).get("problem", ""))
+                if code != 1 or f"block {bad}: transaction {tx} is {new}" not in said:
+                    row.fail(f"a) verify exit {code} did not name block {bad}: {said or report}")
+                elif i == 0:
+                    row.notes.append(f"a) ledger verify: {victim.id}: {said.split(': ', 1)[-1][:150]}…")
+                started = time.monotonic()
+                net.start(victim.id, timeout=90)
+                named = log_mentions(net, victim, "damaged", f"block {bad}", "was committed as")
+                caught = wait_caught_up(net, victim, _top(net, victim))
+                if not named:
+                    row.fail(f"a) {victim.id}'s log does not name the changed code of block {bad}")
+                row.recovered(None if caught is None else time.monotonic() - started, "a) code re-validated")
+                load.wait_for(5, timeout=60)
+                # b) a value in the state database
+                net.stop(victim.id)
+                key, block = change_state_value(net, victim)
+                code, report = _verify(net, "--state")
+                said = str(report.get(victim.id, {}).get("problem", ""))
+                if code != 1 or f"block {block}, key {key}" not in said:
+                    row.fail(f"b) verify --state exit {code} did not name block {block}, key {key}: "
+                             f"{said or report}")
+                elif i == 0:
+                    row.notes.append(f"b) ledger verify --state: {victim.id}: {said[:150]}…")
+                started = time.monotonic()
+                net.start(victim.id, timeout=90)
+                named = log_mentions(net, victim, "rebuilt from the blocks", f"block {block}, key {key}")
+                caught = wait_caught_up(net, victim, _top(net, victim))
+                if not named:
+                    row.fail(f"b) {victim.id}'s log does not name block {block}, key {key}")
+                row.recovered(None if caught is None else time.monotonic() - started, "b) state rebuilt")
+                load.wait_for(5, timeout=60)
+            row.faults = (f"{rounds} × a VALID code made DUPLICATE_TXID in {victim.id}'s block file, "
+                          f"{rounds} × a world-state value changed in its state.db (peer stopped)")
+            acknowledged = load.stop()
+            code, report = _verify(net, "--state")
+            if code != 0:
+                row.fail(f"ledger verify --state after the repairs: {report}")
+            row.judge(check_network(net, acknowledged))
+        finally:
+            shut_down(net)
+    return row
+
+
 def bad_input(streams: int = 500, with_e2e: bool = True) -> tuple[Row, list[Case]]:
     """Scenario 7: every bad input against a live network: clear status, ledger unchanged."""
     with local_network(NETWORK_CONFIG) as net:
@@ -505,7 +599,7 @@ def table(rows: Sequence[Row], cases: Sequence[Case]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="more kills, longer faults (minutes)")
-    parser.add_argument("--scenario", default="1,2,3,4,5,6,7", help="comma-separated scenario numbers")
+    parser.add_argument("--scenario", default="1,2,3,4,5,6,7,8", help="comma-separated scenario numbers")
     parser.add_argument("--no-e2e", action="store_true", help="skip re-running the e2e bad-input tests")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
     args = parser.parse_args(argv)
@@ -522,6 +616,7 @@ def main(argv: list[str] | None = None) -> int:
         "4": lambda: kill_peers_during_commit(kills=20 if full else 5),
         "5": lambda: disk_full(full_seconds=10 if full else 3, rounds=4 if full else 2),
         "6": lambda: corrupted_block_file(cli_rounds=3 if full else 1),
+        "8": lambda: tampered_ledger(rounds=3 if full else 1),
     }
     for number, run in runs.items():
         if number in wanted:

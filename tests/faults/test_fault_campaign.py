@@ -36,6 +36,10 @@ def test_damaged_block_file_is_named_and_fetched_again_before_the_peer_serves() 
     _passed(campaign.corrupted_block_file(cli_rounds=1))
 
 
+def test_tampered_validation_code_and_state_value_are_named_and_repaired_before_the_peer_serves() -> None:
+    _passed(campaign.tampered_ledger(rounds=1))
+
+
 @pytest.fixture(scope="module")
 def net() -> Iterator[LocalNetwork]:
     with local_network(NETWORK_CONFIG) as network:
