@@ -12,6 +12,7 @@ from careledger.cli.crypto import crypto
 from careledger.cli.demo import demo
 from careledger.cli.errors import REPORTED, cli_error
 from careledger.cli.events import blocks, events
+from careledger.cli.explorer import explorer
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
 from careledger.cli.node import node
@@ -53,5 +54,5 @@ def cli() -> None:
     """
 
 
-for command in (network, node, crypto, tx, ledger, events, blocks, records, credentials, demo):
+for command in (network, node, crypto, tx, ledger, events, blocks, explorer, records, credentials, demo):
     cli.add_command(command)
