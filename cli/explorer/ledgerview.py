@@ -51,8 +51,8 @@ class Refused(Exception):
 def _refused(exc: grpc.RpcError | GatewayError) -> Refused:
     if isinstance(exc, GatewayError):
         return Refused(exc.message or str(exc), exc.code.name)
-    code = exc.code()  # type: ignore[attr-defined]  # grpc.Call's, present on every RpcError raised
-    return Refused(str(exc.details()), code.name if code else "UNKNOWN")  # type: ignore[attr-defined]
+    code = exc.code()  # grpc.Call's, present on every RpcError a stub raises
+    return Refused(str(exc.details()), code.name if code else "UNKNOWN")
 
 
 class LedgerView:
@@ -74,7 +74,7 @@ class LedgerView:
     @property
     def peer_id(self) -> str:
         """The peer the explorer asks: the first of the identity's org."""
-        return self._query.peer.id
+        return str(self._query.peer.id)
 
     def whoami(self) -> Json:
         """Who the page is signed in as: id, role and certificate attributes."""
