@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from careledger.gateway import GatewayError
 from careledger.gateway import aio as sdk
@@ -147,8 +148,15 @@ class LedgerView:
         codes = list(block.metadata.validation_codes)
         txs = []
         for i, env_bytes in enumerate(block.data.envelopes):
-            tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
-            txs.append(self._tx_entry(tx, codes[i] if i < len(codes) else None))
+            code = codes[i] if i < len(codes) else None
+            try:
+                tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(env_bytes).payload)
+            except DecodeError:
+                txs.append({"tx_id": "", "contract": "", "function": "(unreadable)", "creator": "",
+                            "validation_code": "" if code is None else common_pb2.ValidationCode.Name(code),
+                            "timestamp": ""})
+                continue
+            txs.append(self._tx_entry(tx, code))
         return {"number": block.header.number, "hash": protoutil.header_hash(block.header).hex(),
                 "previous_hash": block.header.previous_hash.hex(),
                 "data_hash": block.header.data_hash.hex(),

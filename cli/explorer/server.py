@@ -97,6 +97,11 @@ async def follow_chain(view: LedgerView, hub: Hub, retry_after: float = 2.0) -> 
                 hub.problem = f"{refused.code}: {refused.message}"
                 await asyncio.sleep(retry_after)
             hub.publish("height", hub.state())
+        except Exception as exc:  # noqa: BLE001 - a block the page cannot read must not stop the following
+            log.exception("following the chain failed; retrying")
+            hub.problem = f"{type(exc).__name__}: {exc}"
+            hub.publish("height", hub.state())
+            await asyncio.sleep(retry_after)
 
 
 async def _json(data: Any, status: int = 200) -> web.Response:
