@@ -127,8 +127,10 @@ def story(directory: Path, teller: Narrator) -> None:
                                    transient={"location": f"recordstore://hospital/{patient_id}/lab-1",
                                               "content_hash": stored.content_hash})
         _say("record stored, hash on the ledger", stored.content_hash[:16] + "...")
-        consent.submit_transaction("grant_consent", f"c-{run}", doctor_id, "access", "TREAT", "lab")
-        _say("consent granted", f"{doctor_id}: access, TREAT, lab")
+        # given at yesterday's visit: the claim for it needs the doctor's treatment relationship then
+        consent.submit_transaction("grant_consent", f"c-{run}", doctor_id, "access", "TREAT", "lab",
+                                   str(yesterday))
+        _say("consent granted", f"{doctor_id}: access, TREAT, lab, from the visit of {yesterday}")
 
         teller.chapter("3. The doctor reads the record: the read is a transaction, audited first")
         doctor = cast.contract(f"hospital:{cast.doctor}", "consent")

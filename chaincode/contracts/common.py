@@ -45,6 +45,7 @@ MIN_SALT_BYTES = 16
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _IDENTITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9@._-]*$")
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
+_FHIR_ID = re.compile(r"^[A-Za-z0-9.-]{1,64}$")  # FHIR R4 `id`: [A-Za-z0-9\-\.]{1,64}
 
 
 def require_role(ctx: Context, role: str, *, org: str | None = None) -> ClientIdentity:
@@ -111,6 +112,19 @@ def require_id(text: str, what: str) -> str:
     if not _ID.match(text):
         raise ContractError(f"{what} {text!r} is not a valid id: use 1-64 letters, digits, '.', '_' or '-'")
     return text
+
+
+def require_fhir_id(text: str, what: str) -> str:
+    """`text` if it can be a FHIR resource id: 1-64 letters, digits, '-' or '.' (no '_')."""
+    if not _FHIR_ID.match(text):
+        raise ContractError(f"{what} {text!r} is not a valid FHIR id: use 1-64 letters, digits, '-' or '.'")
+    return text
+
+
+def require_new_id(text: str, what: str) -> str:
+    """`text` if it may name a new record: an opaque id (require_id) that is a FHIR id as well, so
+    that the record exports under its own id."""
+    return require_fhir_id(require_id(text, what), what)
 
 
 def require_identity_id(text: str, what: str) -> str:
@@ -222,3 +236,18 @@ def licence(ctx: Context, practitioner: str, at: str) -> Licence:
     """Ask the credentials contract, in this transaction, whether `practitioner` was licensed `at`."""
     verdict = json.loads(ctx.stub.invoke_contract("credentials", "verify", [practitioner, at]))
     return Licence(verdict["valid"], verdict["reason"])
+
+
+@dataclass(frozen=True)
+class Relationship:
+    """What the consent contract says of the caller's treatment relationship with a patient on a day."""
+
+    related: bool
+    reason: str
+
+
+def treatment_relationship(ctx: Context, patient: str, day: str) -> Relationship:
+    """Ask the consent contract, in this transaction, whether the calling practitioner had a
+    treatment relationship with `patient` on `day` (a consent, break-glass or audited access)."""
+    verdict = json.loads(ctx.stub.invoke_contract("consent", "treatment_relationship", [patient, day]))
+    return Relationship(verdict["related"], verdict["reason"])

@@ -1,8 +1,13 @@
-"""FHIR R4 datatypes the healthcare contracts render their records with."""
+"""FHIR R4 datatypes the healthcare contracts render their records with.
+
+FHIR JSON has no empty values: an element is either present with content or absent (no null, no
+empty array, object or string). `prune` removes them, and every export goes through it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from careledger.chaincode.contracts.common import JsonObject
 
@@ -25,9 +30,31 @@ def reference(resource_type: str | None, identifier: str) -> JsonObject:
 
 
 def bundle(resources: Sequence[JsonObject]) -> JsonObject:
-    """A FHIR collection Bundle of resources, for exports of many records."""
-    return {
-        "resourceType": "Bundle",
-        "type": "collection",
-        "entry": [{"resource": resource} for resource in resources],
-    }
+    """A FHIR collection Bundle of resources, for exports of many records (no `entry` if none)."""
+    return prune(
+        {
+            "resourceType": "Bundle",
+            "type": "collection",
+            "entry": [{"resource": resource} for resource in resources],
+        }
+    )
+
+
+def prune(resource: JsonObject) -> JsonObject:
+    """The resource without the empty values FHIR JSON forbids: nulls, empty arrays, objects and
+    strings are left out, at every depth (an element emptied by pruning goes too)."""
+    pruned = _pruned(resource)
+    return pruned if isinstance(pruned, dict) else {}
+
+
+def _pruned(value: Any) -> Any:
+    if isinstance(value, dict):
+        found = {name: _pruned(item) for name, item in value.items()}
+        return {name: item for name, item in found.items() if not _empty(item)}
+    if isinstance(value, list):
+        return [item for item in (_pruned(item) for item in value) if not _empty(item)]
+    return value
+
+
+def _empty(value: Any) -> bool:
+    return value is None or (isinstance(value, (dict, list, str)) and len(value) == 0)

@@ -128,6 +128,13 @@ def _claims(ledger: RecordingLedger, queries: dict[str, Any]) -> None:
     ledger.submit(IVY, "claims", "register_coverage", "cov2", PAT.id, json.dumps(copay))
     ledger.submit(IVY, "claims", "grant_prior_authorization", "pa1", "cov1", "70551", "2026-03-01",
                   "2026-04-01")
+    monthly = TERMS | {"services": {"99213": {"fee": 15000, "max_quantity": 1,
+                                               "frequency": {"count": 1, "per": "month"}}},
+                       "prior_authorization": []}
+    ledger.submit(IVY, "claims", "register_coverage", "cov3", PAT.id, json.dumps(monthly))
+    # a claim needs a treatment relationship on the date of service: Bob's consent c2 runs from
+    # 2026-03-01 (his February line is denied 242); Cara is treating from January on
+    ledger.submit(PAT, "consent", "grant_consent", "c5", CARA.id, "access", "TREAT", "lab", "2026-01-01")
     ledger.submit(BOB, "claims", "submit_claim", "cl1", _claim(
         "cov1", ("99213", "2026-03-10", 1, 20000), ("70551", "2026-03-11", 1, 80000),
         ("99213", "2026-03-10", 1, 20000), ("12345", "2026-03-10", 1, 100), ("99213", "2025-12-01", 1, 10),
@@ -135,7 +142,7 @@ def _claims(ledger: RecordingLedger, queries: dict[str, Any]) -> None:
     ledger.submit(BOB, "claims", "submit_claim", "cl2", _claim(
         "cov1", ("70551", "2026-02-11", 1, 100), ("99213", "2026-03-09", 2, 100),
     ))
-    ledger.submit(BOB, "claims", "submit_claim", "cl3", _claim("cov2", ("99213", "2026-03-09", 1, 9000)))
+    ledger.submit(BOB, "claims", "submit_claim", "cl3", _claim("cov2", ("99213", "2026-03-08", 1, 9000)))
     ledger.submit(CARA, "claims", "submit_claim", "cl4", _claim("cov2", ("99213", "2026-01-02", 1, 9000)))
     transient = {"diagnosis": b"I10", "salt": SALT}
     ledger.submit(CARA, "claims", "submit_claim", "cl5", json.dumps(
@@ -143,12 +150,15 @@ def _claims(ledger: RecordingLedger, queries: dict[str, Any]) -> None:
                                         "unit_price": 5}]}), transient=transient)
     correction = _claim("cov1", ("99213", "2026-03-09", 1, 100))
     ledger.submit(BOB, "claims", "correct_claim", "cl2", "cl2b", correction)
+    ledger.submit(BOB, "claims", "submit_claim", "cl6", _claim("cov3", ("99213", "2026-03-05", 1, 15000)))
+    ledger.submit(BOB, "claims", "submit_claim", "cl7", _claim("cov3", ("99213", "2026-03-06", 1, 15000)))
+    ledger.submit(BOB, "claims", "submit_claim", "cl8", _claim("cov1", ("99213", "2026-03-10", 1, 20001)))
     ledger.submit(CARA, "claims", "void_claim", "cl5", "entered twice")
     ledger.submit(IVY, "claims", "mark_paid", "cl1", "pay-1")
     ledger.submit(IVY, "claims", "mark_paid", "cl3", "pay-3")
-    for coverage_id in ("cov1", "cov2"):
+    for coverage_id in ("cov1", "cov2", "cov3"):
         queries[f"coverage_fhir {coverage_id}"] = ledger.evaluate(PAT, "claims", "coverage_fhir", coverage_id)
-    for claim_id in ("cl1", "cl2", "cl2b", "cl3", "cl4", "cl5"):
+    for claim_id in ("cl1", "cl2", "cl2b", "cl3", "cl4", "cl5", "cl6", "cl7", "cl8"):
         for fn in ("get_claim", "claim_fhir", "claim_response_fhir"):
             queries[f"{fn} {claim_id}"] = ledger.evaluate(PAT, "claims", fn, claim_id)
     queries["my_claims"] = ledger.evaluate(BOB, "claims", "my_claims")

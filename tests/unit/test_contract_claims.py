@@ -8,9 +8,12 @@ import json
 import pytest
 from contractharness import Call, Ledger, client
 
-from careledger.chaincode.contracts.claims import ClaimsContract
+from careledger.chaincode.contracts.claims import ClaimsContract, rules
+from careledger.chaincode.contracts.claims.records import ServiceLine
 from careledger.chaincode.contracts.common import sha256_hex
+from careledger.chaincode.contracts.consent import ConsentContract
 from careledger.chaincode.contracts.credentials import CredentialsContract
+from careledger.chaincode.stub import create_composite_key
 
 ADJUSTER = client("insurer", "ivy", "claims-adjuster")
 REGISTRAR = client("board", "rita", "registrar")
@@ -58,12 +61,24 @@ def reasons(line: dict) -> list[str]:
     return [reason["code"] for reason in line["reasons"]]
 
 
+def treats(ledger: Ledger, patient=PAT, practitioner=BOB, start: str = "2026-01-01") -> None:
+    """The patient registers and consents to the practitioner's treatment from `start` on: the
+    treatment relationship a claim needs."""
+    if ledger.simulate(Call(patient, "consent", "register_patient")).response.status == 200:
+        ledger.submit(patient, "consent", "register_patient")
+    consent_id = f"treat-{practitioner.name}"
+    ledger.submit(
+        patient, "consent", "grant_consent", consent_id, practitioner.id, "access", "TREAT", "lab", start
+    )
+
+
 @pytest.fixture
 def ledger() -> Ledger:
-    ledger = Ledger(ClaimsContract(), CredentialsContract())
+    ledger = Ledger(ClaimsContract(), CredentialsContract(), ConsentContract())
     ledger.submit(
         REGISTRAR, "credentials", "issue", BOB.id, "CA-A12345", "MD", "US-CA", "", "2026-01-01", "2027-01-01"
     )
+    treats(ledger)
     cover(ledger)
     return ledger
 
@@ -309,7 +324,7 @@ def test_prior_authorisation_refusals(ledger, args, message):
 
 def test_an_exact_duplicate_line_is_denied_with_reason_18(ledger):
     claim(ledger, "c1", item(), item(service="85025", price=3000))
-    found = claim(ledger, "c2", item(), item(service="85025", price=3000, quantity=2))
+    found = claim(ledger, "c2", item(), item(service="85025", day="2026-02-21", price=3000, quantity=2))
     assert [line["decision"] for line in found["items"]] == ["denied", "approved"]
     assert found["items"][0]["reasons"][0] == {
         "category": "benefit",
@@ -321,13 +336,31 @@ def test_an_exact_duplicate_line_is_denied_with_reason_18(ledger):
     assert [reasons(line) for line in twice["items"]][1] == ["18"]
 
 
+def test_the_same_service_on_the_same_day_at_another_price_or_quantity_is_a_duplicate(ledger):
+    first = claim(ledger, "c1", item(service="85025", price=3000))
+    for n, (quantity, price) in enumerate([(1, 3001), (2, 3000), (3, 1)], start=2):
+        again = claim(ledger, f"c{n}", item(service="85025", quantity=quantity, price=price))
+        assert (again["outcome"], again["total"]["benefit"]) == ("denied", 0)
+        assert again["items"][0]["reasons"] == [
+            {"category": "benefit", "code": "18", "text": "exact duplicate of claim c1 item 1"}
+        ]
+        assert ledger.refusal(ADJUSTER, "claims", "mark_paid", f"c{n}", "pay-1") == (
+            f"claim c{n} is denied; only approved or partial claims are paid"
+        )
+    assert first["outcome"] == "approved"
+    accumulator = ledger.state.get_state("claims", "\x00accumulator\x00cov1\x002026\x00")
+    assert json.loads(accumulator[0])["benefit"] == first["total"]["benefit"]  # only the first counted
+
+
 def test_a_duplicate_in_the_same_block_is_mvcc_invalid_not_paid_twice(ledger):
     uncovered = claim_json(item(service="99999"))  # touches no accumulator: only the index conflicts
     calls = [Call(BOB, "claims", "submit_claim", (claim_id, uncovered)) for claim_id in ["c1", "c2"]]
     first, second = ledger.block(calls)
     assert ledger.codes == ["VALID", "MVCC_READ_CONFLICT"]
     claims_ns = [ns for ns in second.rwset.ns_rwset if ns.namespace == "claims"][0]
-    assert any(r.key.startswith("\x00claim-line\x00") and not r.HasField("version") for r in claims_ns.reads)
+    assert any(
+        r.key.startswith("\x00claim-service\x00") and not r.HasField("version") for r in claims_ns.reads
+    )
     other = claim_json(item(service="99999", day="2026-02-21"))
     ledger.block([Call(BOB, "claims", "submit_claim", ("c3", other)), calls[1]])
     assert ledger.codes == ["VALID", "VALID"]
@@ -468,6 +501,7 @@ def test_patients_and_providers_see_their_own_claims_only(ledger):
         REGISTRAR, "credentials", "issue", CARA.id, "CA-B1", "RN", "US-CA", "", "2026-01-01", "2027-01-01"
     )
     ledger.submit(ADJUSTER, "claims", "register_coverage", "cov2", OTHER_PAT.id, json.dumps(TERMS))
+    treats(ledger, OTHER_PAT, CARA)
     claim(ledger, "c1")
     claim(ledger, "c2", item(day="2026-02-21"), who=CARA, coverage="cov2")
     assert [c["id"] for c in ledger.evaluate(PAT, "claims", "my_claims")] == ["c1"]
@@ -490,12 +524,8 @@ def test_patients_and_providers_see_their_own_claims_only(ledger):
 def test_claim_exports_as_fhir_claim(ledger):
     claim(ledger, "c1", item(), item(service="85025", quantity=2, price=2500))
     fhir = ledger.evaluate(BOB, "claims", "claim_fhir", "c1")
-    assert (fhir["resourceType"], fhir["status"], fhir["use"], fhir["related"]) == (
-        "Claim",
-        "active",
-        "claim",
-        [],
-    )
+    assert (fhir["resourceType"], fhir["status"], fhir["use"]) == ("Claim", "active", "claim")
+    assert "related" not in fhir  # FHIR JSON has no empty arrays: an original claim has no related
     assert fhir["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == DIAGNOSIS
     assert fhir["item"][1] == {
         "sequence": 2,
@@ -568,8 +598,9 @@ def test_coverage_export_and_correction_refuse_strangers(ledger):
 def test_diagnosis_codes_may_travel_as_transient_data_and_only_their_salted_hash_is_kept(ledger):
     body = json.dumps({"coverage": "cov1", "items": [item()]})
     salt = b"0123456789abcdef"
-    claim = ledger.submit(BOB, "claims", "submit_claim", "c1", body,
-                          transient={"diagnosis": b"I10", "salt": salt})
+    claim = ledger.submit(
+        BOB, "claims", "submit_claim", "c1", body, transient={"diagnosis": b"I10", "salt": salt}
+    )
     assert claim["diagnosis_hash"] == sha256_hex(salt, b"I10")
     assert "I10" not in json.dumps(claim)
 
@@ -585,3 +616,181 @@ def test_diagnosis_codes_may_travel_as_transient_data_and_only_their_salted_hash
 def test_transient_diagnosis_refusals(ledger, transient, message):
     body = json.dumps({"coverage": "cov1", "items": [item()]})
     assert ledger.refusal(BOB, "claims", "submit_claim", "c1", body, transient=transient) == message
+
+
+# --- treatment relationship, frequency limits, FHIR ids -------------------------------------
+
+
+def test_a_provider_with_no_treatment_relationship_is_denied_242_and_nothing_is_paid(ledger):
+    ledger.submit(
+        REGISTRAR, "credentials", "issue", CARA.id, "CA-B1", "RN", "US-CA", "", "2026-01-01", "2027-01-01"
+    )
+    found = claim(ledger, "c1", item(), who=CARA)
+    assert (found["status"], found["outcome"], found["total"]["benefit"]) == ("denied", "denied", 0)
+    assert found["items"][0]["reasons"] == [
+        {
+            "category": "benefit",
+            "code": "242",
+            "text": "hospital/cara had no treatment relationship with hospital/pat1 on 2026-02-20: "
+            "no consent, break-glass or audited access names them",
+        }
+    ]
+    assert ledger.refusal(ADJUSTER, "claims", "mark_paid", "c1", "pay-1") == (
+        "claim c1 is denied; only approved or partial claims are paid"
+    )
+    display = ledger.evaluate(PAT, "claims", "claim_response_fhir", "c1")["item"][0]["adjudication"][-1]
+    assert (
+        display["reason"]["coding"][0]["display"]
+        == "Services not provided by network/primary care providers."
+    )
+    # the denied line took no duplicate mark: once the patient consents, the same visit is paid
+    treats(ledger, PAT, CARA)
+    assert claim(ledger, "c2", item(), who=CARA)["outcome"] == "approved"
+
+
+def test_a_relationship_counts_from_its_start_and_a_later_revocation_keeps_earlier_days(ledger):
+    ledger.submit(
+        REGISTRAR, "credentials", "issue", CARA.id, "CA-B1", "RN", "US-CA", "", "2026-01-01", "2027-01-01"
+    )
+    treats(ledger, PAT, CARA, start="2026-02-15")
+    ledger.submit(PAT, "consent", "revoke_consent", "treat-cara")
+    found = claim(ledger, "c1", item(day="2026-02-14"), item(day="2026-02-20"), who=CARA)
+    assert [reasons(line) for line in found["items"]] == [["242"], ["1", "2"]]
+
+
+def test_an_audited_treatment_access_or_a_break_glass_is_a_relationship(ledger):
+    ledger.submit(
+        REGISTRAR, "credentials", "issue", CARA.id, "CA-B1", "RN", "US-CA", "", "2026-01-01", "2027-01-01"
+    )
+    ledger.submit(CARA, "consent", "break_glass", PAT.id, transient={"reason": b"collapse"})
+    glass = claim(ledger, "c1", item(day="2026-03-01"), item(day="2026-02-27"), who=CARA)
+    assert [reasons(line) for line in glass["items"]] == [["1", "2"], ["242"]]
+    transient = {"location": b"vault://r1", "content_hash": DIAGNOSIS.encode()}
+    ledger.submit(PAT, "consent", "register_record", "r1", "lab", "N", transient=transient)
+    ledger.submit(PAT, "consent", "grant_consent", "lab-for-bob", BOB.id, "access", "TREAT", "lab")
+    dana = client("hospital", "dana", "practitioner")
+    ledger.submit(
+        REGISTRAR, "credentials", "issue", dana.id, "CA-D1", "MD", "US-CA", "", "2026-01-01", "2027-01-01"
+    )
+    ledger.submit(PAT, "consent", "grant_consent", "lab-for-dana", dana.id, "access", "HPAYMT", "lab")
+    ledger.submit(dana, "consent", "access_record", PAT.id, "r1", "HPAYMT")  # granted, but not treatment
+    assert reasons(claim(ledger, "c2", item(day="2026-03-01"), who=dana)["items"][0]) == ["242"]
+    ledger.submit(PAT, "consent", "grant_consent", "treat-dana", dana.id, "access", "TREAT", "lab")
+    ledger.submit(PAT, "consent", "revoke_consent", "treat-dana")
+    ledger.later(hours=1)
+    ledger.submit(dana, "consent", "access_record", PAT.id, "r1", "TREAT")  # refused: revoked
+    assert reasons(claim(ledger, "c3", item(day="2026-02-28"), who=dana)["items"][0]) == ["242"]
+
+
+def test_a_frequency_limit_denies_with_119_once_the_period_is_used_and_a_void_gives_it_back(ledger):
+    services = TERMS["services"] | {
+        "99395": {"fee": 20000, "max_quantity": 2, "frequency": {"count": 2, "per": "quarter"}}
+    }
+    coverage = cover(ledger, "cov2", services=services, deductible=0)
+    assert coverage["services"]["99395"]["frequency"] == {"count": 2, "per": "quarter"}
+    physical = {"service": "99395", "price": 20000}
+
+    def physicals(claim_id: str, day: str, quantity: int = 1) -> dict:
+        return claim(ledger, claim_id, item(**physical, day=day, quantity=quantity), coverage="cov2")
+
+    def limit_text(used: int) -> str:
+        return (
+            f"plan gold-2026 allows 2 of service 99395 per calendar quarter; {used} already paid in 2026-Q1"
+        )
+
+    assert physicals("c1", "2026-01-10")["outcome"] == "approved"
+    over = physicals("c2", "2026-02-10", quantity=2)  # 1 + 2 is over 2
+    assert (over["outcome"], over["total"]["benefit"]) == ("denied", 0)
+    assert over["items"][0]["reasons"] == [{"category": "benefit", "code": "119", "text": limit_text(1)}]
+    assert physicals("c3", "2026-02-11")["outcome"] == "approved"  # the denied c2 took nothing
+    full = physicals("c4", "2026-02-12")
+    assert (full["outcome"], full["items"][0]["reasons"][0]["text"]) == ("denied", limit_text(2))
+    assert ledger.refusal(ADJUSTER, "claims", "mark_paid", "c4", "pay-1") == (
+        "claim c4 is denied; only approved or partial claims are paid"
+    )
+    ledger.submit(BOB, "claims", "void_claim", "c3", "billed in error")
+    assert physicals("c5", "2026-02-13")["outcome"] == "approved"
+    assert reasons(physicals("c6", "2026-02-27")["items"][0]) == ["119"]
+    ledger.later(days=45)
+    assert physicals("c7", "2026-04-01")["outcome"] == "approved"  # a new quarter
+
+
+def test_two_claims_for_a_frequency_limited_service_in_one_block_cannot_both_take_the_last_unit(ledger):
+    services = TERMS["services"] | {
+        "99395": {"fee": 20000, "max_quantity": 1, "frequency": {"count": 1, "per": "year"}}
+    }
+    cover(ledger, "cov2", services=services)
+    cover(ledger, "cov3", services=services)
+    texts = [
+        claim_json({"service": "99395", "date": day, "quantity": 1, "unit_price": 20000}, coverage="cov2")
+        for day in ("2026-02-10", "2026-02-11")
+    ]
+    ledger.block([Call(BOB, "claims", "submit_claim", (f"c{n}", text)) for n, text in enumerate(texts)])
+    assert ledger.codes == ["VALID", "MVCC_READ_CONFLICT"]
+
+
+def test_near_duplicates_on_two_coverages_in_one_block_conflict_on_the_duplicate_index_alone(ledger):
+    cover(ledger, "cov2")
+    first = claim_json(item(price=15000), coverage="cov1")
+    second = claim_json(item(price=15001, quantity=1), coverage="cov2")  # another plan, 1 cent more
+    results = ledger.block(
+        [
+            Call(BOB, "claims", "submit_claim", ("c1", first)),
+            Call(BOB, "claims", "submit_claim", ("c2", second)),
+        ]
+    )
+    assert [json.loads(r.response.payload)["outcome"] for r in results] == [
+        "approved",
+        "approved",
+    ]  # each alone
+    assert ledger.codes == ["VALID", "MVCC_READ_CONFLICT"]
+    claims_ns = [ns for ns in results[1].rwset.ns_rwset if ns.namespace == "claims"][0]
+    first_ns = [ns for ns in results[0].rwset.ns_rwset if ns.namespace == "claims"][0]
+    shared = {w.key for w in first_ns.writes} & {r.key for r in claims_ns.reads}
+    assert [key.split("\x00")[1] for key in shared] == ["claim-service"]
+
+
+@pytest.mark.parametrize(
+    ("function", "args", "what"),
+    [
+        ("register_coverage", ("cov_2", PAT.id, json.dumps(TERMS)), "coverage_id"),
+        ("grant_prior_authorization", ("pa_1", "cov1", "70551", "2026-02-01", "2026-03-01"), "auth_id"),
+        ("submit_claim", ("c_1", claim_json()), "claim_id"),
+    ],
+)
+def test_new_ids_must_be_fhir_ids(ledger, function, args, what):
+    who = BOB if function == "submit_claim" else ADJUSTER
+    assert ledger.refusal(who, "claims", function, *args) == (
+        f"{what} {args[0]!r} is not a valid FHIR id: use 1-64 letters, digits, '-' or '.'"
+    )
+
+
+def test_a_correction_must_take_a_fhir_id_and_a_claim_naming_another_patient_is_refused(ledger):
+    claim(ledger, "c1")
+    assert ledger.refusal(BOB, "claims", "correct_claim", "c1", "c1_b", claim_json()) == (
+        "claim_id 'c1_b' is not a valid FHIR id: use 1-64 letters, digits, '-' or '.'"
+    )
+    body = json.dumps(
+        {"coverage": "cov1", "patient": OTHER_PAT.id, "diagnosis_hash": DIAGNOSIS, "items": [item()]}
+    )
+    assert ledger.refusal(BOB, "claims", "submit_claim", "c2", body) == (
+        "claim patient 'hospital/pat2' is not the beneficiary of coverage cov1"
+    )
+    named = json.dumps(
+        {
+            "coverage": "cov1",
+            "patient": PAT.id,
+            "diagnosis_hash": DIAGNOSIS,
+            "items": [item(day="2026-02-21")],
+        }
+    )
+    assert ledger.submit(BOB, "claims", "submit_claim", "c3", named)["patient"] == PAT.id
+
+
+def test_voiding_a_claim_adjudicated_before_the_new_duplicate_index_releases_its_old_key(ledger):
+    claim(ledger, "c1")
+    legacy = rules.legacy_fingerprint(PAT.id, BOB.id, ServiceLine(1, "99213", "2026-02-20", 1, 15000))
+    old_key = create_composite_key("claim-line", [legacy])
+    ledger.state.commit("claims", old_key, b'{"claim":"c1","sequence":1}', (99, 0), "tx-old", ledger.now)
+    ledger.submit(BOB, "claims", "void_claim", "c1", "billed in error")
+    assert ledger.state.get_state("claims", old_key) is None

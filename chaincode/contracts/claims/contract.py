@@ -1,10 +1,13 @@
 """The claims contract: FHIR Coverage, prior authorisation, and claims adjudicated in the contract.
 
 Adjudication runs line by line and records a standard X12 claim adjustment reason code (CARC) for
-every denial and every amount the patient bears. Money is integer cents. Each line's exact
-duplicate check READS a composite index key of the line's fingerprint before writing it, so two
-identical claims ordered into the same block conflict on that key (MVCC) instead of both paying.
-The rules are in rules.py; this class checks the caller and moves records.
+every denial and every amount the patient bears. Money is integer cents. The provider must have
+had a treatment relationship with the patient on the date of service, which the consent contract
+answers in this transaction. Each line's duplicate check READS a composite index key of the line's
+fingerprint (patient, provider, service, date) before writing it, so two claims for the same service
+ordered into the same block conflict on that key (MVCC) instead of both paying; a frequency-limited
+service's usage counter is read and written the same way. The rules are in rules.py; this class
+checks the caller and moves records.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from careledger.chaincode.contracts.claims.records import (
     LineRef,
     PriorAuthorization,
     ServiceLine,
+    ServiceUsage,
 )
 from careledger.chaincode.contracts.common import (
     JsonObject,
@@ -40,9 +44,11 @@ from careledger.chaincode.contracts.common import (
     parse_json,
     require_id,
     require_identity_id,
+    require_new_id,
     require_role,
     scan,
     store,
+    treatment_relationship,
     tx_time,
 )
 
@@ -57,10 +63,11 @@ class ClaimsContract(Contract):
     @submit
     def register_coverage(self, ctx: Context, coverage_id: str, patient: str, terms: str) -> JsonObject:
         """Record a patient's coverage from JSON terms: plan, start, end, currency, deductible,
-        copay (cents) or coinsurance (percent), annual_limit, services {code: {fee, max_quantity}},
-        prior_authorization [codes] and optionally filing_limit_days."""
+        copay (cents) or coinsurance (percent), annual_limit, services {code: {fee, max_quantity,
+        and optionally frequency {count, per: month|quarter|year}}}, prior_authorization [codes]
+        and optionally filing_limit_days."""
         who = require_role(ctx, ADJUSTER, org=INSURER_ORG)
-        state_key = key(ctx, "coverage", require_id(coverage_id, "coverage_id"))
+        state_key = key(ctx, "coverage", require_new_id(coverage_id, "coverage_id"))
         if ctx.stub.get_state(state_key) is not None:
             raise ContractError(f"coverage {coverage_id} already exists")
         coverage = rules.coverage(
@@ -82,7 +89,7 @@ class ClaimsContract(Contract):
         who = require_role(ctx, ADJUSTER, org=INSURER_ORG)
         coverage = _coverage(ctx, coverage_id)
         rules.require_needs_authorization(coverage, service)
-        state_key = key(ctx, "prior-auth", coverage_id, service, require_id(auth_id, "auth_id"))
+        state_key = key(ctx, "prior-auth", coverage_id, service, require_new_id(auth_id, "auth_id"))
         if ctx.stub.get_state(state_key) is not None:
             raise ContractError(f"prior authorisation {auth_id} already exists")
         auth = rules.prior_authorization(auth_id, coverage, service, start, end, who.id, tx_time(ctx))
@@ -102,9 +109,10 @@ class ClaimsContract(Contract):
 
     @submit
     def submit_claim(self, ctx: Context, claim_id: str, claim: str) -> JsonObject:
-        """Submit and adjudicate a claim from JSON: coverage, diagnosis_hash (salted SHA-256 made
-        off-ledger; or leave it out and send transient `diagnosis` codes and a `salt`) and items
-        [{service, date, quantity, unit_price}]; the provider is the caller."""
+        """Submit and adjudicate a claim from JSON: coverage, optionally patient (which must be the
+        coverage's beneficiary), diagnosis_hash (salted SHA-256 made off-ledger; or leave it out and
+        send transient `diagnosis` codes and a `salt`) and items [{service, date, quantity,
+        unit_price}]; the provider is the caller."""
         return changed(ctx, *_adjudicate(ctx, claim_id, claim, None), "ClaimAdjudicated")
 
     @submit
@@ -160,11 +168,12 @@ class ClaimsContract(Contract):
 def _adjudicate(ctx: Context, claim_id: str, text: str, replaces: str | None) -> tuple[str, Claim]:
     """The new claim's state key and record, adjudicated; its indexes and accumulators written."""
     who = require_role(ctx, PRACTITIONER)
-    state_key = key(ctx, "claim", require_id(claim_id, "claim_id"))
+    state_key = key(ctx, "claim", require_new_id(claim_id, "claim_id"))
     if ctx.stub.get_state(state_key) is not None:
         raise ContractError(f"claim {claim_id} already exists")
     request = rules.json_object(parse_json(text, "claim"), "claim")
     coverage = _coverage(ctx, request.get("coverage"))
+    rules.require_patient(request, coverage)
     items = rules.claim_items(request)
     diagnosis_hash = rules.diagnosis_hash(request, ctx.stub.get_transient())
     today = tx_time(ctx).date()
@@ -195,8 +204,11 @@ def _adjudicate(ctx: Context, claim_id: str, text: str, replaces: str | None) ->
 def _adjudicate_line(
     ctx: Context, claim_id: str, provider: str, coverage: Coverage, item: ServiceLine
 ) -> ClaimLine:
-    """One line adjudicated; a covered line updates the coverage's usage for its year."""
-    index_key = key(ctx, "claim-line", rules.fingerprint(coverage.beneficiary, provider, item))
+    """One line adjudicated; a covered line updates the coverage's usage for its year and, for a
+    frequency-limited service, for its calendar period."""
+    index_key = key(ctx, "claim-service", rules.fingerprint(coverage.beneficiary, provider, item))
+    period = rules.usage_period(coverage, item)
+    usage_key = None if period is None else key(ctx, "service-usage", coverage.id, item.service, period)
 
     def first_of_its_kind() -> LineRef | None:
         earlier = find(ctx, index_key, LineRef)  # this read makes a same-block duplicate MVCC-invalid
@@ -204,35 +216,56 @@ def _adjudicate_line(
             store(ctx, index_key, LineRef(claim_id, item.sequence))
         return earlier
 
+    def used() -> ServiceUsage:  # asked only for a frequency-limited service
+        found = None if usage_key is None else find(ctx, usage_key, ServiceUsage)
+        return found or ServiceUsage(coverage.id, item.service, period or "")
+
     denial = rules.denial(
         coverage,
         item,
         tx_time(ctx).date(),
         licence=lambda: licence(ctx, provider, item.date),
+        relationship=lambda: treatment_relationship(ctx, coverage.beneficiary, item.date),
         first_of_its_kind=first_of_its_kind,
         authorizations=lambda: scan(ctx, "prior-auth", coverage.id, item.service, kind=PriorAuthorization),
+        used=used,
     )
     if denial is not None:
         return rules.denied_line(item, denial)
     year = item.date[:4]
     used_key = key(ctx, "accumulator", coverage.id, year)
-    used = find(ctx, used_key, Accumulator) or Accumulator(coverage.id, year)
-    line, used = rules.paid_line(coverage, item, used)
-    store(ctx, used_key, used)
+    spent = find(ctx, used_key, Accumulator) or Accumulator(coverage.id, year)
+    line, spent = rules.paid_line(coverage, item, spent)
+    store(ctx, used_key, spent)
+    if usage_key is not None:
+        store(ctx, usage_key, rules.counted(used(), line))
     return line
 
 
 def _void(ctx: Context, claim_id: str, reason: str) -> tuple[str, Claim]:
     """Void the caller's unpaid claim: release its duplicate index keys and give back what its
-    lines took from the deductible and the annual limit."""
+    lines took from the deductible, the annual limit and frequency limits."""
     who = require_role(ctx, PRACTITIONER)
     state_key = key(ctx, "claim", claim_id)
     claim = _claim(ctx, claim_id)
     rules.check_void(claim, who.id, reason)
+    coverage: Coverage | None = None
     for line in claim.items:
-        index_key = key(ctx, "claim-line", rules.fingerprint(claim.patient, claim.provider, line.item))
-        if find(ctx, index_key, LineRef) == LineRef(claim_id, line.item.sequence):
-            ctx.stub.del_state(index_key)
+        mine = LineRef(claim_id, line.item.sequence)
+        for index_key in (
+            key(ctx, "claim-service", rules.fingerprint(claim.patient, claim.provider, line.item)),
+            key(ctx, "claim-line", rules.legacy_fingerprint(claim.patient, claim.provider, line.item)),
+        ):
+            if find(ctx, index_key, LineRef) == mine:
+                ctx.stub.del_state(index_key)
+        if line.decision != "denied":
+            coverage = coverage or _coverage(ctx, claim.coverage)
+            period = rules.usage_period(coverage, line.item)
+            if period is not None:
+                usage_key = key(ctx, "service-usage", coverage.id, line.item.service, period)
+                taken = find(ctx, usage_key, ServiceUsage)
+                if taken is not None:
+                    store(ctx, usage_key, rules.uncounted(taken, line))
         if line.amounts.deductible or line.amounts.benefit:
             used_key = key(ctx, "accumulator", claim.coverage, line.item.date[:4])
             used = load(ctx, used_key, Accumulator, f"no accumulator for claim {claim_id}")

@@ -1,10 +1,11 @@
-"""Coverages and claims as FHIR R4 Coverage, Claim and ClaimResponse resources."""
+"""Coverages and claims as FHIR R4 Coverage, Claim and ClaimResponse resources, pruned of the
+empty values FHIR JSON forbids."""
 
 from __future__ import annotations
 
 from careledger.chaincode.contracts.claims.records import AMOUNTS, CARC, Claim, ClaimLine, Coverage
 from careledger.chaincode.contracts.common import JsonObject
-from careledger.chaincode.contracts.fhir import concept, reference
+from careledger.chaincode.contracts.fhir import concept, prune, reference
 
 _TERMINOLOGY = "http://terminology.hl7.org/CodeSystem"
 CPT = "http://www.ama-assn.org/go/cpt"
@@ -26,7 +27,7 @@ def coverage(c: Coverage) -> JsonObject:
     else:
         percent = {"value": c.coinsurance, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
         costs.append({"type": concept(copay_type, "copaypct"), "valueQuantity": percent})
-    return {
+    resource: JsonObject = {
         "resourceType": "Coverage",
         "id": c.id,
         "status": c.status,
@@ -42,13 +43,14 @@ def coverage(c: Coverage) -> JsonObject:
             }
         ],
     }
+    return prune(resource)
 
 
 def claim(c: Claim) -> JsonObject:
     """A claim as submitted, as a FHIR Claim; a correction names the claim it replaces."""
     prior = concept(f"{_TERMINOLOGY}/ex-relatedclaimrelationship", "prior")
     related = [{"claim": reference("Claim", c.replaces), "relationship": prior}] if c.replaces else []
-    return {
+    resource: JsonObject = {
         **_head("Claim", c),
         "provider": reference("Practitioner", c.provider),
         "priority": concept(f"{_TERMINOLOGY}/processpriority", "normal"),
@@ -73,6 +75,7 @@ def claim(c: Claim) -> JsonObject:
         ],
         "total": money(c.total.submitted, c.currency),
     }
+    return prune(resource)
 
 
 def claim_response(c: Claim) -> JsonObject:
@@ -100,7 +103,7 @@ def claim_response(c: Claim) -> JsonObject:
             "amount": money(c.payment.amount, c.currency),
             "identifier": {"system": "urn:careledger:payment", "value": c.payment.reference},
         }
-    return response
+    return prune(response)
 
 
 def _adjudication(line: ClaimLine, currency: str) -> list[JsonObject]:

@@ -29,27 +29,59 @@ CARC = {
     "151": "Payer deems the information submitted does not support this many/frequency of services.",
     "197": "Precertification/authorization/notification/pre-treatment absent.",
     "204": "This service/equipment/drug is not covered under the patient's current benefit plan.",
+    "242": "Services not provided by network/primary care providers.",
     "B7": "This provider was not certified/eligible to be paid for this procedure/service on this date.",
 }
 """X12 claim adjustment reason codes (CARC) the adjudication gives, with their standard wording."""
 AMOUNTS = ("submitted", "eligible", "deductible", "copay", "benefit")
+FREQUENCY_PERIODS = ("month", "quarter", "year")
+"""The calendar periods a plan's frequency limit may count over."""
+
+
+@dataclass(frozen=True)
+class Frequency:
+    """A plan's frequency limit: at most `count` units of a service per calendar `per`
+    (month, quarter or year) under one coverage."""
+
+    count: int
+    per: str
+
+    def period_of(self, day: str) -> str:
+        """The calendar period an ISO date falls in: 2026, 2026-Q1 or 2026-03."""
+        year, month = day[:4], int(day[5:7])
+        return {"year": year, "quarter": f"{year}-Q{(month - 1) // 3 + 1}", "month": day[:7]}[self.per]
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """The limit as stored inside its service rule."""
+        return cls(data["count"], data["per"])
+
+    def to_json(self) -> JsonObject:
+        """On-ledger JSON."""
+        return {"count": self.count, "per": self.per}
 
 
 @dataclass(frozen=True)
 class ServiceRule:
-    """What a plan pays for one service: the fee schedule's price per unit and the most units."""
+    """What a plan pays for one service: the fee schedule's price per unit, the most units on one
+    line, and optionally the most units per calendar period."""
 
     fee: int
     max_quantity: int
+    frequency: Frequency | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
-        """The rule as stored inside its coverage."""
-        return cls(data["fee"], data["max_quantity"])
+        """The rule as stored inside its coverage (rules stored before frequency limits have none)."""
+        frequency = data.get("frequency")
+        return cls(
+            data["fee"], data["max_quantity"], None if frequency is None else Frequency.from_json(frequency)
+        )
 
     def to_json(self) -> JsonObject:
-        """On-ledger JSON."""
-        return {"fee": self.fee, "max_quantity": self.max_quantity}
+        """On-ledger JSON; `frequency` only when the plan sets one."""
+        data: JsonObject = {"fee": self.fee, "max_quantity": self.max_quantity}
+        return data if self.frequency is None else data | {"frequency": self.frequency.to_json()}
 
 
 @dataclass(frozen=True)
@@ -182,6 +214,31 @@ class Accumulator:
 
 
 @dataclass(frozen=True)
+class ServiceUsage:
+    """How many units of a frequency-limited service a coverage has had paid in one calendar
+    period, under ("service-usage", coverage, service, period)."""
+
+    coverage: str
+    service: str
+    period: str
+    units: int = 0
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """The usage as stored."""
+        return cls(data["coverage"], data["service"], data["period"], data["units"])
+
+    def to_json(self) -> JsonObject:
+        """On-ledger JSON."""
+        return {
+            "coverage": self.coverage,
+            "service": self.service,
+            "period": self.period,
+            "units": self.units,
+        }
+
+
+@dataclass(frozen=True)
 class ClaimRef:
     """An index entry pointing at a claim: under ("claim-by-patient", patient, claim) and
     ("claim-by-provider", provider, claim)."""
@@ -216,8 +273,10 @@ class CoverageRef:
 
 @dataclass(frozen=True)
 class LineRef:
-    """The first claim line with a fingerprint, under ("claim-line", fingerprint): what makes a
-    later identical line an exact duplicate."""
+    """The first claim line for a patient, provider, service and date of service, under
+    ("claim-service", fingerprint): what makes a later line for the same service a duplicate,
+    whatever its price or quantity. Ledgers written before kept it under ("claim-line",
+    fingerprint), the fingerprint then also covering quantity and price."""
 
     claim: str
     sequence: int

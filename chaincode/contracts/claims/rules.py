@@ -5,10 +5,13 @@ what adjudication must read from the ledger comes in as callables, asked only wh
 reached so the read set stays as narrow as the checks that ran.
 
 A line is denied for the first of, in the plan's order (`denial`): before coverage (26), after
-coverage (27), provider not licensed on the date of service (B7), exact duplicate (18), service
-not covered (204), prior authorisation missing (197), too many units (151), filed too late (29).
-Otherwise it pays the fee schedule's allowance (45) less the deductible (1), the copay (3) or
-coinsurance (2), up to the annual limit (119).
+coverage (27), provider not licensed on the date of service (B7), provider with no treatment
+relationship with the patient on the date of service (242), duplicate of a line for the same
+patient, provider, service and date at any price or quantity (18), service not covered (204),
+prior authorisation missing (197), too many units on the line (151), filed too late (29), the plan's
+frequency limit for the service's calendar period reached (119). Otherwise it pays the fee
+schedule's allowance (45) less the deductible (1), the copay (3) or coinsurance (2), up to the
+annual limit (119).
 """
 
 from __future__ import annotations
@@ -22,23 +25,27 @@ from typing import Any
 from careledger.chaincode import ClientIdentity, ContractError
 from careledger.chaincode.contracts.claims.records import (
     ADJUSTER,
+    FREQUENCY_PERIODS,
     Accumulator,
     Adjustment,
     Amounts,
     Claim,
     ClaimLine,
     Coverage,
+    Frequency,
     LineRef,
     Payment,
     PriorAuthorization,
     ServiceLine,
     ServiceRule,
+    ServiceUsage,
     Voiding,
 )
 from careledger.chaincode.contracts.common import (
     JsonObject,
     Licence,
     Period,
+    Relationship,
     iso,
     parse_time,
     require_digest,
@@ -100,8 +107,10 @@ def coverage(
     coverage_id: str, beneficiary: str, payor: str, by: str, now: datetime, terms: JsonObject
 ) -> Coverage:
     """A coverage from JSON terms: plan, start, end, currency, deductible, copay (cents) or
-    coinsurance (percent), annual_limit, services {code: {fee, max_quantity}}, prior_authorization
-    [codes] and optionally filing_limit_days; every amount an integer."""
+    coinsurance (percent), annual_limit, services {code: {fee, max_quantity, frequency}},
+    prior_authorization [codes] and optionally filing_limit_days; every amount an integer. A
+    service's optional frequency {count, per} allows at most `count` units per calendar `per`
+    (month, quarter or year)."""
     if ("copay" in terms) == ("coinsurance" in terms):
         raise ContractError("terms must set exactly one of copay (cents) or coinsurance (percent)")
     start, end = parse_time(str(terms.get("start")), "start"), parse_time(str(terms.get("end")), "end")
@@ -132,16 +141,27 @@ def coverage(
         filing_limit_days=count(
             terms.get("filing_limit_days", DEFAULT_FILING_LIMIT_DAYS), "filing_limit_days", 1
         ),
-        services={
-            service_code(code, "service"): ServiceRule(
-                fee=count(json_object(rule, f"service {code}").get("fee"), f"service {code} fee"),
-                max_quantity=count(rule.get("max_quantity"), f"service {code} max_quantity", 1),
-            )
-            for code, rule in services.items()
-        },
+        services={service_code(code, "service"): service_rule(code, rule) for code, rule in services.items()},
         prior_authorization=tuple(sorted(prior)),
         copay=copay,
         coinsurance=coinsurance,
+    )
+
+
+def service_rule(code: str, raw: Any) -> ServiceRule:
+    """A service's terms: {fee, max_quantity} and optionally frequency {count, per}."""
+    rule = json_object(raw, f"service {code}")
+    frequency = None
+    if "frequency" in rule:
+        limit = json_object(rule["frequency"], f"service {code} frequency")
+        per = limit.get("per")
+        if per not in FREQUENCY_PERIODS:
+            raise ContractError(f"service {code} frequency per must be one of {', '.join(FREQUENCY_PERIODS)}")
+        frequency = Frequency(count(limit.get("count"), f"service {code} frequency count", 1), per)
+    return ServiceRule(
+        fee=count(rule.get("fee"), f"service {code} fee"),
+        max_quantity=count(rule.get("max_quantity"), f"service {code} max_quantity", 1),
+        frequency=frequency,
     )
 
 
@@ -164,6 +184,14 @@ def prior_authorization(
 
 
 # --- claims ------------------------------------------------------------------------------------
+
+
+def require_patient(request: JsonObject, coverage: Coverage) -> str:
+    """The claim's patient: the coverage's beneficiary, which a claim that names its patient must match."""
+    named = request.get("patient", coverage.beneficiary)
+    if named != coverage.beneficiary:
+        raise ContractError(f"claim patient {named!r} is not the beneficiary of coverage {coverage.id}")
+    return coverage.beneficiary
 
 
 def claim_items(request: JsonObject) -> list[Any]:
@@ -201,7 +229,14 @@ def diagnosis_hash(request: JsonObject, transient: Mapping[str, bytes]) -> str:
 
 
 def fingerprint(patient: str, provider: str, item: ServiceLine) -> str:
-    """What makes two claim lines exact duplicates: same patient, provider, service, day, quantity, price."""
+    """What makes two claim lines duplicates: same patient, provider, service and date of service,
+    whatever the price or quantity (a second bill for the same visit is a duplicate, not a new one)."""
+    return sha256_hex(patient, provider, item.service, item.date)
+
+
+def legacy_fingerprint(patient: str, provider: str, item: ServiceLine) -> str:
+    """The fingerprint ledgers written before kept under "claim-line": it also covered quantity and
+    price. Only voiding a line adjudicated then still needs it."""
     fields = (item.service, item.date, str(item.quantity), str(item.unit_price))
     return sha256_hex(patient, provider, *fields)
 
@@ -212,14 +247,18 @@ def denial(
     today: date,
     *,
     licence: Callable[[], Licence],
+    relationship: Callable[[], Relationship],
     first_of_its_kind: Callable[[], LineRef | None],
     authorizations: Callable[[], Iterable[PriorAuthorization]],
+    used: Callable[[], ServiceUsage],
 ) -> Adjustment | None:
     """The first reason, in the plan's order of checks, to pay nothing for the line.
 
-    `licence` verifies the provider on the date of service; `first_of_its_kind` registers the line's
-    fingerprint unless an earlier line holds it, and returns that earlier line; `authorizations`
-    lists the coverage's authorisations of the line's service.
+    `licence` verifies the provider on the date of service; `relationship` asks whether the
+    provider had a treatment relationship with the patient then; `first_of_its_kind` registers the
+    line's fingerprint unless an earlier line holds it, and returns that earlier line;
+    `authorizations` lists the coverage's authorisations of the line's service; `used` is what the
+    coverage has had paid of a frequency-limited service in the line's calendar period.
     """
     served = _midnight(date.fromisoformat(item.date))
     if served < parse_time(coverage.period.start, "start"):
@@ -229,6 +268,9 @@ def denial(
     verdict = licence()
     if not verdict.valid:
         return _denied("B7", verdict.reason)
+    related = relationship()
+    if not related.related:
+        return _denied("242", related.reason)
     earlier = first_of_its_kind()
     if earlier is not None:
         return _denied("18", f"exact duplicate of claim {earlier.claim} item {earlier.sequence}")
@@ -244,7 +286,31 @@ def denial(
     late = (today - served.date()).days
     if late > coverage.filing_limit_days:
         return _denied("29", f"filed {late} days after service; the limit is {coverage.filing_limit_days}")
+    if plan.frequency is not None:
+        usage = used()
+        if usage.units + item.quantity > plan.frequency.count:
+            return _denied(
+                "119",
+                f"plan {coverage.plan} allows {plan.frequency.count} of service {item.service} per "
+                f"calendar {plan.frequency.per}; {usage.units} already paid in {usage.period}",
+            )
     return None
+
+
+def usage_period(coverage: Coverage, item: ServiceLine) -> str | None:
+    """The calendar period a line counts against, if its service has a frequency limit."""
+    rule = coverage.services.get(item.service)
+    return None if rule is None or rule.frequency is None else rule.frequency.period_of(item.date)
+
+
+def counted(used: ServiceUsage, line: ClaimLine) -> ServiceUsage:
+    """The usage after a line that was not denied takes its units."""
+    return used if line.decision == "denied" else replace(used, units=used.units + line.item.quantity)
+
+
+def uncounted(used: ServiceUsage, line: ClaimLine) -> ServiceUsage:
+    """The usage after a voided line that had been counted gives its units back."""
+    return used if line.decision == "denied" else replace(used, units=used.units - line.item.quantity)
 
 
 def denied_line(item: ServiceLine, reason: Adjustment) -> ClaimLine:

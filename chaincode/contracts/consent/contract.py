@@ -21,8 +21,10 @@ from careledger.chaincode.contracts.common import (
     key,
     licence,
     load,
+    parse_time,
     require_digest,
     require_id,
+    require_new_id,
     require_role,
     require_salt,
     scan,
@@ -30,7 +32,7 @@ from careledger.chaincode.contracts.common import (
     transient,
     tx_time,
 )
-from careledger.chaincode.contracts.consent import fhir, rules
+from careledger.chaincode.contracts.consent import fhir, relationship, rules
 from careledger.chaincode.contracts.consent.records import (
     PATIENT,
     PRACTITIONER,
@@ -64,7 +66,7 @@ class ConsentContract(Contract):
         """Register a pointer to an encrypted off-ledger record; transient `location` and
         `content_hash` (the client's salted SHA-256) keep them out of the arguments."""
         who = _patient(ctx)
-        state_key = key(ctx, "record", who.id, require_id(record_id, "record_id"))
+        state_key = key(ctx, "record", who.id, require_new_id(record_id, "record_id"))
         if ctx.stub.get_state(state_key) is not None:
             raise ContractError(f"record {record_id} of {who.id} is already registered")
         record = RecordPointer(
@@ -205,6 +207,23 @@ class ConsentContract(Contract):
         return {"granted": decision.granted, "reason": decision.reason}
 
     @evaluate
+    def treatment_relationship(self, ctx: Context, patient: str, day: str) -> JsonObject:
+        """Did the calling practitioner have a treatment relationship with `patient` on `day`
+        (YYYY-MM-DD): a treatment consent naming them, their break-glass, or their audited access?
+        The claims contract asks it before paying for the day's services (see relationship.py)."""
+        who = require_role(ctx, PRACTITIONER)
+        served = parse_time(day, "day").date()
+        answer = relationship.treatment_relationship(
+            who.id,
+            patient,
+            served,
+            consents=lambda: scan(ctx, "consent", patient, kind=Consent),
+            break_glass=lambda: scan(ctx, "break-glass", patient, kind=BreakGlass),
+            audits=lambda: scan(ctx, "audit", patient, kind=AuditEvent),
+        )
+        return {"related": answer.related, "reason": answer.reason}
+
+    @evaluate
     def disclosures(self, ctx: Context, start: str, end: str) -> list[JsonObject]:
         """The calling patient's accounting of disclosures in [start, end) (HIPAA 164.528):
         date, recipient, what and purpose of every granted access by someone else."""
@@ -272,7 +291,7 @@ def _provision(
     end: str,
 ) -> JsonObject:
     who = _patient(ctx)
-    state_key = key(ctx, "consent", who.id, require_id(consent_id, "consent_id"))
+    state_key = key(ctx, "consent", who.id, require_new_id(consent_id, "consent_id"))
     if ctx.stub.get_state(state_key) is not None:
         raise ContractError(f"consent {consent_id} of {who.id} already exists")
     consent = rules.provision(
