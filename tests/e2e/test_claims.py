@@ -1,10 +1,13 @@
 """The claims contract through the real network: the insurer's coverage and prior authorisation,
-claims adjudicated line by line with CARC reasons, payment, voiding, correction and who sees what."""
+claims adjudicated line by line with CARC reasons, payment, voiding, correction and who sees what;
+a claim needs the provider's treatment relationship with the patient, the same service twice is a
+duplicate at any price, and a plan's frequency limits hold even for claims submitted at once."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -16,12 +19,15 @@ from healthcare import (
     INSURER_ADMIN,
     IVAN,
     JONES,
+    LONG_AGO,
     RITA,
     SMITH,
+    Committed,
     JonesRevoked,
     Ledger,
     days_ago,
     ledger_id,
+    new_category,
     new_id,
     today,
 )
@@ -63,11 +69,14 @@ def terms(visit: str, mri: str, lab: str, **changes: object) -> dict:
     } | changes
 
 
-def cover(care: Ledger, patient: str = ALICE, **changes: object) -> Plan:
+def cover(care: Ledger, patient: str = ALICE, frequency: dict | None = None, **changes: object) -> Plan:
     suffix = uuid.uuid4().hex[:8]
     visit, mri, lab, uncovered = (f"{code}.{suffix}" for code in ("99213", "70551", "85025", "99999"))
     coverage = new_id("cov")
-    text = json.dumps(terms(visit, mri, lab, **changes))
+    plan_terms = terms(visit, mri, lab, **changes)
+    if frequency is not None:  # the visit limited to `count` per calendar `per`
+        plan_terms["services"][visit]["frequency"] = frequency
+    text = json.dumps(plan_terms)
     record = care.submit(IVAN, "claims", "register_coverage", coverage, ledger_id(patient), text)
     return Plan(coverage, visit, mri, lab, uncovered, record)
 
@@ -88,8 +97,29 @@ def reasons(line: dict) -> list[str]:
     return [reason["code"] for reason in line["reasons"]]
 
 
+@pytest.fixture(scope="module")
+def treating(care: Ledger, registered_patients: dict) -> list[dict]:
+    """The treatment relationships the claims rest on: Alice and Bob consent to Dr Smith's
+    treatment and Alice to Dr Jones's, since 2020, each on a category of its own so that no other
+    test's records open to them. Dr Jones has none with Bob."""
+    return [
+        care.submit(
+            patient,
+            "consent",
+            "grant_consent",
+            new_id("treat"),
+            ledger_id(doctor),
+            "access",
+            "TREAT",
+            new_category(),
+            LONG_AGO,
+        )
+        for patient, doctor in ((ALICE, SMITH), (BOB, SMITH), (ALICE, JONES))
+    ]
+
+
 @pytest.fixture
-def plan(care: Ledger, smith_licensed: dict) -> Plan:
+def plan(care: Ledger, smith_licensed: dict, treating: list[dict]) -> Plan:
     return cover(care)
 
 
@@ -320,7 +350,9 @@ def test_a_partial_claim_pays_some_lines_and_cuts_charges_above_the_fee_schedule
     assert (denied["decision"], reasons(denied)) == ("denied", ["204"])
 
 
-def test_the_annual_limit_reduces_then_denies_with_reason_119(care: Ledger, smith_licensed: dict) -> None:
+def test_the_annual_limit_reduces_then_denies_with_reason_119(
+    care: Ledger, smith_licensed: dict, treating: list[dict]
+) -> None:
     small = cover(care, deductible=0, annual_limit=15000)
     first = claim(care, small, item(small.visit, days_ago(12)), item(small.visit, days_ago(11)))
     assert [line["decision"] for line in first["items"]] == ["approved", "reduced"]
@@ -332,7 +364,7 @@ def test_the_annual_limit_reduces_then_denies_with_reason_119(care: Ledger, smit
 
 def test_an_exact_duplicate_claim_line_is_denied_with_reason_18(care: Ledger, plan: Plan) -> None:
     first = claim(care, plan, item(plan.visit), item(plan.lab, price=3000))
-    again = claim(care, plan, item(plan.visit), item(plan.lab, quantity=2, price=3000))
+    again = claim(care, plan, item(plan.visit), item(plan.lab, days_ago(9), quantity=2, price=3000))
     assert [line["decision"] for line in again["items"]] == ["denied", "approved"]
     assert again["items"][0]["reasons"] == [
         {"category": "benefit", "code": "18", "text": f"exact duplicate of claim {first['id']} item 1"}
@@ -352,6 +384,146 @@ def test_identical_claims_ordered_into_one_block_the_second_is_mvcc_invalid(care
     assert second.block in (first.block, first.block + 1)
     assert care.evaluate(IVAN, "claims", "get_claim", ids[0])["status"] == "approved"
     assert care.query_refusal(IVAN, "claims", "get_claim", ids[1]) == f"claim {ids[1]} does not exist"
+
+
+def unpaid(care: Ledger, claim_id: str, status: str = "denied") -> None:
+    """The insurer cannot pay the claim, and nothing was paid on it."""
+    assert care.refusal(IVAN, "claims", "mark_paid", claim_id, new_id("pay")) == (
+        f"claim {claim_id} is {status}; only approved or partial claims are paid"
+    )
+    found = care.evaluate(IVAN, "claims", "get_claim", claim_id)
+    assert (found["status"], found["payment"], found["total"]["benefit"]) == (status, None, 0)
+
+
+def test_a_provider_with_no_treatment_relationship_is_denied_242_and_nothing_is_paid(
+    care: Ledger, treating: list[dict], jones_revoked: JonesRevoked
+) -> None:
+    bobs = cover(care, BOB)
+    served = days_ago(10)  # Dr Jones was licensed then; he never treated Bob
+    denied = claim(care, bobs, item(bobs.visit, served), who=JONES)
+    assert (denied["patient"], denied["provider"], denied["outcome"]) == (
+        "hospital/bob",
+        "hospital/drjones",
+        "denied",
+    )
+    assert denied["items"][0]["reasons"] == [
+        {
+            "category": "benefit",
+            "code": "242",
+            "text": f"hospital/drjones had no treatment relationship with hospital/bob on {served}: "
+            "no consent, break-glass or audited access names them",
+        }
+    ]
+    unpaid(care, denied["id"])
+    reason = care.evaluate(BOB, "claims", "claim_response_fhir", denied["id"])["item"][0]["adjudication"][-1]
+    assert reason["reason"]["coding"][0] | {"system": ""} == {
+        "system": "",
+        "code": "242",
+        "display": "Services not provided by network/primary care providers.",
+    }
+    assert claim(care, bobs, item(bobs.visit, served))["outcome"] == "approved"  # Dr Smith treats Bob
+
+
+def test_the_same_service_on_the_same_day_one_cent_dearer_is_a_duplicate_and_not_paid(
+    care: Ledger, plan: Plan
+) -> None:
+    first = claim(care, plan, item(plan.visit, price=15000))
+    dearer = claim(care, plan, item(plan.visit, price=15001))
+    more = claim(care, plan, item(plan.visit, quantity=2, price=7500))
+    for again in (dearer, more):
+        assert (again["outcome"], again["items"][0]["reasons"]) == (
+            "denied",
+            [{"category": "benefit", "code": "18", "text": f"exact duplicate of claim {first['id']} item 1"}],
+        )
+        unpaid(care, again["id"])
+    assert care.submit(IVAN, "claims", "mark_paid", first["id"], new_id("pay"))["payment"]["amount"] == 4000
+
+
+def _same_service_on_two_plans(care: Ledger, plan: Plan) -> tuple[Plan, list[str]]:
+    """A second coverage of Alice's with the same service codes, and a claim text for each plan:
+    the same lab test on the same day, the second 1 cent dearer. Each alone would be approved;
+    they share no accumulator, only the duplicate index."""
+    second = new_id("cov")
+    text = json.dumps(terms(plan.visit, plan.mri, plan.lab))
+    record = care.submit(IVAN, "claims", "register_coverage", second, ledger_id(ALICE), text)
+    other = Plan(second, plan.visit, plan.mri, plan.lab, plan.uncovered, record)
+    texts = [claim_text(plan, item(plan.lab, price=3000)), claim_text(other, item(plan.lab, price=3001))]
+    return other, texts
+
+
+def test_near_duplicates_ordered_into_one_block_conflict_on_the_duplicate_index(
+    care: Ledger, plan: Plan
+) -> None:
+    _, texts = _same_service_on_two_plans(care, plan)
+    contract = care.contract(SMITH, "claims")
+    ids = [new_id("claim"), new_id("claim")]
+    endorsed = [
+        contract.new_proposal("submit_claim", [i, t]).endorse() for i, t in zip(ids, texts, strict=True)
+    ]
+    assert all(json.loads(tx.result)["outcome"] == "approved" for tx in endorsed)  # each alone would pay
+    commits = [tx.submit() for tx in endorsed]
+    first, second = (care.settle(c.get_status(), tx.result) for c, tx in zip(commits, endorsed, strict=True))
+    assert (first.code, second.code) == ("VALID", "MVCC_READ_CONFLICT")
+    assert care.query_refusal(IVAN, "claims", "get_claim", ids[1]) == f"claim {ids[1]} does not exist"
+
+
+def test_near_duplicates_submitted_at_once_are_approved_at_most_once(care: Ledger, plan: Plan) -> None:
+    _, texts = _same_service_on_two_plans(care, plan)
+    ids = [new_id("claim"), new_id("claim")]
+    start = threading.Barrier(2)
+    outcomes: dict[str, Committed] = {}
+
+    def submit(claim_id: str, text: str) -> None:
+        start.wait()
+        outcomes[claim_id] = care.commit(SMITH, "claims", "submit_claim", claim_id, text)
+
+    threads = [threading.Thread(target=submit, args=pair) for pair in zip(ids, texts, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert set(outcomes) == set(ids)
+    approved = [i for i in ids if outcomes[i].code == "VALID" and outcomes[i].result["outcome"] == "approved"]
+    assert len(approved) == 1, {i: (o.code, o.result and o.result["outcome"]) for i, o in outcomes.items()}
+    (loser,) = set(ids) - set(approved)
+    if outcomes[loser].code == "VALID":  # endorsed after the winner committed: denied as a duplicate
+        assert [r["code"] for r in outcomes[loser].result["items"][0]["reasons"]] == ["18"]
+        unpaid(care, loser)
+    else:  # endorsed alongside the winner: ordered after it and invalid
+        assert outcomes[loser].code == "MVCC_READ_CONFLICT"
+        assert care.query_refusal(IVAN, "claims", "get_claim", loser) == f"claim {loser} does not exist"
+
+
+def test_a_plan_frequency_limit_denies_with_119_once_the_month_is_used(
+    care: Ledger, smith_licensed: dict, treating: list[dict]
+) -> None:
+    monthly = cover(care, frequency={"count": 1, "per": "month"}, filing_limit_days=365)
+    anchor = today() - timedelta(days=3)
+    first_day, second_day = anchor.replace(day=1), anchor.replace(day=2)  # one calendar month
+    first = claim(care, monthly, item(monthly.visit, first_day.isoformat()))
+    second = claim(care, monthly, item(monthly.visit, second_day.isoformat()))
+    assert (first["outcome"], second["outcome"]) == ("approved", "denied")
+    assert second["items"][0]["reasons"] == [
+        {
+            "category": "benefit",
+            "code": "119",
+            "text": f"plan gold allows 1 of service {monthly.visit} per calendar month; "
+            f"1 already paid in {first_day.isoformat()[:7]}",
+        }
+    ]
+    unpaid(care, second["id"])
+    assert monthly.record["services"][monthly.visit]["frequency"] == {"count": 1, "per": "month"}
+
+
+def test_new_ids_must_be_fhir_ids(care: Ledger, plan: Plan) -> None:
+    rule = "is not a valid FHIR id: use 1-64 letters, digits, '-' or '.'"
+    assert care.refusal(SMITH, "claims", "submit_claim", "claim_1", claim_text(plan, item(plan.visit))) == (
+        f"claim_id 'claim_1' {rule}"
+    )
+    text = json.dumps(terms(plan.visit, plan.mri, plan.lab))
+    assert care.refusal(IVAN, "claims", "register_coverage", "cov_1", ledger_id(ALICE), text) == (
+        f"coverage_id 'cov_1' {rule}"
+    )
 
 
 def test_a_revoked_licence_denies_the_next_claim_from_the_revocation_on(
@@ -533,12 +705,8 @@ def test_patients_and_providers_see_their_own_claims_only(care: Ledger, plan: Pl
 def test_claim_and_claim_response_export_as_fhir(care: Ledger, plan: Plan) -> None:
     claim_id = claim(care, plan, item(plan.visit), item(plan.uncovered, price=5000))["id"]
     fhir = care.evaluate(SMITH, "claims", "claim_fhir", claim_id)
-    assert (fhir["resourceType"], fhir["status"], fhir["use"], fhir["related"]) == (
-        "Claim",
-        "active",
-        "claim",
-        [],
-    )
+    assert (fhir["resourceType"], fhir["status"], fhir["use"]) == ("Claim", "active", "claim")
+    assert "related" not in fhir  # FHIR JSON has no empty arrays: an original claim relates to none
     assert fhir["diagnosis"][0]["diagnosisCodeableConcept"]["coding"][0]["code"] == DIAGNOSIS
     assert [entry["productOrService"]["coding"][0]["code"] for entry in fhir["item"]] == [
         plan.visit,
