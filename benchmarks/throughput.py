@@ -121,8 +121,11 @@ class Ping:
         org = who.partition(":")[0]
         profile = json.loads((directory / "network.json").read_text())
         peer = next(p for p in profile["peers"] if p["org"] == org)
-        root = Layout(directory).ca_cert(org).read_bytes()
-        self._channel = grpc.secure_channel(peer["address"], grpc.ssl_channel_credentials(root))
+        layout = Layout(directory)
+        root = layout.ca_cert(org).read_bytes()
+        user = layout.identity_dir(org, who.partition(":")[2] or "admin")  # peers require mutual TLS
+        self._channel = grpc.secure_channel(peer["address"], grpc.ssl_channel_credentials(
+            root, (user / "key.pem").read_bytes(), (user / "cert.pem").read_bytes()))
         self._check = health_pb2_grpc.HealthStub(self._channel).Check
 
     def __call__(self) -> bool:

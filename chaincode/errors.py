@@ -11,6 +11,11 @@ class ContractError(Exception):
     """
 
 
+class InvalidKeyError(ContractError):
+    """A key (or key part, or event name) the stub refuses: empty, too long, not UTF-8, or holding
+    a control character; the client is told which key (escaped) and why (status 400)."""
+
+
 class ContractDefinitionError(Exception):
     """A contract class cannot be deployed as written (bad name, bad function signature, bad spec)."""
 

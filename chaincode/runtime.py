@@ -21,10 +21,11 @@ from careledger.chaincode.errors import (
     ContractDefinitionError,
     ContractError,
     ContractNotFoundError,
+    InvalidKeyError,
 )
 from careledger.chaincode.identity import ClientIdentity
 from careledger.chaincode.state import HistoryEntry, StateView, Version
-from careledger.chaincode.stub import Stub
+from careledger.chaincode.stub import Stub, control_character, shown
 from careledger.chaincode.txsimulator import TxSimulator
 from careledger.protos import common_pb2
 
@@ -44,6 +45,9 @@ logger = logging.getLogger(__name__)
 # Fabric's chaincode name rule: the name is also the state namespace.
 CONTRACT_NAME = re.compile(r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$")
 MAX_CALL_DEPTH = 8
+# Contract and function names travel in every message about the call: a bound keeps a refusal
+# readable (and inside gRPC's 16 KiB metadata limit) instead of echoing 10 kB back.
+MAX_NAME_LENGTH = 128
 
 _POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
@@ -74,6 +78,21 @@ class _Function:
             f"contract {contract!r} function {self.name!r} takes {count} argument(s) "
             f"({names or 'none'}), got {given}"
         )
+
+
+def name_problem(what: str, name: str) -> str | None:
+    """Why a contract or function name in a request is refused, or None: empty, longer than
+    MAX_NAME_LENGTH, or holding a control character (the name is shown escaped and cut)."""
+    if not name:
+        return f"the request names no {what}"
+    if len(name) > MAX_NAME_LENGTH:
+        return (f"{what} name {shown(name)} is {len(name)} characters long; the limit is "
+                f"{MAX_NAME_LENGTH}")
+    found = control_character(name)
+    if found is not None:
+        return (f"{what} name {shown(name)} contains the control character {found[1]} at "
+                f"position {found[0]}")
+    return None
 
 
 def _inspect_function(contract: Contract, name: str, kind: FunctionKind) -> _Function:
@@ -217,6 +236,9 @@ class _Simulation:
         self._sim = sim
 
     def call(self, contract: str, function: str, args: Sequence[str], depth: int) -> bytes:
+        problem = name_problem("contract", contract) or name_problem("function", function)
+        if problem is not None:
+            raise _Rejected(400, problem)
         deployed = self._registry._lookup(contract)
         if deployed is None:
             raise _Rejected(
@@ -298,6 +320,8 @@ def simulate(
         )
     except _Rejected as exc:
         return _failed(exc.status, exc.message)
+    except InvalidKeyError as exc:  # the request's data made a key the stub refuses
+        return _failed(400, str(exc))
     except ContractError as exc:
         return _failed(500, str(exc))
     except Exception as exc:

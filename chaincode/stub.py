@@ -7,12 +7,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from careledger.chaincode.codec import to_bytes
-from careledger.chaincode.errors import ContractError
+from careledger.chaincode.errors import ContractError, InvalidKeyError
 from careledger.chaincode.state import HistoryEntry
 from careledger.chaincode.txsimulator import TxSimulator
 from careledger.protos import common_pb2
 
 MAX_KEY_LENGTH = 1024
+KEY_DISPLAY_LENGTH = 60
+# Characters that make a key print as something else on an admin's terminal or in a UI: bidi
+# embeddings, overrides and isolates, and the invisible direction marks (Trojan Source).
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                          "\u2066\u2067\u2068\u2069")
 COMPOSITE_KEY_NAMESPACE = "\x00"
 MIN_UNICODE_RUNE = "\x00"
 MAX_UNICODE_RUNE = "\U0010ffff"
@@ -23,28 +28,58 @@ Invoke = Callable[[str, str, Sequence[str]], bytes]
 """How a stub asks the runtime to run another contract: (contract, function, args) -> payload."""
 
 
+def shown(text: str) -> str:
+    """text quoted for a message: every control character escaped (repr), long text cut."""
+    cut = text[:KEY_DISPLAY_LENGTH]
+    return repr(cut) + (f"... ({len(text)} characters)" if len(text) > KEY_DISPLAY_LENGTH else "")
+
+
+def control_character(text: str) -> tuple[int, str] | None:
+    """The position and U+ code of the first C0/C1 control, DEL or bidi control in text."""
+    for i, ch in enumerate(text):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code <= 0x9F or ch in BIDI_CONTROLS:
+            return i, f"U+{code:04X}"
+    return None
+
+
 def _check_utf8(what: str, text: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise ContractError(f"{what} {text!r} is not valid UTF-8: {exc.reason}") from None
+        raise InvalidKeyError(f"{what} {shown(text)} is not valid UTF-8: {exc.reason}") from None
+
+
+def _check_printable(what: str, text: str, whole: str | None = None) -> None:
+    found = control_character(text)
+    if found is not None:
+        of = f" of key {shown(whole)}" if whole is not None else ""
+        raise InvalidKeyError(
+            f"{what} {shown(text)}{of} contains the control character {found[1]} at position "
+            f"{found[0]}; keys and ids must be printable text (no C0/C1 controls, DEL, escape "
+            "sequences or bidirectional overrides)"
+        )
 
 
 def _check_key(key: str) -> None:
     if not isinstance(key, str) or key == "":
-        raise ContractError(f"key {key!r} is invalid: a key must be a non-empty string")
+        raise InvalidKeyError(f"key {key!r} is invalid: a key must be a non-empty string")
     if len(key) > MAX_KEY_LENGTH:
-        raise ContractError(
+        raise InvalidKeyError(
             f"key {key[:40]!r}... is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"
         )
     _check_utf8("key", key)
     if key.startswith(COMPOSITE_KEY_NAMESPACE):
-        split_composite_key(key)
+        object_type, attrs = split_composite_key(key)
+        for part in (object_type, *attrs):
+            _check_printable("composite key part", part, key)
+    else:
+        _check_printable("key", key)
 
 
 def _check_simple_key(key: str) -> None:
     if key.startswith(COMPOSITE_KEY_NAMESPACE):
-        raise ContractError(
+        raise InvalidKeyError(
             f"key {key!r} is a composite key; use get_state_by_partial_composite_key for those"
         )
 
@@ -52,23 +87,25 @@ def _check_simple_key(key: str) -> None:
 def create_composite_key(object_type: str, attrs: Sequence[str]) -> str:
     """Fabric's composite key: "\\x00" + type + "\\x00" + each attribute + "\\x00"."""
     if object_type == "":
-        raise ContractError("composite key object type must be a non-empty string")
+        raise InvalidKeyError("composite key object type must be a non-empty string")
     for part in (object_type, *attrs):
         if not isinstance(part, str):
-            raise ContractError(f"composite key part {part!r} must be a string")
+            raise InvalidKeyError(f"composite key part {part!r} must be a string")
         _check_utf8("composite key part", part)
         if MIN_UNICODE_RUNE in part or MAX_UNICODE_RUNE in part:
-            raise ContractError(
-                f"composite key part {part!r} must not contain U+0000 or U+10FFFF"
+            raise InvalidKeyError(
+                f"composite key part {shown(part)} must not contain U+0000 or U+10FFFF"
             )
+        _check_printable("composite key part", part)
     return COMPOSITE_KEY_NAMESPACE + "".join(f"{part}\x00" for part in (object_type, *attrs))
 
 
 def split_composite_key(key: str) -> tuple[str, list[str]]:
     """The object type and attributes of a composite key made by create_composite_key."""
     if len(key) < 3 or not key.startswith(COMPOSITE_KEY_NAMESPACE) or not key.endswith("\x00"):
-        raise ContractError(
-            f"key {key!r} is not a composite key; keys starting with U+0000 are reserved for them"
+        raise InvalidKeyError(
+            f"key {shown(key)} is not a composite key; keys starting with U+0000 are reserved "
+            "for them"
         )
     object_type, *attrs = key[1:-1].split("\x00")
     return object_type, attrs
@@ -165,6 +202,7 @@ class Stub:
         """Emit an event when the transaction commits; one per transaction, the last one wins."""
         if not isinstance(name, str) or name == "":
             raise ContractError(f"event name {name!r} is invalid: it must be a non-empty string")
+        _check_printable("event name", name)
         self._sim.event = common_pb2.ChaincodeEvent(
             contract=self._ns, tx_id=self.tx_id, event_name=name, payload=to_bytes(payload)
         )

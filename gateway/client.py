@@ -136,10 +136,14 @@ class GatewayOptions(TypedDict, total=False):
 
 class ConnectSettings(GatewayOptions, total=False):
     """Keyword arguments of connect (both SDKs): the TLS roots that issued the peers' serving
-    certificates, a TLS name for the first address, and peers of the same org that event
-    streams move to when the first is unreachable."""
+    certificates, the TLS client certificate and key (PEM) that CareLedger peers require (mutual
+    TLS; any certificate a channel org's CA issued, usually the identity's own), a TLS name for
+    the first address, and peers of the same org that event streams move to when the first is
+    unreachable."""
 
     tls_root_certificates: Required[bytes]
+    tls_client_certificate: NotRequired[bytes]
+    tls_client_key: NotRequired[bytes]
     server_name: NotRequired[str | None]
     fallback_addresses: NotRequired[Sequence[str]]
 
@@ -154,7 +158,11 @@ def secure_peers(
         settings.get("retry_mvcc", 0),
         settings.get("reconnect", DEFAULT_RECONNECT),
     )
-    credentials = grpc.ssl_channel_credentials(root_certificates=settings["tls_root_certificates"])
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=settings["tls_root_certificates"],
+        private_key=settings.get("tls_client_key"),
+        certificate_chain=settings.get("tls_client_certificate"),
+    )
     server_name = settings.get("server_name")
     channel_options = options.reconnect.channel_options()
 

@@ -93,6 +93,11 @@ class InvalidKeyError(ValueError):
     """A private key is not a PEM-encoded ECDSA key, so no signer can be made from it."""
 
 
+class InvalidRequestError(ValueError):
+    """The SDK refuses to build a request every peer would refuse, e.g. a function name over the
+    peers' 128-character limit; nothing was sent."""
+
+
 class LocalNetworkError(Exception):
     """A local network directory is missing, incomplete, or does not name the requested org/peer."""
 

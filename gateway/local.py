@@ -100,12 +100,16 @@ def local_peer(
     user_dir = root / "crypto" / org / user
     if not user_dir.is_dir():
         raise LocalNetworkError(f"no identity {org}:{user} in {root}; {_known_identities(root, org)}")
-    identity = Identity(org=org, certificate=_read(user_dir / "cert.pem", "certificate"))
-    signer = new_private_key_signer(_read(user_dir / "key.pem", "private key"))
+    cert_pem = _read(user_dir / "cert.pem", "certificate")
+    key_pem = _read(user_dir / "key.pem", "private key")
+    identity = Identity(org=org, certificate=cert_pem)
+    signer = new_private_key_signer(key_pem)
     peer_org = target["org"]
     tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
     settings = ConnectSettings(
         tls_root_certificates=tls_root,
+        tls_client_certificate=cert_pem,  # the peers require mutual TLS
+        tls_client_key=key_pem,
         server_name=target.get("server_name"),
         fallback_addresses=fallbacks,
         **options,

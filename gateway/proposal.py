@@ -11,12 +11,18 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from careledger.gateway.client import ENDORSE, EVALUATE, ClientBase, GatewayClient
-from careledger.gateway.errors import EndorseError, EvaluateError, MalformedMessageError
+from careledger.gateway.errors import (
+    EndorseError,
+    EvaluateError,
+    InvalidRequestError,
+    MalformedMessageError,
+)
 from careledger.gateway.identity import Identity, sha256
 from careledger.gateway.transaction import Prepared, Transaction
 from careledger.protos import common_pb2, gateway_pb2
 
 NONCE_SIZE = 24
+MAX_NAME_LENGTH = 128  # the peers' limit on contract and function names (chaincode.runtime)
 _OK = 200
 _CONTRACT_ERROR = grpc.StatusCode.UNKNOWN  # the call succeeded; the contract did not
 
@@ -43,7 +49,14 @@ def build_proposal(
     args: Iterable[Arg] = (),
     transient: Mapping[str, Arg] | None = None,
 ) -> common_pb2.Proposal:
-    """A fresh Proposal: new nonce, tx id from the rule, creator = the identity's certificate."""
+    """A fresh Proposal: new nonce, tx id from the rule, creator = the identity's certificate;
+    raises InvalidRequestError for a contract or function name over MAX_NAME_LENGTH."""
+    for what, name in (("contract", contract), ("function", function)):
+        if len(name) > MAX_NAME_LENGTH:
+            raise InvalidRequestError(
+                f"{what} name {name[:40]!r}... is {len(name)} characters long; the peers accept "
+                f"at most {MAX_NAME_LENGTH}"
+            )
     nonce = os.urandom(NONCE_SIZE)
     header = common_pb2.Header(
         channel=channel,

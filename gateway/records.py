@@ -166,17 +166,22 @@ def connect_records(
     *,
     network: str,
     tls_root_certificates: bytes,
+    tls_client_certificate: bytes | None = None,
+    tls_client_key: bytes | None = None,
     server_name: str | None = None,
     timeout: float = 30.0,
 ) -> RecordStore:
-    """Connect over TLS to the record store of the peer at address, for channel `network`."""
+    """Connect over TLS to the record store of the peer at address, for channel `network`;
+    CareLedger peers require a TLS client certificate and key (mutual TLS)."""
     options = [
         ("grpc.max_receive_message_length", _MAX_MESSAGE_BYTES),
         ("grpc.max_send_message_length", _MAX_MESSAGE_BYTES),
     ]
     if server_name:
         options.append(("grpc.ssl_target_name_override", server_name))  # type: ignore[arg-type]
-    credentials = grpc.ssl_channel_credentials(root_certificates=tls_root_certificates)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=tls_root_certificates, private_key=tls_client_key,
+        certificate_chain=tls_client_certificate)
     channel = grpc.secure_channel(address, credentials, options=options)
     return RecordStore(channel, address, identity, signer, network, timeout)
 
@@ -194,5 +199,7 @@ def connect_local_records(
     return connect_records(
         local.address, local.identity, local.signer, network=local.channel,
         tls_root_certificates=local.settings["tls_root_certificates"],
+        tls_client_certificate=local.settings.get("tls_client_certificate"),
+        tls_client_key=local.settings.get("tls_client_key"),
         server_name=local.settings.get("server_name"), timeout=timeout,
     )

@@ -12,12 +12,14 @@ from careledger.network.identity.errors import IdentityError
 
 
 def server_credentials(
-    identity_dir: Path, client_ca_pems: Sequence[bytes] | None, *, require_client_auth: bool = True
+    identity_dir: Path, client_ca_pems: Sequence[bytes] | None
 ) -> grpc.ServerCredentials:
-    """TLS for a node's server; with `client_ca_pems`, client certs are checked against those CAs.
+    """TLS for a node's server. With `client_ca_pems` (peers and orderers): mutual TLS, every
+    client must present a certificate chaining to one of those CAs or the handshake fails.
 
-    A peer's port serves applications (server-only TLS) and other nodes (mutual TLS) alike, so it
-    passes require_client_auth=False: a presented client cert is still verified.
+    With None the server asks for no client certificate at all. gRPC Python has no "verify one if
+    presented" mode: without require_client_auth it does not even request one, so optional client
+    certificates would be silently ignored, never checked.
     """
     key_pem, cert_pem = _read_pair(identity_dir)
     if client_ca_pems is not None and not client_ca_pems:
@@ -28,7 +30,7 @@ def server_credentials(
     return grpc.ssl_server_credentials(
         [(key_pem, cert_pem)],
         root_certificates=_bundle(client_ca_pems) if client_ca_pems else None,
-        require_client_auth=client_ca_pems is not None and require_client_auth,
+        require_client_auth=client_ca_pems is not None,
     )
 
 

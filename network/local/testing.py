@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import grpc
+
 from careledger.gateway import Gateway, connect_local
 from careledger.network.config import Layout, Profile
+from careledger.network.identity.tls import channel_credentials
 from careledger.network.local import etcdcluster, launcher
 
 
@@ -25,6 +28,25 @@ class LocalNetwork:
 
     def connect(self, who: str = "hospital:admin", peer: str | None = None) -> Gateway:
         return connect_local(self.directory, who, peer=peer)
+
+    def tls_client(self, who: str = "hospital:admin") -> dict[str, bytes]:
+        """connect()'s TLS client settings for ORG:USER: the peers require mutual TLS."""
+        folder = self.identity_dir(who)
+        return {"tls_client_certificate": (folder / "cert.pem").read_bytes(),
+                "tls_client_key": (folder / "key.pem").read_bytes()}
+
+    def identity_dir(self, who: str) -> Path:
+        """The folder of ORG:USER's certificate and key (USER defaults to admin)."""
+        org, _, user = who.partition(":")
+        return self.layout.identity_dir(org, user or "admin")
+
+    def channel(self, node_id: str, who: str | None = "hospital:admin") -> grpc.Channel:
+        """A raw gRPC channel to a node over TLS, presenting ORG:USER's certificate (None: none)."""
+        node = self.profile.node(node_id)
+        roots = [self.layout.ca_cert(org).read_bytes()
+                 for org in [*self.profile.orgs, self.profile.orderer_org]]
+        folder = None if who is None else self.identity_dir(who)
+        return grpc.secure_channel(node.address, channel_credentials(roots, folder))
 
     def kill(self, node_id: str) -> None:
         """kill -9 one node: no chance to flush or say goodbye."""

@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+import grpc
+
+from careledger.network.node.grpcutil import RequestError
 from careledger.protos import common_pb2
+
+# How long a stream asked to start beyond the height waits for the chain to get there (a peer a
+# block or two behind another) before it answers OUT_OF_RANGE instead of waiting out the client.
+FUTURE_START_WAIT = 5.0
 
 
 class BlockSource(Protocol):
@@ -29,3 +36,21 @@ def follow(source: BlockSource, start: int, is_active: Callable[[], bool],
             number += 1
         else:
             source.wait_for_height(number + 1, poll)
+
+
+def wait_for_start(source: BlockSource, start: int, what: str, time_remaining: float | None,
+                   wait: float = FUTURE_START_WAIT) -> None:
+    """Return once block `start` is at most the next block to be committed; if the chain does not
+    get there within `wait` seconds (or the client's remaining time), raise OUT_OF_RANGE."""
+    if start <= source.height:
+        return
+    budget = wait if time_remaining is None else max(0.0, min(wait, time_remaining - 0.2))
+    if source.wait_for_height(start, budget):
+        return
+    height = source.height
+    raise RequestError(
+        grpc.StatusCode.OUT_OF_RANGE,
+        f"{what} cannot start at block {start}: the ledger's height is {height} (blocks 0.."
+        f"{height - 1}), and it did not reach {start} within {budget:.1f}s; start at most at "
+        f"{height}, the next block to be committed",
+    )

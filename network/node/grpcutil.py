@@ -30,10 +30,19 @@ class RequestError(Exception):
         self.trailer = trailer  # serialized gateway_pb2.ErrorDetails, sent as careledger-errors-bin
 
 
+# A status message and its details trailer travel as metadata, which clients cap at 16 KiB in all:
+# beyond these sizes a refusal would reach the client as RESOURCE_EXHAUSTED instead of itself.
+MAX_STATUS_MESSAGE = 4096
+MAX_TRAILER_BYTES = 8192
+
+
 def _abort(context: grpc.ServicerContext, exc: RequestError) -> None:
-    if exc.trailer:
+    if exc.trailer and len(exc.trailer) <= MAX_TRAILER_BYTES:
         context.set_trailing_metadata((("careledger-errors-bin", exc.trailer),))
-    context.abort(exc.code, exc.message)
+    message = exc.message
+    if len(message) > MAX_STATUS_MESSAGE:
+        message = f"{message[:MAX_STATUS_MESSAGE]}... (message of {len(message)} characters cut)"
+    context.abort(exc.code, message)
 
 
 def unary(fn: F) -> F:
@@ -115,11 +124,11 @@ def new_server(
     address: str,
     max_message_bytes: int,
     *,
-    require_client_auth: bool = True,
     workers: int = 160,
     max_streams: int = 128,
 ) -> tuple[grpc.Server, health.HealthServicer]:
-    """A TLS server with the standard health service; client certs checked against client CAs.
+    """A TLS server with the standard health service; with client CAs, mutual TLS (every client
+    presents a certificate chaining to one of them).
 
     At most max_streams of the workers serve streams (Deliver, event streams) at once."""
     if max_streams >= workers:
@@ -133,7 +142,7 @@ def new_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_secure_port(
         address,
-        server_credentials(identity_dir, client_ca_pems, require_client_auth=require_client_auth),
+        server_credentials(identity_dir, client_ca_pems),
     )
     return server, health_servicer
 

@@ -82,5 +82,6 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             raise RequestError(grpc.StatusCode.PERMISSION_DENIED,
                                f"{who.id} has role {who.role!r}; only peers, orderers and admins may "
                                "read blocks from the orderer")
+        blockstream.wait_for_start(self._consenter, seek.start, "Deliver", context.time_remaining())
         stop = None if seek.follow else max(seek.start, seek.stop)
         yield from blockstream.follow(self._consenter, seek.start, context.is_active, stop)

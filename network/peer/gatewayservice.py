@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 import grpc
 
+from careledger.chaincode.runtime import name_problem
 from careledger.network.config import NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger import protoutil
@@ -173,9 +174,10 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     def Endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EndorseResponse:
-        signed = request.proposed_transaction
+        signed = _proposal_of(request, "endorse")
         checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
         tx_id, contract = checked.tx_id, checked.proposal.contract
+        _check_names(checked.proposal, tx_id)
         orgs = self._orgs_for(request, contract)
         answers = list(self._pool.map(lambda org: self._endorse_at(org, signed, checked), orgs))
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
@@ -214,7 +216,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     def Evaluate(
         self, request: gateway_pb2.EvaluateRequest, context: grpc.ServicerContext
     ) -> gateway_pb2.EvaluateResponse:
-        signed = request.proposed_transaction
+        signed = _proposal_of(request, "evaluate")
         targets = list(request.target_organizations)
         if targets and self._me.org not in targets:
             answer = self._endorse_at(targets[0], signed)
@@ -294,6 +296,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 grpc.StatusCode.NOT_FOUND,
                 f"no channel {req.channel!r} on this peer; it serves {self._profile.channel!r}",
             )
+        problem = name_problem("contract", req.contract)
+        if problem is not None:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"chaincode events refused: {problem}")
         if req.contract not in self._policies:  # no events would ever come: say so at once
             raise RequestError(
                 grpc.StatusCode.NOT_FOUND,
@@ -301,6 +306,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
             )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
+        blockstream.wait_for_start(self._ledger, start, "ChaincodeEvents", context.time_remaining())
         for block in blockstream.follow(self._ledger, start, context.is_active):
             events = [e for e in block_events(block) if e.contract == req.contract]
             if block.header.number == start and req.after_transaction_id:
@@ -321,9 +327,30 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"no channel {req.channel!r} on this peer; it serves {self._profile.channel!r}",
             )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
+        blockstream.wait_for_start(self._ledger, start, "BlockEvents", context.time_remaining())
         log.info("block events for %s from block %d", who.id, start)
         for block in blockstream.follow(self._ledger, start, context.is_active):
             yield gateway_pb2.BlockEventsResponse(block=block)
+
+
+def _proposal_of(request: gateway_pb2.EndorseRequest | gateway_pb2.EvaluateRequest,
+                 call: str) -> common_pb2.SignedProposal:
+    """The request's signed proposal; an empty request is refused as such, not as channel ''."""
+    signed = request.proposed_transaction
+    if not signed.proposal_bytes:
+        raise RequestError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{call} request carries no signed proposal (proposed_transaction is empty); build "
+            "one with Contract.new_proposal and sign it",
+        )
+    return signed
+
+
+def _check_names(proposal: common_pb2.Proposal, tx_id: str) -> None:
+    """Refuse an empty, overlong or control-character contract or function name up front."""
+    problem = name_problem("contract", proposal.contract) or name_problem("function", proposal.function)
+    if problem is not None:
+        raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"proposal {tx_id} refused: {problem}")
 
 
 def _details(answers: list[PeerAnswer]) -> bytes:

@@ -103,8 +103,8 @@ def main(argv: list[str] | None = None) -> None:
     ledger.add_listener(metrics.observe_block)
     endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes,
                         clock_skew=skew)
-    server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes,
-                                require_client_auth=False)
+    # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
+    server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics), server)

@@ -21,7 +21,9 @@ class QueryClient:
         self.peer = peer or self.profile.peers_of(org)[0]
         self._signer = Signer.from_dir(layout.identity_dir(org, user))
         roots = Membership.from_crypto_dir(layout.crypto, self.profile.orgs).ca_pems()
-        self._channel = grpc.secure_channel(self.peer.address, channel_credentials(roots))
+        # peers require mutual TLS: the identity's certificate is its TLS client certificate too
+        self._channel = grpc.secure_channel(
+            self.peer.address, channel_credentials(roots, layout.identity_dir(org, user)))
         self._stub = query_pb2_grpc.QueryStub(self._channel)
         self._timeout = timeout
 

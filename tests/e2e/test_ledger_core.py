@@ -126,7 +126,7 @@ def test_identity_from_an_unknown_ca_is_rejected(net: LocalNetwork, tmp_path: Pa
     with connect(net.profile.peers_of("hospital")[0].address,
                  Identity("hospital", (ident / "cert.pem").read_bytes()),
                  signers.new_private_key_signer((ident / "key.pem").read_bytes()),
-                 tls_root_certificates=ca) as gw:
+                 tls_root_certificates=ca, **net.tls_client()) as gw:  # TLS as a member
         contract = gw.get_network(net.profile.channel).get_contract("basic")
         with pytest.raises(EndorseError) as err:
             contract.submit_transaction("create_asset", new_id(), "x", "1")
@@ -136,9 +136,7 @@ def test_identity_from_an_unknown_ca_is_rejected(net: LocalNetwork, tmp_path: Pa
 
 
 def _raw_gateway(net: LocalNetwork) -> gateway_pb2_grpc.GatewayStub:
-    creds = grpc.ssl_channel_credentials(net.layout.ca_cert("hospital").read_bytes())
-    channel = grpc.secure_channel(net.profile.peers_of("hospital")[0].address, creds)
-    return gateway_pb2_grpc.GatewayStub(channel)
+    return gateway_pb2_grpc.GatewayStub(net.channel(net.profile.peers_of("hospital")[0].id))
 
 
 def test_malformed_envelope_is_rejected_with_a_clear_status(net: LocalNetwork) -> None:

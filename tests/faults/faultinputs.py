@@ -131,8 +131,7 @@ def _expect(fn: Callable[[], object], codes: set[grpc.StatusCode], needle: str) 
 
 def _gateway_stub(net: LocalNetwork) -> tuple[grpc.Channel, gateway_pb2_grpc.GatewayStub]:
     peer = net.profile.peers_of("hospital")[0]
-    channel = grpc.secure_channel(peer.address, grpc.ssl_channel_credentials(
-        net.layout.ca_cert("hospital").read_bytes()))
+    channel = net.channel(peer.id)
     return channel, gateway_pb2_grpc.GatewayStub(channel)
 
 
@@ -258,7 +257,8 @@ directory, peer_id, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 layout, profile = Layout(directory), Profile.load(directory)
 node = profile.node(peer_id)
 signer = Signer.from_dir(layout.identity_dir(node.org, "admin"))
-creds = grpc.ssl_channel_credentials(layout.ca_cert(node.org).read_bytes())
+creds = grpc.ssl_channel_credentials(layout.ca_cert(node.org).read_bytes(),
+    (layout.identity_dir(node.org, "admin") / "key.pem").read_bytes(), signer.cert_pem)
 channels = [grpc.secure_channel(node.address, creds) for _ in range(10)]
 calls = []
 for i in range(count):

@@ -337,11 +337,20 @@ def test_partial_composite_key_query_finds_matching_prefix_including_pending(reg
         (("range", "\x00consent\x00", ""), "is a composite key"),
         (("index", "consent", "a\x00b"), "must not contain U+0000"),
         (("index", ""), "object type must be a non-empty string"),
+        (("put", "a\x00b", "v"), "key 'a\\x00b' contains the control character U+0000 at position 1"),
+        (("put", "x\x1b[31mred", "v"), "U+001B at position 1"),
+        (("put", "invoice\u202etxt.exe", "v"), "key 'invoice\\u202etxt.exe' contains the control"),
+        (("put", "iso\u2066late", "v"), "U+2066"),
+        (("put", "c1\x85", "v"), "U+0085"),
+        (("put", "del\x7f", "v"), "U+007F"),
+        (("get", "tab\tkey"), "U+0009"),
+        (("delete", "new\nline"), "U+000A"),
+        (("index", "consent", "p\x1b"), "composite key part 'p\\x1b' contains the control character"),
     ],
 )
-def test_invalid_keys_are_refused_with_contract_error(registry, state, args, message):
+def test_invalid_keys_are_refused_as_bad_requests(registry, state, args, message):
     result = run(registry, state, "probe", *args)
-    assert result.response.status == 500
+    assert result.response.status == 400
     assert message in result.response.message
     assert not result.rwset.ns_rwset
 
@@ -645,3 +654,14 @@ def test_basic_changes_to_missing_assets_are_refused(registry, state, function):
     args = ("ghost",) if function == "delete_asset" else ("ghost", "x")
     result = run(registry, state, "basic", function, *args)
     assert (result.response.status, result.response.message) == (500, "asset ghost does not exist")
+
+
+def test_an_overlong_or_control_character_function_name_is_refused_shortly(registry, state):
+    result = run(registry, state, "probe", "f" * 10_000)
+    assert result.response.status == 400
+    assert "function name 'fff" in result.response.message
+    assert "is 10000 characters long; the limit is 128" in result.response.message
+    assert len(result.response.message) < 300
+    result = run(registry, state, "probe", "get\x1b[2J")
+    assert result.response.status == 400
+    assert "function name 'get\\x1b[2J' contains the control character U+001B" in result.response.message
