@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from careledger.network.config import EtcdMember, Layout, Profile
-from careledger.network.orderer.consensus.etcd import ChainKeys
+from careledger.network.orderer.consensus.etcdchain import ChainKeys
 from careledger.network.orderer.consensus.etcdclient import (
     EtcdClient,
     EtcdError,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
@@ -23,7 +24,7 @@ from careledger.network.node.connections import Connections
 from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.node.nodeproc import node_context, run_until_signal
 from careledger.network.node.operations import OperationsServer, PeerMetrics
-from careledger.network.peer import policy, repair
+from careledger.network.peer import checkpoint, policy, repair
 from careledger.network.peer.committer import Committer
 from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import GatewayService
@@ -75,7 +76,16 @@ def main(argv: list[str] | None = None) -> None:
     if ops:
         ops.add_check("ledger", ledger_health)
         ops.start()
-    damage = repair.inspect(ctx.data_dir, orderer_members)
+    checked_at = time.monotonic()
+    start = checkpoint.at_start(ctx.data_dir, signer)  # before anything opens the ledger's files
+    damage = repair.inspect_at_start(ctx.data_dir, orderer_members, start)
+    height = start.checkpoint.height if start.checkpoint else 0
+    log.info("start-up check of %s: %s in %.2fs", me.id,
+             start.reason or f"clean checkpoint at height {height}", time.monotonic() - checked_at)
+    # Whatever the check passed (all, or the blocks before the damage) is verified; the state
+    # scan is skipped only if the checkpoint vouches for the state file and nothing was cut.
+    start = replace(start, blocks_checked=True,
+                    state_unchanged=start.state_unchanged and damage is None)
     if damage:
         ledger_health.repairing = (f"{damage.describe()}; not serving until blocks {damage.first_bad_block}"
                                    f"..{damage.stored - 1} are fetched again from the orderers")
@@ -85,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
                     damage.first_bad_block, kept)
     skew = timedelta(seconds=profile.orderer.clock_skew_s)
     ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state,
-                                                          clock_skew=skew))
+                                                          clock_skew=skew), signer, start)
     max_bytes = profile.orderer.max_message_bytes
     open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
                            max_message_bytes=max_bytes)
@@ -108,7 +118,8 @@ def main(argv: list[str] | None = None) -> None:
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics), server)
-    query_pb2_grpc.add_QueryServicer_to_server(QueryService(profile.channel, members, ledger), server)
+    query_pb2_grpc.add_QueryServicer_to_server(
+        QueryService(profile.channel, members, ledger, profile.access.query), server)
     records = None
     if me.org == RECORDS_ORG:  # the off-ledger record store lives on the hospital's peers
         records = RecordStoreService(profile.channel, members, ledger, ctx.data_dir / "records",

@@ -12,7 +12,7 @@ import time
 
 from careledger.network.local import launcher
 from careledger.network.local.testing import LocalNetwork
-from careledger.network.orderer.consensus.etcd import ChainKeys
+from careledger.network.orderer.consensus.etcdchain import ChainKeys
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdError
 
 ORDERERS = 3

@@ -23,8 +23,10 @@ from careledger.network.ledger.blockcheck import check_block
 from careledger.network.ledger.blockstore import BlockStore
 from careledger.network.local.etcdcluster import find_etcd, member_argv
 from careledger.network.orderer.consensus.base import OrderingUnavailable
-from careledger.network.orderer.consensus.etcd import ChainKeys, EtcdConsenter, write_block
+from careledger.network.orderer.consensus.etcd import EtcdConsenter, EtcdConsenterSettings
+from careledger.network.orderer.consensus.etcdchain import ChainKeys
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdTLS, EtcdUnavailable
+from careledger.network.orderer.consensus.etcdwriter import write_block
 from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.protos import common_pb2
 
@@ -93,11 +95,12 @@ class Orderers:
     def add(self, name: str, ids: tuple[str, ...], retain: int = 100) -> EtcdConsenter:
         store = BlockStore(self.root / name)
         consenter = EtcdConsenter(
-            EtcdClient([self.endpoint]), self.keys, store, self.net.orderer,
-            BlockCutter(BatchLimits(max_tx=2, max_bytes=1 << 20)), 0.05, me=name, orderers=ids,
+            EtcdClient([self.endpoint]), store, self.net.orderer,
+            BlockCutter(BatchLimits(max_tx=2, max_bytes=1 << 20)),
+            EtcdConsenterSettings(self.keys, me=name, orderers=ids, batch_timeout=0.05, lease_ttl=2,
+                                  retain_blocks=retain),
             others=_Links(self, name), check=partial(check_block,
-                                                    orderer_membership=self.net.orderer_membership()),
-            lease_ttl=2, retain_blocks=retain)
+                                                    orderer_membership=self.net.orderer_membership()))
         self.nodes[name], self.stores[name] = consenter, store
         consenter.start()
         return consenter
@@ -251,9 +254,10 @@ def test_ordering_without_a_reachable_cluster_is_refused_as_unavailable(tmp_path
     net = TestNetwork.create(tmp_path / "crypto", ["hospital"])
     store = BlockStore(tmp_path / "blocks")
     consenter = EtcdConsenter(
-        EtcdClient([f"127.0.0.1:{_free_port()}"], timeout=0.5), KEYS, store, net.orderer,
-        BlockCutter(BatchLimits(2, 1 << 20)), 0.05, me="a", orderers=("a",), others=_Links(Orderers(
-            "", KEYS, tmp_path, net), "a"), check=lambda *_: "", lease_ttl=1)
+        EtcdClient([f"127.0.0.1:{_free_port()}"], timeout=0.5), store, net.orderer,
+        BlockCutter(BatchLimits(2, 1 << 20)),
+        EtcdConsenterSettings(KEYS, me="a", orderers=("a",), batch_timeout=0.05, lease_ttl=1),
+        others=_Links(Orderers("", KEYS, tmp_path, net), "a"), check=lambda *_: "")
     consenter.start()
     try:
         with pytest.raises(OrderingUnavailable, match="no orderer leads"):
