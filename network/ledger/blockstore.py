@@ -4,16 +4,22 @@ Each block is stored as a 4-byte big-endian length followed by the serialized Bl
 tail (a length running past the end of the file, left by a crash mid-write) is cut away on open;
 a block whose bytes were altered is kept as is, so that `ledger verify` can report it instead of
 the store silently forgetting it.
+
+Opening reads only the length prefixes (a seek per block), not the blocks, so it costs the same
+for a ledger of a million transactions as for a small one. A store may start at a block number
+above 0 (a peer that joined from a snapshot): `blocks.first` beside the file holds that number.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from careledger.protos import common_pb2
 
@@ -43,32 +49,78 @@ class BlockWriteError(BlockStoreError):
     """The disk refused a block (full, quota, I/O error); the store is unchanged and may retry."""
 
 
+FIRST_FILE = "blocks.first"  # beside the block file: the number of its first block, if not 0
+
+
 @dataclass(frozen=True)
 class RawBlockFile:
-    """A block file read without parsing: each record's bytes, and the size of a torn tail."""
+    """A block file read without parsing: each record's bytes, and the size of a torn tail.
+
+    `blocks[i]` is block number `first + i`; `first` is 0 unless the store began at a snapshot.
+    """
 
     blocks: tuple[bytes, ...]
     torn_tail: int
+    first: int = 0
 
 
-def read_raw_blocks(path: Path) -> RawBlockFile:
-    """Every complete record of a block file in order, for tools that must not trust the store."""
-    data = Path(path).read_bytes()
-    records = tuple(data[start:end] for start, end in _scan(data))
-    end = sum(_LEN + len(r) for r in records)
-    return RawBlockFile(records, len(data) - end)
+def _first_doc(blocks_dir: Path) -> dict[str, str | int]:
+    path = Path(blocks_dir) / FIRST_FILE
+    if not path.is_file():
+        return {}
+    doc: dict[str, str | int] = json.loads(path.read_text())
+    return doc
 
 
-def _scan(data: bytes) -> Iterator[tuple[int, int]]:
-    """(start, end) of every complete record in `data`; stops where a record would run past EOF."""
+def first_number(blocks_dir: Path) -> int:
+    """The number of the first block a block folder holds (0 unless it began at a snapshot)."""
+    return int(_first_doc(blocks_dir).get("first", 0))
+
+
+def base_header(blocks_dir: Path) -> common_pb2.BlockHeader | None:
+    """The header of the block before the first one held (the snapshot's block), or None."""
+    doc = _first_doc(blocks_dir)
+    if not doc:
+        return None
+    return common_pb2.BlockHeader.FromString(bytes.fromhex(str(doc["previous_header"])))
+
+
+def read_raw_blocks(path: Path, since: int = 0) -> RawBlockFile:
+    """Every complete record of a block file in order, for tools that must not trust the store.
+
+    With `since`, only the records of blocks numbered `since` and later are read (the others are
+    skipped by their length prefixes); `first` is then the number of the first record returned.
+    """
+    path = Path(path)
+    first = first_number(path.parent)
+    with path.open("rb") as f:
+        offsets, size = scan_offsets(f)
+        skip = min(max(since - first, 0), len(offsets))
+        records = []
+        for start, end in offsets[skip:]:
+            f.seek(start)
+            records.append(f.read(end - start))
+    end = offsets[-1][1] if offsets else 0
+    return RawBlockFile(tuple(records), size - end, first + skip)
+
+
+def scan_offsets(f: BinaryIO) -> tuple[list[tuple[int, int]], int]:
+    """(start, end) of every complete record of an open block file, and the file's size.
+
+    Reads only the 4-byte length prefixes; stops where a record would run past the end of file.
+    """
+    size = os.fstat(f.fileno()).st_size
+    offsets: list[tuple[int, int]] = []
     pos = 0
-    while pos + _LEN <= len(data):
-        size = int.from_bytes(data[pos : pos + _LEN], "big")
+    while pos + _LEN <= size:
+        f.seek(pos)
+        length = int.from_bytes(f.read(_LEN), "big")
         start = pos + _LEN
-        if start + size > len(data):
-            return
-        yield start, start + size
-        pos = start + size
+        if start + length > size:
+            break
+        offsets.append((start, start + length))
+        pos = start + length
+    return offsets, size
 
 
 class BlockStore:
@@ -80,6 +132,7 @@ class BlockStore:
         self._path = self._dir / BLOCKS_FILE
         self._lock = threading.Lock()
         self._index: list[tuple[int, int]] = []
+        self._first = first_number(self._dir)
         self._recover()
         # Unbuffered, so that after a failed write nothing is left in a buffer to be flushed later.
         self._writer = self._path.open("ab", buffering=0)
@@ -87,19 +140,22 @@ class BlockStore:
 
     def _recover(self) -> None:
         """Build the offset index; truncate a torn tail left by a crash mid-append."""
-        self._path.touch(exist_ok=True)
-        data = self._path.read_bytes()
-        self._index = list(_scan(data))
-        valid_end = self._index[-1][1] if self._index else 0
-        if valid_end < len(data):
+        if not self._path.exists():
+            self._path.touch()
+        with self._path.open("rb") as f:
+            self._index, size = scan_offsets(f)
+            valid_end = self._index[-1][1] if self._index else 0
+            f.seek(valid_end)
+            tail = f.read(size - valid_end) if valid_end < size else b""
+        if tail:
             # Keep the cut bytes aside: a flipped length prefix looks like a torn tail too.
             torn = self._dir / f"{BLOCKS_FILE}.torn-{valid_end}"
-            torn.write_bytes(data[valid_end:])
+            torn.write_bytes(tail)
             log.warning(
                 "block store %s: torn tail of %d bytes after block %d truncated (kept in %s)",
                 self._path,
-                len(data) - valid_end,
-                len(self._index) - 1,
+                len(tail),
+                self._first + len(self._index) - 1,
                 torn,
             )
             with self._path.open("r+b") as f:
@@ -113,9 +169,27 @@ class BlockStore:
         return self._dir
 
     @property
+    def first(self) -> int:
+        """The number of the first block held: 0, or the block a snapshot was taken at."""
+        return self._first
+
+    @property
+    def previous_header(self) -> common_pb2.BlockHeader | None:
+        """The header of block `first - 1` when the store began at a snapshot, else None."""
+        return base_header(self._dir)
+
+    @property
     def height(self) -> int:
-        """Number of blocks stored; also the number the next block must carry."""
-        return len(self._index)
+        """The number the next block must carry (blocks before `first` are not held)."""
+        return self._first + len(self._index)
+
+    def end_offset(self, number: int) -> int:
+        """The byte offset just past block `number` in the block file."""
+        with self._lock:
+            if not 0 <= number - self._first < len(self._index):
+                raise BlockNotFoundError(f"block {number} not found: the store holds "
+                                         f"{self._first}..{self.height - 1}")
+            return self._index[number - self._first][1]
 
     def append(self, block: common_pb2.Block) -> None:
         """Write the block durably (fsync) at the end of the chain.
@@ -125,10 +199,10 @@ class BlockStore:
         clean end, so a full disk never leaves a gap or a half block inside the chain.
         """
         with self._lock:
-            if block.header.number != len(self._index):
+            if block.header.number != self.height:
                 raise BlockOrderError(
                     f"cannot append block {block.header.number}: the store's height is "
-                    f"{len(self._index)}, so the next block must be number {len(self._index)}"
+                    f"{self.height}, so the next block must be number {self.height}"
                 )
             raw = block.SerializeToString(deterministic=True)
             end = self._end()
@@ -167,11 +241,12 @@ class BlockStore:
         from the orderers; the cut bytes are kept rather than destroyed.
         """
         with self._lock:
-            if not 0 <= height <= len(self._index):
+            if not self._first <= height <= self.height:
                 raise BlockNotFoundError(
-                    f"cannot keep {height} blocks: the store's height is {len(self._index)}"
+                    f"cannot keep {height} blocks: the store holds {self._first}..{self.height - 1}"
                 )
-            end = self._index[height - 1][1] if height else 0
+            kept_records = height - self._first
+            end = self._index[kept_records - 1][1] if kept_records else 0
             size = os.fstat(self._writer.fileno()).st_size
             kept = None
             if size > end:
@@ -184,17 +259,18 @@ class BlockStore:
                 kept.write_bytes(self._reader.read(size - end))
             os.ftruncate(self._writer.fileno(), end)
             os.fsync(self._writer.fileno())
-            del self._index[height:]
+            del self._index[kept_records:]
             return kept
 
     def get_bytes(self, number: int) -> bytes:
         """The block's stored bytes, exactly as written."""
         with self._lock:
-            if not 0 <= number < len(self._index):
+            if not self._first <= number < self.height:
                 raise BlockNotFoundError(
-                    f"block {number} not found: the store's height is {len(self._index)}"
+                    f"block {number} not found: the store's height is {self.height}"
+                    + (f" and it begins at block {self._first} (a snapshot)" if self._first else "")
                 )
-            start, end = self._index[number]
+            start, end = self._index[number - self._first]
             self._reader.seek(start)
             return self._reader.read(end - start)
 
@@ -215,6 +291,31 @@ class BlockStore:
         while number < self.height:
             yield self.get(number)
             number += 1
+
+    @classmethod
+    def begin_at(cls, directory: Path, previous: common_pb2.BlockHeader) -> BlockStore:
+        """An empty store whose first block will be the successor of `previous` (a peer joining
+        from a snapshot taken at block `previous.number`), chained to that header; refused if
+        the folder already holds blocks."""
+        directory = Path(directory)
+        first = previous.number + 1
+        path = directory / BLOCKS_FILE
+        if path.exists() and path.stat().st_size:
+            raise BlockOrderError(f"{path} already holds blocks; a store begins at a block only when empty")
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / (FIRST_FILE + ".tmp")
+        doc = {"first": first, "previous_header": previous.SerializeToString(deterministic=True).hex()}
+        with tmp.open("w") as f:
+            json.dump(doc, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, directory / FIRST_FILE)
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return cls(directory)
 
     def close(self) -> None:
         """Close the file handles; the store must not be used afterwards."""

@@ -9,7 +9,10 @@ process lives (a full disk) is repaired the same way by `resume()`, without a re
 Opening also checks the world state against the digest stored with the last block's commit
 record (statecheck.py): if a row was changed outside a commit, or the state database predates
 commit records, the state is rebuilt from the blocks before anything is served, and
-`state_repair` says what differed, by block and key.
+`state_repair` says what differed, by block and key. That scan costs time in proportion to the
+state, so a ledger opened with its peer's signer skips it when its signed checkpoint says the
+peer closed cleanly and the state database is unchanged since (checkpoint.py says what is
+skipped when, and the trade-off).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from careledger.network.identity.signing import Signer
+from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
-from careledger.network.peer import statecheck
+from careledger.network.peer import checkpoint, statecheck
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
 from careledger.network.peer.validation import Validator, replay_outcomes
@@ -58,9 +63,21 @@ class Ledger:
     """Blocks and world state of one channel, committed atomically as seen from outside."""
 
     def __init__(
-        self, directory: Path, validator_factory: Callable[[StateDB], Validator] | None = None
+        self,
+        directory: Path,
+        validator_factory: Callable[[StateDB], Validator] | None = None,
+        signer: Signer | None = None,
+        start: checkpoint.StartCheck | None = None,
     ) -> None:
+        """Open (and recover) the ledger in `directory`.
+
+        With `signer` (the peer's identity) the ledger keeps a signed checkpoint: `start` is what
+        the start-up check decided from it (checkpoint.at_start, taken before anything opened
+        the files; computed here if not given), and it lets opening skip the state scan.
+        """
         self._dir = Path(directory)
+        self._signer = signer
+        start = start if start is not None else checkpoint.at_start(self._dir, signer)
         self.blocks = BlockStore(self._dir / BLOCKS_DIR)
         self.state = StateDB(self._dir / STATE_FILE)
         self._commit_lock = threading.Lock()
@@ -70,10 +87,37 @@ class Ledger:
         self._height = 0
         self._broken = ""
         self.state_repair: StateRepair | None = None  # set when opening had to rebuild the state
-        self._recover()
+        self.start = start
+        self._recover(trust_state=start.state_unchanged)
+        # Blocks 0.._verified-1 are known to be checked: the whole file if the start-up check
+        # passed, then every block committed (the committer checks each before it commits).
+        self._verified = self.blocks.height if start.blocks_checked else 0
+        self._checkpoint_written = 0
+        self._write_checkpoint(clean=False)  # a crash from now on is not a clean close
         self._validator = validator_factory(self.state) if validator_factory else None
 
-    def _recover(self) -> None:
+    def _write_checkpoint(self, clean: bool) -> None:
+        """Sign and store the checkpoint at the verified height (no-op without a signer)."""
+        if self._signer is None:
+            return
+        height = self._verified
+        header = commit = ""
+        if height:
+            if height > self.blocks.first:
+                header = protoutil.header_hash(self.blocks.get(height - 1).header).hex()
+            record = self.state.commit_record(height - 1)
+            commit = record.commit_hash.hex() if record else ""
+        cp = checkpoint.Checkpoint(height, header, commit)
+        if clean:
+            cp = checkpoint.stamped(cp, self._dir)
+        try:
+            checkpoint.write(self._dir, cp, self._signer)
+        except OSError as exc:  # e.g. a full disk: the next start checks more, nothing is lost
+            log.warning("ledger %s: cannot write checkpoint (%s); removing it", self._dir, exc)
+            checkpoint.remove(self._dir)
+        self._checkpoint_written = height
+
+    def _recover(self, trust_state: bool = False) -> None:
         """Re-apply stored blocks beyond the state's savepoint, using their stored codes."""
         replayed = self._replay()
         if replayed:
@@ -83,7 +127,8 @@ class Ledger:
                 replayed.start,
                 replayed.stop - 1,
             )
-        self._check_state()
+        if not (trust_state and not replayed):
+            self._check_state()
         self._height = self.blocks.height
 
     def _check_state(self) -> None:
@@ -211,6 +256,10 @@ class Ledger:
             with self._changed:
                 self._height = block.header.number + 1
                 self._changed.notify_all()
+            if self._verified == block.header.number:
+                self._verified += 1
+                if self._verified - self._checkpoint_written >= checkpoint.EVERY_BLOCKS:
+                    self._write_checkpoint(clean=False)
         self._notify(block, outcomes)
         return outcomes
 
@@ -255,8 +304,24 @@ class Ledger:
         with self._commit_lock:
             if self._validator is not None:
                 self._validator.close()
+            clean = not self._broken
+            if clean and self._signer is not None:
+                self._write_checkpoint(clean=False)  # reads the header and record while open
             self.blocks.close()
             self.state.close()
+            if clean and self._signer is not None:
+                self._write_checkpoint_stamped()
+
+    def _write_checkpoint_stamped(self) -> None:
+        """After the files are closed: the last checkpoint again, with their stamps (clean)."""
+        assert self._signer is not None
+        cp, _ = checkpoint.read(self._dir, self._signer)
+        if cp is None or cp.height != self._verified:
+            return
+        try:
+            checkpoint.write(self._dir, checkpoint.stamped(cp, self._dir), self._signer)
+        except OSError as exc:
+            log.warning("ledger %s: cannot write a clean checkpoint (%s)", self._dir, exc)
 
     def __enter__(self) -> Ledger:
         return self

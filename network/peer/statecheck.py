@@ -85,14 +85,16 @@ def commit_problem(block: common_pb2.Block, record: CommitRecord, previous_hash:
     return ""
 
 
-def read_commit_records(state_file: Path) -> dict[int, CommitRecord]:
-    """A state database's commit records, read-only (the peer may be running); {} if none."""
+def read_commit_records(state_file: Path, since: int = 0) -> dict[int, CommitRecord]:
+    """A state database's commit records (from block `since` on), read-only (the peer may be
+    running); {} if none."""
     if not Path(state_file).is_file():
         return {}
     conn = sqlite3.connect(f"file:{state_file}?mode=ro", uri=True, timeout=30.0)
     try:
         rows = conn.execute(
-            "SELECT block_num, commit_hash, codes, state_digest FROM commits ORDER BY block_num"
+            "SELECT block_num, commit_hash, codes, state_digest FROM commits WHERE block_num >= ? "
+            "ORDER BY block_num", (since,)
         ).fetchall()
     except sqlite3.OperationalError:  # a state.db from before commit records
         return {}

@@ -29,7 +29,8 @@ def open_peer_ledger(layout: Layout, profile: Profile, node: NodeInfo) -> Ledger
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     skew = timedelta(seconds=profile.orderer.clock_skew_s)
     return Ledger(layout.node_data(node),
-                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew))
+                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew),
+                  Signer.from_dir(layout.identity_dir(node.org, node.name)))
 
 
 def peer_committer(layout: Layout, profile: Profile, node: NodeInfo, ledger: Ledger) -> Committer:
