@@ -17,7 +17,8 @@ from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channe
 from careledger.network.node.nodeproc import NodeContext, node_context, run_until_signal
 from careledger.network.node.operations import OperationsServer, OrdererMetrics
 from careledger.network.orderer.consensus.base import Consenter
-from careledger.network.orderer.consensus.etcd import ChainKeys, EtcdConsenter
+from careledger.network.orderer.consensus.etcd import EtcdConsenter, EtcdConsenterSettings
+from careledger.network.orderer.consensus.etcdchain import ChainKeys
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
 from careledger.network.orderer.consensus.solo import SoloConsenter
 from careledger.network.orderer.cutter import BatchLimits, BlockCutter
@@ -37,12 +38,14 @@ def make_consenter(ctx: NodeContext, store: BlockStore, signer: Signer, connecti
     if settings.consensus == "solo":
         return SoloConsenter(store, signer, cutter, timeout, on_block=on_block)
     orderer_membership = Membership.from_crypto_dir(ctx.layout.crypto, [ctx.profile.orderer_org])
+    etcd = EtcdConsenterSettings(
+        ChainKeys.of(settings.etcd.prefix, ctx.profile.channel), me=ctx.node.id,
+        orderers=tuple(n.id for n in ctx.profile.orderers), batch_timeout=timeout,
+        lease_ttl=settings.etcd.lease_ttl_s, retain_blocks=settings.etcd.retain_blocks)
     return EtcdConsenter(
-        EtcdClient.for_orderers(settings), ChainKeys.of(settings.etcd.prefix, ctx.profile.channel),
-        store, signer, cutter, timeout, me=ctx.node.id, orderers=[n.id for n in ctx.profile.orderers],
+        EtcdClient.for_orderers(settings), store, signer, cutter, etcd,
         others=OrdererLinks(ctx.profile, ctx.node, signer, connections),
-        check=partial(check_block, orderer_membership=orderer_membership),
-        lease_ttl=settings.etcd.lease_ttl_s, retain_blocks=settings.etcd.retain_blocks, on_block=on_block,
+        check=partial(check_block, orderer_membership=orderer_membership), on_block=on_block,
     )
 
 
