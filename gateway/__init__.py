@@ -1,7 +1,7 @@
 """CareLedger gateway SDK: connect, get a network and a contract, submit and evaluate."""
 
 from careledger.gateway import signers
-from careledger.gateway.blockevents import BlockEvents
+from careledger.gateway.blockevents import BlockEvents, FilteredBlockEvents
 from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEvents
 from careledger.gateway.checkpointer import (
     Checkpoint,
@@ -51,6 +51,7 @@ __all__ = [
     "ErrorDetail",
     "EvaluateError",
     "FileCheckpointer",
+    "FilteredBlockEvents",
     "Gateway",
     "GatewayError",
     "Identity",

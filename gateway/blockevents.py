@@ -37,3 +37,27 @@ class BlockFeed(Feed[common_pb2.Block]):
 class BlockEvents(EventStream[common_pb2.Block]):
     """An iterator of committed blocks (validation codes in block.metadata) that blocks for new
     ones and resumes when its peer restarts or the connection drops; close() ends it."""
+
+
+class FilteredBlockFeed(BlockFeed):
+    """Filtered blocks (number, tx ids, validation codes): what every channel member may read."""
+
+    name = "filtered block events"
+
+    def request(
+        self, channel: str, identity: bytes, block: int | None, tx_id: str
+    ) -> gateway_pb2.BlockEventsRequest:
+        """The request for the filtered blocks from block on."""
+        return gateway_pb2.BlockEventsRequest(
+            channel=channel, identity=identity, start_block=block, filtered=True)
+
+    def unpack(  # type: ignore[override]
+        self, response: gateway_pb2.BlockEventsResponse
+    ) -> Iterator[tuple[gateway_pb2.FilteredBlock, int, str]]:
+        """The one filtered block of a response; the stream resumes at the block after it."""
+        yield response.filtered_block, response.filtered_block.number + 1, ""
+
+
+class FilteredBlockEvents(EventStream[gateway_pb2.FilteredBlock]):
+    """An iterator of filtered blocks (number, and each transaction's id and validation code),
+    resuming like BlockEvents; close() ends it."""

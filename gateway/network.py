@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from careledger.gateway.blockevents import BlockEvents, BlockFeed
+from careledger.gateway.blockevents import (
+    BlockEvents,
+    BlockFeed,
+    FilteredBlockEvents,
+    FilteredBlockFeed,
+)
 from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEventFeed, ChaincodeEvents
 from careledger.gateway.client import ClientBase, GatewayClient
 from careledger.gateway.contract import Contract, ContractBase
 from careledger.gateway.eventstream import EventCursor
-from careledger.protos import common_pb2
+from careledger.protos import common_pb2, gateway_pb2
 
 if TYPE_CHECKING:
     from careledger.gateway.checkpointer import Checkpoint
@@ -44,6 +49,12 @@ class NetworkBase(Generic[_Client, _Contract]):
     ) -> EventCursor[common_pb2.Block]:
         return EventCursor(self._client, self.name, BlockFeed(self.name), start_block, None, checkpoint)
 
+    def _filtered_block_cursor(
+        self, start_block: int | None, checkpoint: Checkpoint | None
+    ) -> EventCursor[gateway_pb2.FilteredBlock]:
+        feed = FilteredBlockFeed(self.name)
+        return EventCursor(self._client, self.name, feed, start_block, None, checkpoint)  # type: ignore[arg-type]
+
 class Network(NetworkBase[GatewayClient, Contract]):
     """A channel of the blocking SDK."""
 
@@ -64,6 +75,13 @@ class Network(NetworkBase[GatewayClient, Contract]):
         """Committed blocks from the checkpoint's block if it has one, else from start_block
         (default: the next block); record each processed one with checkpoint_block."""
         return BlockEvents(self._pinned(self._block_cursor(start_block, checkpoint)))
+
+    def get_filtered_block_events(
+        self, start_block: int | None = None, *, checkpoint: Checkpoint | None = None
+    ) -> FilteredBlockEvents:
+        """Like get_block_events, but each block as every member may read it: its number and
+        each transaction's id and validation code (full blocks need a reader role)."""
+        return FilteredBlockEvents(self._pinned(self._filtered_block_cursor(start_block, checkpoint)))
 
     def _pinned(self, cursor: EventCursor[_Item]) -> EventCursor[_Item]:
         if not cursor.pinned:

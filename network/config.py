@@ -113,6 +113,43 @@ class EtcdMember:
         return f"http://{self.host}:{self.peer_port}"
 
 
+# Who reads full blocks (every transaction's arguments) through each read service, by role: the
+# certificate's role (peer, orderer, admin, client) or, for other names, its `role` attribute.
+READ_SERVICES = ("query", "block_events", "deliver")
+FULL_BLOCK_READERS = ("peer", "orderer", "admin", "auditor")
+
+
+@dataclass(frozen=True)
+class AccessRules:
+    """[access]: the roles that read full blocks through Query, BlockEvents and Deliver. Every
+    other member gets filtered block events (number, tx ids, codes) and its own transactions."""
+
+    query: tuple[str, ...] = FULL_BLOCK_READERS
+    block_events: tuple[str, ...] = FULL_BLOCK_READERS
+    deliver: tuple[str, ...] = FULL_BLOCK_READERS
+
+    @classmethod
+    def parse(cls, raw: object) -> AccessRules:
+        """Rules from the TOML table or the profile; unknown services and non-lists are errors."""
+        if not isinstance(raw, dict):
+            raise ValueError("[access] must be a table of service = [roles]")
+        unknown = sorted(set(raw) - set(READ_SERVICES))
+        if unknown:
+            raise ValueError(f"[access] names unknown service(s) {', '.join(unknown)}; "
+                             f"services: {', '.join(READ_SERVICES)}")
+        rules: dict[str, tuple[str, ...]] = {}
+        for service, roles in raw.items():
+            if not isinstance(roles, list | tuple) or not all(isinstance(r, str) and r for r in roles):
+                raise ValueError(f"access.{service} must be a list of role names, not {roles!r}")
+            rules[service] = tuple(roles)
+        access = cls(**rules)
+        missing = {"peer", "orderer"} - set(access.deliver)
+        if missing:
+            raise ValueError(f"access.deliver must include {' and '.join(sorted(missing))}: peers "
+                             "and orderers pull blocks over Deliver")
+        return access
+
+
 @dataclass(frozen=True)
 class ContractInfo:
     name: str
@@ -156,6 +193,7 @@ class NetworkConfig:
     orgs: tuple[OrgSpec, ...]
     contracts: tuple[ContractInfo, ...]
     orderer_host: str = "127.0.0.1"
+    access: AccessRules = AccessRules()
 
     def with_peers_per_org(self, peers: int) -> NetworkConfig:
         """The same network with `peers` peers in every organisation."""
@@ -207,7 +245,7 @@ class NetworkConfig:
                 for n, c in raw.get("contracts", {}).items()
             )
             config = cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings.parse(o),
-                         orgs, contracts, orderer_host)
+                         orgs, contracts, orderer_host, AccessRules.parse(raw.get("access", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
         config.check_ordering()
@@ -226,6 +264,7 @@ class Profile:
     peers: tuple[NodeInfo, ...]
     contracts: tuple[ContractInfo, ...] = field(default=())
     etcd_members: tuple[EtcdMember, ...] = ()  # the local etcd cluster `network up` runs, if any
+    access: AccessRules = AccessRules()
 
     def peers_of(self, org: str) -> list[NodeInfo]:
         return [p for p in self.peers if p.org == org]
@@ -270,6 +309,7 @@ class Profile:
             peers=tuple(_node(n) for n in d["peers"]),
             contracts=tuple(ContractInfo(**c) for c in d["contracts"]),
             etcd_members=tuple(EtcdMember(**m) for m in d.get("etcd_members", ())),
+            access=AccessRules.parse(d.get("access", {})),
         )
 
 

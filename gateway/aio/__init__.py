@@ -11,7 +11,7 @@
 Messages, signing, errors, checkpointers and ChaincodeEvent are those of careledger.gateway.
 """
 
-from careledger.gateway.aio.blockevents import BlockEvents
+from careledger.gateway.aio.blockevents import BlockEvents, FilteredBlockEvents
 from careledger.gateway.aio.chaincodeevents import ChaincodeEvents
 from careledger.gateway.aio.commit import Commit, SubmittedTransaction
 from careledger.gateway.aio.contract import Contract
@@ -25,6 +25,7 @@ __all__ = [
     "ChaincodeEvents",
     "Commit",
     "Contract",
+    "FilteredBlockEvents",
     "Gateway",
     "Network",
     "Proposal",

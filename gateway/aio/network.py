@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, TypeVar
 
-from careledger.gateway.aio.blockevents import BlockEvents
+from careledger.gateway.aio.blockevents import BlockEvents, FilteredBlockEvents
 from careledger.gateway.aio.chaincodeevents import ChaincodeEvents
 from careledger.gateway.aio.client import AsyncGatewayClient
 from careledger.gateway.aio.contract import Contract
@@ -37,6 +37,13 @@ class Network(NetworkBase[AsyncGatewayClient, Contract]):
         """Await the committed blocks, positioned like the blocking Network.get_block_events;
         iterate them with `async for`."""
         return BlockEvents(await self._pinned(self._block_cursor(start_block, checkpoint)))
+
+    async def get_filtered_block_events(
+        self, start_block: int | None = None, *, checkpoint: Checkpoint | None = None
+    ) -> FilteredBlockEvents:
+        """Await the filtered blocks, positioned like the blocking
+        Network.get_filtered_block_events; iterate them with `async for`."""
+        return FilteredBlockEvents(await self._pinned(self._filtered_block_cursor(start_block, checkpoint)))
 
     async def _pinned(self, cursor: EventCursor[_Item]) -> EventCursor[_Item]:
         if not cursor.pinned:

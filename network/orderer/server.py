@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
     metrics.queue_depth.set_function(lambda: consenter.queue_depth)
     server, health = new_server(ctx.identity_dir, membership.ca_pems(), me.address,
                                 settings.max_message_bytes)
-    service = OrdererService(profile.channel, membership, consenter, metrics)
+    service = OrdererService(profile.channel, membership, consenter, metrics, profile.access.deliver)
     listeners += [service.remember, partial(_count_if_cut_here, metrics, signer)]
     orderer_pb2_grpc.add_OrdererServicer_to_server(service, server)
     ops = OperationsServer(me.id, me.host, me.ops_port, registry) if me.ops_port else None

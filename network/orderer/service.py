@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import grpc
 
+from careledger.network.config import FULL_BLOCK_READERS
 from careledger.network.identity.membership import Membership
-from careledger.network.node import blockstream
+from careledger.network.node import blockstream, readers
 from careledger.network.node.envelope import admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import OrdererMetrics
@@ -22,8 +23,9 @@ log = logging.getLogger(__name__)
 
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
     def __init__(self, channel: str, membership: Membership, consenter: Consenter,
-                 metrics: OrdererMetrics) -> None:
+                 metrics: OrdererMetrics, deliver_readers: Sequence[str] = FULL_BLOCK_READERS) -> None:
         self._channel = channel
+        self._readers = tuple(deliver_readers)
         self._membership = membership
         self._consenter = consenter
         self._metrics = metrics
@@ -78,10 +80,10 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         if seek.channel != self._channel:
             raise RequestError(grpc.StatusCode.NOT_FOUND,
                                f"no channel {seek.channel!r} on this orderer; it orders {self._channel!r}")
-        if who.role not in ("peer", "orderer", "admin"):
-            raise RequestError(grpc.StatusCode.PERMISSION_DENIED,
-                               f"{who.id} has role {who.role!r}; only peers, orderers and admins may "
-                               "read blocks from the orderer")
+        readers.require_full_blocks(
+            self._readers, who, "Deliver", "deliver",
+            "Applications follow blocks through a peer's gateway: filtered block events for every "
+            "member.")
         blockstream.wait_for_start(self._consenter, seek.start, "Deliver", context.time_remaining())
         stop = None if seek.follow else max(seek.start, seek.stop)
         yield from blockstream.follow(self._consenter, seek.start, context.is_active, stop)

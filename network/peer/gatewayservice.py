@@ -22,7 +22,7 @@ from careledger.network.config import NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
-from careledger.network.node import blockstream
+from careledger.network.node import blockstream, readers
 from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
@@ -327,10 +327,18 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"no channel {req.channel!r} on this peer; it serves {self._profile.channel!r}",
             )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
+        if not req.filtered:
+            readers.require_full_blocks(
+                self._profile.access.block_events, who, "BlockEvents", "block_events",
+                "Ask for filtered block events (block number, tx ids, validation codes): "
+                "Network.get_filtered_block_events in the SDK.")
         blockstream.wait_for_start(self._ledger, start, "BlockEvents", context.time_remaining())
-        log.info("block events for %s from block %d", who.id, start)
+        log.info("%sblock events for %s from block %d", "filtered " if req.filtered else "", who.id, start)
         for block in blockstream.follow(self._ledger, start, context.is_active):
-            yield gateway_pb2.BlockEventsResponse(block=block)
+            if req.filtered:
+                yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
+            else:
+                yield gateway_pb2.BlockEventsResponse(block=block)
 
 
 def _proposal_of(request: gateway_pb2.EndorseRequest | gateway_pb2.EvaluateRequest,

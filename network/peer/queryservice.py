@@ -1,11 +1,19 @@
-"""Read-only ledger queries for admins and tools: chain info, a block, a transaction by id."""
+"""Read-only ledger queries for admins and tools: chain info, a block, a transaction by id.
+
+Chain info is for every member; whole blocks only for the roles in access.query (readers.py);
+a transaction for those roles, and for every member that created it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 
-from careledger.network.identity.membership import Membership
+from careledger.network.config import FULL_BLOCK_READERS
+from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
+from careledger.network.node import readers as access
 from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer.ledger import Ledger
@@ -13,19 +21,21 @@ from careledger.protos import common_pb2, query_pb2, query_pb2_grpc
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
-    def __init__(self, channel: str, membership: Membership, ledger: Ledger) -> None:
+    def __init__(self, channel: str, membership: Membership, ledger: Ledger,
+                 readers: Sequence[str] = FULL_BLOCK_READERS) -> None:
         self._channel = channel
         self._membership = membership
         self._ledger = ledger
+        self._readers = tuple(readers)
 
-    def _open(self, request: common_pb2.Signed) -> query_pb2.QueryRequest:
-        req, _ = open_signed(request, query_pb2.QueryRequest, self._membership)
+    def _open(self, request: common_pb2.Signed) -> tuple[query_pb2.QueryRequest, Identity]:
+        req, who = open_signed(request, query_pb2.QueryRequest, self._membership)
         if req.channel != self._channel:
             raise RequestError(
                 grpc.StatusCode.NOT_FOUND,
                 f"no channel {req.channel!r} on this peer; it serves {self._channel!r}",
             )
-        return req
+        return req, who
 
     @unary
     def GetChainInfo(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> query_pb2.ChainInfo:
@@ -40,7 +50,11 @@ class QueryService(query_pb2_grpc.QueryServicer):
 
     @unary
     def GetBlock(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> common_pb2.Block:
-        req = self._open(request)
+        req, who = self._open(request)
+        access.require_full_blocks(
+            self._readers, who, "Query.GetBlock", "query",
+            "Ask the gateway for filtered block events (block number, tx ids, validation codes), "
+            "or GetTransaction for a transaction you created.")
         if req.block_number >= self._ledger.height:
             raise RequestError(
                 grpc.StatusCode.NOT_FOUND,
@@ -52,7 +66,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
     def GetTransaction(
         self, request: common_pb2.Signed, context: grpc.ServicerContext
     ) -> query_pb2.ProcessedTransaction:
-        req = self._open(request)
+        req, who = self._open(request)
         found = self._ledger.tx_status(req.tx_id)
         if found is None:
             raise RequestError(
@@ -61,6 +75,14 @@ class QueryService(query_pb2_grpc.QueryServicer):
         code, block_num = found
         tx = protoutil.find_transaction(self._ledger.get_block(block_num), req.tx_id, code)
         if tx is not None:
+            creator = tx[2].header.creator
+            if creator != who.cert_pem and not access.reads_full_blocks(self._readers, who):
+                raise RequestError(
+                    grpc.StatusCode.PERMISSION_DENIED,
+                    f"transaction {req.tx_id} was not created by {access.describe(who)}; a member "
+                    f"reads only its own transactions in full (others: {', '.join(self._readers)}"
+                    "; access.query in the network config)",
+                )
             return query_pb2.ProcessedTransaction(envelope=tx[0], validation_code=code,
                                                   block_number=block_num)
         raise RequestError(
@@ -68,3 +90,4 @@ class QueryService(query_pb2_grpc.QueryServicer):
             f"transaction {req.tx_id} is indexed in block {block_num} but not found "
             "there; run `careledger ledger verify`",
         )
+

@@ -26,11 +26,21 @@ from careledger.gateway import Contract, GatewayError
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
+from careledger.network.identity.tls import channel_credentials
+from careledger.network.ledger.protoutil import compute_tx_id
 from careledger.network.local import launcher
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.node.grpcutil import node_channel
 from careledger.network.tools.queryclient import QueryClient
-from careledger.protos import common_pb2, gateway_pb2, gateway_pb2_grpc, orderer_pb2_grpc
+from careledger.protos import (
+    common_pb2,
+    gateway_pb2,
+    gateway_pb2_grpc,
+    orderer_pb2,
+    orderer_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+)
 
 
 @dataclass(frozen=True)
@@ -246,6 +256,145 @@ def huge_arguments(net: LocalNetwork, contract: Contract) -> list[Case]:
     return cases
 
 
+CONTROL_KEYS = {
+    "NUL": "a\x00b", "ANSI escape sequence": "scan\x1b[31mred\x1b[0m",
+    "right-to-left override (U+202E)": "invoice\u202etxt.exe", "bidi isolate (U+2066)": "iso\u2066late",
+    "C1 control (U+009B CSI)": "csi\x9b2J", "DEL": "del\x7f",
+}
+
+
+def control_character_keys(net: LocalNetwork, contract: Contract) -> list[Case]:
+    """Keys that would print as something else on a terminal or in a UI: refused by the stub."""
+    cases = []
+    for what, key in CONTROL_KEYS.items():
+        with ledger_unchanged(net):
+            ok, told = _expect(lambda k=key: contract.submit_transaction("create_asset", k, "x", "1"),
+                               {grpc.StatusCode.INVALID_ARGUMENT},
+                               f"key {key!r} contains the control character")
+        cases.append(Case(f"key with a control character: {what}", ok, told))
+    return cases
+
+
+def _signed(net: LocalNetwork, who: str, message: object) -> common_pb2.Signed:
+    org, _, user = who.partition(":")
+    signer = Signer.from_dir(net.layout.identity_dir(org, user or "admin"))
+    for field in ("identity", "creator"):
+        if field in message.DESCRIPTOR.fields_by_name:  # type: ignore[attr-defined]
+            setattr(message, field, signer.cert_pem)
+    payload = message.SerializeToString()  # type: ignore[attr-defined]
+    return common_pb2.Signed(payload=payload, signature=signer.sign(payload))
+
+
+def _raw_proposal(net: LocalNetwork, function: str) -> common_pb2.SignedProposal:
+    signer = Signer.from_dir(net.layout.identity_dir("hospital", "admin"))
+    nonce = os.urandom(24)
+    header = common_pb2.Header(channel=net.profile.channel, tx_id=compute_tx_id(nonce, signer.cert_pem),
+                               creator=signer.cert_pem, nonce=nonce)
+    header.timestamp.GetCurrentTime()
+    data = common_pb2.Proposal(header=header, contract="basic", function=function).SerializeToString()
+    return common_pb2.SignedProposal(proposal_bytes=data, signature=signer.sign(data))
+
+
+def requests_out_of_shape(net: LocalNetwork, contract: Contract) -> list[Case]:
+    """A 10,000-character function name (past the SDK), an empty Endorse, streams from far ahead."""
+    cases = []
+    channel, stub = _gateway_stub(net)
+    height = chain_tips(net)[net.profile.peers[0].id][0]
+    far = height + 1000
+    with channel:
+        with ledger_unchanged(net):
+            request = gateway_pb2.EndorseRequest(proposed_transaction=_raw_proposal(net, "f" * 10_000))
+            ok, told = _expect(lambda: stub.Endorse(request, timeout=10),
+                               {grpc.StatusCode.INVALID_ARGUMENT}, "the limit is 128")
+        cases.append(Case("a 10,000-character function name (raw, past the SDK's own refusal)", ok, told))
+        with ledger_unchanged(net):
+            ok, told = _expect(lambda: stub.Endorse(gateway_pb2.EndorseRequest(), timeout=10),
+                               {grpc.StatusCode.INVALID_ARGUMENT}, "no signed proposal")
+        cases.append(Case("empty endorse request", ok, told))
+        blocks = gateway_pb2.BlockEventsRequest(channel=net.profile.channel, start_block=far)
+        streams = {
+            "BlockEvents": lambda: next(stub.BlockEvents(_signed(net, "hospital:admin", blocks), timeout=30)),
+            "ChaincodeEvents": lambda: next(stub.ChaincodeEvents(_signed(net, "hospital:admin",
+                gateway_pb2.ChaincodeEventsRequest(channel=net.profile.channel, contract="basic",
+                                                   start_block=far)), timeout=30)),
+        }
+        for name, call in streams.items():
+            with ledger_unchanged(net):
+                started = time.monotonic()
+                ok, told = _expect(call, {grpc.StatusCode.OUT_OF_RANGE}, f"cannot start at block {far}")
+                ok = ok and time.monotonic() - started < 10
+            cases.append(Case(f"{name} from block height+1000", ok, told))
+    with net.channel(net.profile.orderers[0].id, "hospital:peer0") as ch, ledger_unchanged(net):
+        seek = _signed(net, "hospital:peer0", orderer_pb2.SeekRequest(channel=net.profile.channel, start=far,
+                                                                       follow=True))
+        started = time.monotonic()
+        ok, told = _expect(lambda: next(orderer_pb2_grpc.OrdererStub(ch).Deliver(seek, timeout=30)),
+                           {grpc.StatusCode.OUT_OF_RANGE}, f"cannot start at block {far}")
+        cases.append(Case("Deliver from block height+1000", ok and time.monotonic() - started < 10, told))
+    return cases
+
+
+def _health(address: str, credentials: grpc.ChannelCredentials | None) -> None:
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    channel = (grpc.insecure_channel(address) if credentials is None
+               else grpc.secure_channel(address, credentials))
+    with channel:
+        health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+
+
+def tls_without_a_member_certificate(net: LocalNetwork, contract: Contract) -> list[Case]:
+    """Plaintext, TLS without a client certificate, and one from an unknown CA: refused by the
+    handshake at the peer (mutual TLS, like the orderer)."""
+    peer = net.profile.peers_of("hospital")[0]
+    roots = Membership.from_crypto_dir(net.layout.crypto).ca_pems()
+    cases = []
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_org(Path(tmp), "hospital", [IdentitySpec("mallory", "admin")])
+        clients = {"plaintext (no TLS) to a peer": None,
+                   "TLS without a client certificate to a peer": channel_credentials(roots),
+                   "TLS client certificate from an unknown CA (org name hospital) to a peer":
+                       channel_credentials(roots, Path(tmp) / "hospital" / "mallory")}
+        for name, credentials in clients.items():
+            with ledger_unchanged(net):
+                ok, told = _expect(lambda c=credentials: _health(peer.address, c),
+                                   {grpc.StatusCode.UNAVAILABLE}, "")
+            cases.append(Case(name, ok, told.split(";")[0][:160]))
+    return cases
+
+
+def patient_reads_full_blocks(net: LocalNetwork, contract: Contract) -> list[Case]:
+    """A patient (hospital:alice) asks for whole blocks and for another member's transaction."""
+    patient = "hospital:alice"
+    admin_tx = contract.submit_async("create_asset", f"admins-{uuid.uuid4().hex[:8]}", "x", "1")
+    admin_tx.get_status()
+    cases = []
+    peer = net.profile.peers_of("hospital")[0]
+    with net.channel(peer.id, patient) as ch, ledger_unchanged(net):
+        query = query_pb2_grpc.QueryStub(ch)
+        gateway = gateway_pb2_grpc.GatewayStub(ch)
+        block0 = query_pb2.QueryRequest(channel=net.profile.channel, block_number=0)
+        other = query_pb2.QueryRequest(channel=net.profile.channel, tx_id=admin_tx.tx_id)
+        calls = {
+            "patient reads a full block through Query.GetBlock":
+                lambda: query.GetBlock(_signed(net, patient, block0), timeout=10),
+            "patient streams full blocks through BlockEvents": lambda: next(gateway.BlockEvents(_signed(
+                net, patient, gateway_pb2.BlockEventsRequest(channel=net.profile.channel, start_block=0)),
+                timeout=10)),
+            "patient reads another member's transaction through Query.GetTransaction":
+                lambda: query.GetTransaction(_signed(net, patient, other), timeout=10),
+        }
+        for name, call in calls.items():
+            ok, told = _expect(call, {grpc.StatusCode.PERMISSION_DENIED}, "hospital/alice")
+            cases.append(Case(name, ok, told[:200]))
+    with net.channel(net.profile.orderers[0].id, patient) as ch, ledger_unchanged(net):
+        seek = _signed(net, patient, orderer_pb2.SeekRequest(channel=net.profile.channel, start=0, stop=0))
+        ok, told = _expect(lambda: next(orderer_pb2_grpc.OrdererStub(ch).Deliver(seek, timeout=10)),
+                           {grpc.StatusCode.PERMISSION_DENIED}, "may not read full blocks through Deliver")
+        cases.append(Case("patient reads full blocks through Orderer.Deliver", ok, told[:200]))
+    return cases
+
+
 _ABANDON = """
 import os, sys, time
 from pathlib import Path
@@ -317,4 +466,6 @@ def new_cases(net: LocalNetwork, streams: int = 500) -> list[Case]:
     with net.connect("hospital:admin") as gw:
         contract = gw.get_network(net.profile.channel).get_contract("basic")
         return [*truncated_protobuf(net, contract), *rogue_endorsements(net, contract),
-                *huge_arguments(net, contract), *abandoned_streams(net, contract, streams)]
+                *huge_arguments(net, contract), *control_character_keys(net, contract),
+                *requests_out_of_shape(net, contract), *tls_without_a_member_certificate(net, contract),
+                *patient_reads_full_blocks(net, contract), *abandoned_streams(net, contract, streams)]

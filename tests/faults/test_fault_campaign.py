@@ -11,7 +11,17 @@ from collections.abc import Iterator
 import campaign
 import pytest
 from faultharness import NETWORK_CONFIG
-from faultinputs import Case, abandoned_streams, huge_arguments, rogue_endorsements, truncated_protobuf
+from faultinputs import (
+    Case,
+    abandoned_streams,
+    control_character_keys,
+    huge_arguments,
+    patient_reads_full_blocks,
+    requests_out_of_shape,
+    rogue_endorsements,
+    tls_without_a_member_certificate,
+    truncated_protobuf,
+)
 
 from careledger.gateway import Contract
 from careledger.network.local.testing import LocalNetwork, local_network
@@ -71,6 +81,28 @@ def test_endorsements_by_non_member_or_rogue_ca_peers_never_make_a_tx_valid(
 
 def test_huge_arguments_are_refused_with_a_clear_status(net: LocalNetwork, basic: Contract) -> None:
     _all_refused_clearly(huge_arguments(net, basic))
+
+
+def test_keys_with_control_characters_are_refused_naming_the_key(net: LocalNetwork, basic: Contract) -> None:
+    _all_refused_clearly(control_character_keys(net, basic))
+
+
+def test_overlong_names_empty_requests_and_far_start_blocks_get_clear_statuses(
+    net: LocalNetwork, basic: Contract
+) -> None:
+    _all_refused_clearly(requests_out_of_shape(net, basic))
+
+
+def test_clients_without_a_member_tls_certificate_are_refused_by_the_handshake(
+    net: LocalNetwork, basic: Contract
+) -> None:
+    _all_refused_clearly(tls_without_a_member_certificate(net, basic))
+
+
+def test_a_patient_is_refused_full_blocks_and_other_members_transactions(
+    net: LocalNetwork, basic: Contract
+) -> None:
+    _all_refused_clearly(patient_reads_full_blocks(net, basic))
 
 
 @pytest.fixture(scope="module")
