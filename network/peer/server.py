@@ -30,7 +30,7 @@ from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import GatewayService
 from careledger.network.peer.ledger import Ledger
 from careledger.network.peer.queryservice import QueryService
-from careledger.network.peer.recordstore import RecordStoreService, record_size_limit
+from careledger.network.peer.recordservice import RecordStoreService, record_size_limit
 from careledger.network.peer.validation import Validator
 from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc, recordstore_pb2_grpc
 

@@ -30,12 +30,8 @@ from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.protoutil import find_transaction
 from careledger.network.peer.endorser import client_identity
-from careledger.network.peer.recordstore import (
-    ConsentCheck,
-    RecordStoreService,
-    record_size_limit,
-    salted_hash,
-)
+from careledger.network.peer.recordservice import ConsentCheck, RecordStoreService, record_size_limit
+from careledger.network.peer.recordstorage import salted_hash
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
