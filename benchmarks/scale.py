@@ -1,0 +1,352 @@
+"""How a peer behaves as its ledger grows: start-up, evaluate latency, committed tx/s, file sizes.
+
+    python benchmarks/scale.py [--sizes 10000,100000] [--runs 3] [--seconds 10] [--clients 16]
+                               [--join] [--json]
+
+For each size N it builds a ledger of N committed `basic.create_asset` transactions without
+running the network (that would take hours at 1 M), through the code paths a network uses:
+worker processes make proposals signed by hospital:alice and endorsed (signed) by
+peer0.hospital and peer0.insurer, the orderer's block maker cuts them into signed, hash-chained
+blocks of --block-tx transactions, the orderer's block store stores them, and peer0.hospital's
+Ledger validates (every signature, the policy, MVCC, duplicate tx ids) and commits them. The
+other peers get copies of its block file and state (the same bytes a commit would give them),
+each then signing its own checkpoint. Then the real network starts from benchmarks/
+scale-network.toml (orderer, peer0.hospital, peer0.insurer as processes, TLS on loopback) and:
+
+- start-up: peer0.hospital is stopped (SIGTERM) and started again, --runs times; the time is from
+  the spawn to a SERVING health check, with the start-up check's own time from its log. One more
+  start after `kill -9` shows the crash path (blocks after the checkpoint and a state scan);
+- evaluate latency: 500 sequential `read_asset` calls of random built assets through one Gateway;
+- committed tx/s: the throughput benchmark's closed-loop load generator (benchmarks/
+  throughput.py's Workers, 2 processes), --clients clients for --seconds, --runs times;
+- sizes: peer0.hospital's block file and state database;
+- with --join: a new peer, peer1.hospital, joins by replaying every block from the orderer, and
+  (if `careledger ledger snapshot` exists) from a snapshot of peer0.hospital; the time is from
+  its spawn until it serves at peer0.hospital's height.
+
+Progress goes to stderr; the table (or --json) to stdout. Medians over --runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "unit"))  # txfactory: proposals and endorsements
+
+from throughput import Workers  # noqa: E402
+from txfactory import endorse, make_proposal, rwset, sign_transaction  # noqa: E402
+
+from careledger.chaincode.codec import canonical_json  # noqa: E402
+from careledger.network.config import Layout, NetworkConfig, Profile  # noqa: E402
+from careledger.network.identity.membership import Membership  # noqa: E402
+from careledger.network.identity.signing import Signer  # noqa: E402
+from careledger.network.ledger.blockstore import BlockStore  # noqa: E402
+from careledger.network.local import launcher  # noqa: E402
+from careledger.network.local.testing import LocalNetwork  # noqa: E402
+from careledger.network.orderer.blockmaker import make_block  # noqa: E402
+from careledger.network.peer import checkpoint, policy  # noqa: E402
+from careledger.network.peer.ledger import Ledger  # noqa: E402
+from careledger.network.peer.validation import Validator  # noqa: E402
+from careledger.protos import common_pb2  # noqa: E402
+
+CONFIG = HERE / "scale-network.toml"
+CONTRACT = "basic"
+CLIENT = ("hospital", "alice")
+ENDORSERS = (("hospital", "peer0"), ("insurer", "peer0"))
+
+
+def say(message: str) -> None:
+    print(f"[scale {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# -- building a ledger ---------------------------------------------------------------------------
+
+_signers: dict[str, Signer] = {}
+
+
+def _load_signers(crypto: str) -> None:
+    for org, name in (CLIENT, *ENDORSERS):
+        _signers[f"{org}/{name}"] = Signer.from_dir(Path(crypto) / org / name)
+
+
+def _envelopes(span: tuple[int, int]) -> list[bytes]:
+    """Signed, endorsed create_asset transactions for asset numbers [start, end) (in a worker)."""
+    client = _signers["/".join(CLIENT)]
+    endorsers = [_signers["/".join(e)] for e in ENDORSERS]
+    out = []
+    for i in range(*span):
+        asset_id = f"scale-{i}"
+        asset = {"id": asset_id, "owner": "ward-3", "value": str(i), "created_by": client.id}
+        value = canonical_json(asset)
+        args = [asset_id.encode(), b"ward-3", str(i).encode()]
+        proposal = make_proposal(client, CONTRACT, "create_asset", args)
+        event = common_pb2.ChaincodeEvent(contract=CONTRACT, tx_id=proposal.header.tx_id,
+                                          event_name="AssetCreated", payload=value)
+        tx = endorse(proposal, endorsers, rwset(CONTRACT, reads={asset_id: None}, writes={asset_id: value}),
+                     event=event)
+        out.append(sign_transaction(client, tx).SerializeToString())
+    return out
+
+
+def _peer_ledger(layout: Layout, profile: Profile, node_id: str) -> Ledger:
+    """The peer's ledger as the peer opens it, told that its (empty or copied) blocks are checked."""
+    node = profile.node(node_id)
+    members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
+    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
+    skew = timedelta(seconds=profile.orderer.clock_skew_s)
+    return Ledger(layout.node_data(node),
+                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew),
+                  Signer.from_dir(layout.identity_dir(node.org, node.name)),
+                  checkpoint.StartCheck(blocks_checked=True, state_unchanged=True))
+
+
+def build(layout: Layout, profile: Profile, size: int, block_tx: int) -> float:
+    """Commit `size` transactions into the orderer's and every running peer's ledger; seconds."""
+    started = time.monotonic()
+    orderer = profile.orderers[0]
+    orderer_signer = Signer.from_dir(layout.identity_dir(orderer.org, orderer.name))
+    spans = [(i, min(i + block_tx, size)) for i in range(0, size, block_tx)]
+    ctx = multiprocessing.get_context("spawn")
+    store = BlockStore(layout.node_data(orderer) / "blocks")
+    previous: common_pb2.BlockHeader | None = None
+    with (ctx.Pool(2, initializer=_load_signers, initargs=(str(layout.crypto),)) as pool,
+          _peer_ledger(layout, profile, "peer0.hospital") as ledger):
+        step = max(1, len(spans) // 20)
+        for number, envelopes in enumerate(pool.imap(_envelopes, spans, chunksize=1)):
+            block = make_block(number, previous, envelopes, orderer_signer)
+            store.append(block)
+            outcomes = ledger.commit(common_pb2.Block.FromString(block.SerializeToString()))
+            if any(not o.valid for o in outcomes):
+                bad = next(o for o in outcomes if not o.valid)
+                raise RuntimeError(f"built block {number} has an invalid transaction: {bad}")
+            previous = block.header
+            if (number + 1) % step == 0 or number + 1 == len(spans):
+                done = min((number + 1) * block_tx, size)
+                rate = done / (time.monotonic() - started)
+                say(f"built {done:,}/{size:,} transactions ({rate:,.0f} tx/s, about "
+                    f"{(size - done) / rate:,.0f} s left)")
+    store.close()
+    source = layout.node_data(profile.node("peer0.hospital"))
+    for peer in ("peer0.insurer",):
+        target = layout.node_data(profile.node(peer))
+        (target / "blocks").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source / "blocks" / "blocks.bin", target / "blocks" / "blocks.bin")
+        shutil.copyfile(source / "state.db", target / "state.db")
+        with _peer_ledger(layout, profile, peer):
+            pass  # signs the copy's checkpoint with its own key
+    return time.monotonic() - started
+
+
+# -- measuring ---------------------------------------------------------------------------------------
+
+
+def _start(layout: Layout, profile: Profile, node_id: str, timeout: float = 1800.0,
+           extra: Sequence[str] = ()) -> float:
+    node = profile.node(node_id)
+    began = time.monotonic()
+    if extra:
+        module = "careledger.network.peer.server"
+        argv = [sys.executable, "-m", module, "--dir", str(layout.root), "--name", node.id, *extra]
+        launcher._spawn(layout, node.id, argv, layout.node_log(node))
+    else:
+        launcher.start_node(layout, profile, node)
+    launcher.wait_healthy(layout, profile, [node], timeout, lambda _: None)
+    return time.monotonic() - began
+
+
+def _startup_check_seconds(layout: Layout, node_id: str) -> float | None:
+    text = (layout.logs / f"{node_id}.log").read_text(errors="replace")
+    found = re.findall(r"start-up check of \S+: .* in ([0-9.]+)s", text)
+    return float(found[-1]) if found else None
+
+
+def measure_startup(layout: Layout, profile: Profile, runs: int) -> dict[str, object]:
+    clean, checks = [], []
+    for _ in range(runs):
+        launcher.stop_node(layout, "peer0.hospital", timeout=120)
+        clean.append(_start(layout, profile, "peer0.hospital"))
+        checks.append(_startup_check_seconds(layout, "peer0.hospital"))
+    launcher.stop_node(layout, "peer0.hospital", signal.SIGKILL)
+    crash = _start(layout, profile, "peer0.hospital")
+    return {"startup_s": statistics.median(clean), "startup_runs": clean,
+            "startup_check_s": statistics.median([c for c in checks if c is not None] or [0.0]),
+            "crash_startup_s": crash,
+            "crash_check_s": _startup_check_seconds(layout, "peer0.hospital")}
+
+
+def measure_evaluate(root: Path, size: int, calls: int = 500) -> dict[str, float]:
+    from careledger.gateway import connect_local
+
+    rng = random.Random(11)
+    latencies = []
+    with connect_local(root, ":".join(CLIENT)) as gateway:
+        contract = gateway.get_network("healthcare").get_contract(CONTRACT)
+        for _ in range(20):
+            contract.evaluate_transaction("read_asset", "scale-0")
+        for _ in range(calls):
+            i = rng.randrange(size)
+            began = time.perf_counter()
+            asset = json.loads(contract.evaluate_transaction("read_asset", f"scale-{i}"))
+            latencies.append(time.perf_counter() - began)
+            assert asset["value"] == str(i)
+    latencies.sort()
+    return {"evaluate_p50_ms": 1000 * latencies[len(latencies) // 2],
+            "evaluate_p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1]}
+
+
+def measure_commits(net: LocalNetwork, clients: int, seconds: float, runs: int) -> dict[str, object]:
+    workers = Workers(net, 2, (":".join(CLIENT),))
+    try:
+        workers.run("submit", clients, 3.0, "warm")
+        rates = []
+        for run in range(runs):
+            result = workers.run("submit", clients, seconds, f"s{run}")
+            rates.append(result.ok / seconds)
+            if result.failed:
+                say(f"  {result.failed} submits failed: {dict(result.errors)}")
+    finally:
+        workers.close()
+    return {"committed_tx_s": statistics.median(rates), "committed_runs": rates}
+
+
+def _height(root: Path, peer: str) -> int:
+    from careledger.network.tools.queryclient import QueryClient
+
+    profile = Profile.load(root)
+    with QueryClient(root, "hospital", "admin", peer=profile.node(peer)) as client:
+        return int(client.chain_info().height)
+
+
+def measure_join(layout: Layout, profile: Profile, snapshot: bool) -> float:
+    """Seconds from spawning peer1.hospital (empty) until it serves at peer0.hospital's height."""
+    node = profile.node("peer1.hospital")
+    launcher.stop_node(layout, node.id, timeout=60)
+    shutil.rmtree(layout.node_data(node), ignore_errors=True)
+    extra: list[str] = []
+    began = time.monotonic()
+    if snapshot:
+        out = layout.root / "bench.snapshot"
+        subprocess.run([sys.executable, "-m", "careledger.cli", "ledger", "snapshot", "--dir",
+                        str(layout.root), "--peer", "peer0.hospital", "--out", str(out)],
+                       check=True, capture_output=True)
+        extra = ["--from-snapshot", str(out)]
+    _start(layout, profile, node.id, extra=extra)
+    target = _height(layout.root, "peer0.hospital")
+    while _height(layout.root, node.id) < target:
+        time.sleep(0.2)
+    return time.monotonic() - began
+
+
+def _snapshots_exist() -> bool:
+    from careledger.cli.ledger import ledger as ledger_group
+
+    return "snapshot" in getattr(ledger_group, "commands", {})
+
+
+@contextmanager
+def network_dir() -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="careledger-scale-"))
+    try:
+        yield root
+    finally:
+        try:
+            launcher.down(root)
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def run_size(size: int, args: argparse.Namespace) -> dict[str, object]:
+    with network_dir() as root:
+        layout = Layout(root.resolve())
+        config = NetworkConfig.load(CONFIG)
+        launcher.generate_crypto(layout, config)
+        profile = launcher.resolve_profile(layout, config)
+        profile.save(layout.root)
+        say(f"{size:,} transactions: building in {root}")
+        result: dict[str, object] = {"size": size, "build_s": build(layout, profile, size, args.block_tx)}
+        hospital = layout.node_data(profile.node("peer0.hospital"))
+        result["block_file_bytes"] = (hospital / "blocks" / "blocks.bin").stat().st_size
+        result["state_db_bytes"] = (hospital / "state.db").stat().st_size
+        result["orderer_startup_s"] = _start(layout, profile, profile.orderers[0].id)
+        result["first_startup_s"] = _start(layout, profile, "peer0.hospital")
+        _start(layout, profile, "peer0.insurer")
+        net = LocalNetwork(layout.root, profile)
+        say(f"{size:,}: start-up ×{args.runs}")
+        result.update(measure_startup(layout, profile, args.runs))
+        say(f"{size:,}: evaluate latency")
+        result.update(measure_evaluate(layout.root, size))
+        say(f"{size:,}: committed tx/s, {args.clients} clients ×{args.runs}")
+        result.update(measure_commits(net, args.clients, args.seconds, args.runs))
+        if args.join:
+            say(f"{size:,}: a new peer joins by replaying every block")
+            result["join_replay_s"] = measure_join(layout, profile, snapshot=False)
+            if _snapshots_exist():
+                say(f"{size:,}: a new peer joins from a snapshot")
+                result["join_snapshot_s"] = measure_join(layout, profile, snapshot=True)
+        say(f"{size:,}: {json.dumps(result)}")
+        return result
+
+
+def _mb(n: object) -> str:
+    return f"{int(n) / 1e6:,.1f}" if isinstance(n, int) else "–"
+
+
+def table(results: Sequence[dict[str, object]]) -> str:
+    def f(key: str, fmt: str = "{:.2f}") -> Callable[[dict[str, object]], str]:
+        return lambda r: fmt.format(r[key]) if r.get(key) is not None else "–"
+
+    columns: list[tuple[str, Callable[[dict[str, object]], str]]] = [
+        ("transactions", lambda r: f"{int(r['size']):,}"),  # type: ignore[call-overload]
+        ("build s", f("build_s", "{:.0f}")),
+        ("peer start-up s (clean)", f("startup_s")),
+        ("of which check s", f("startup_check_s")),
+        ("start-up after kill -9 s", f("crash_startup_s")),
+        ("evaluate p50 / p99 ms", lambda r: f"{r['evaluate_p50_ms']:.1f} / {r['evaluate_p99_ms']:.1f}"),
+        ("committed tx/s", f("committed_tx_s", "{:.1f}")),
+        ("state.db MB", lambda r: _mb(r["state_db_bytes"])),
+        ("blocks.bin MB", lambda r: _mb(r["block_file_bytes"])),
+        ("orderer start-up s", f("orderer_startup_s")),
+        ("join: replay s", f("join_replay_s", "{:.1f}")),
+        ("join: snapshot s", f("join_snapshot_s", "{:.1f}")),
+    ]
+    lines = ["| " + " | ".join(c for c, _ in columns) + " |",
+             "| " + " | ".join("---:" for _ in columns) + " |"]
+    lines += ["| " + " | ".join(fn(r) for _, fn in columns) + " |" for r in results]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated transaction counts")
+    parser.add_argument("--block-tx", type=int, default=500, help="transactions per built block")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of one tx/s run")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--join", action="store_true", help="also time a new peer joining")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    results = [run_size(int(s), args) for s in args.sizes.split(",")]
+    print(json.dumps(results, indent=2) if args.json else table(results))
+
+
+if __name__ == "__main__":
+    main()
