@@ -15,7 +15,7 @@ from careledger.cli.common import CliError, dir_option, emit, json_option, split
 from careledger.cli.errors import cli_error
 from careledger.cli.tx import gateway_channel
 from careledger.gateway import CommitError, GatewayError, LocalNetworkError, connect_local
-from careledger.gateway.records import HOST_ORG, RecordStore, connect_local_records
+from careledger.gateway.records import RecordStore, connect_local_records
 from careledger.network.config import ConfigError, Profile
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -23,7 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _identity_options(fn: F) -> F:
     fn = click.option("--peer", default=None, metavar="NAME.ORG",
-                      help=f"Peer hosting the store (default: {HOST_ORG}'s first peer).")(fn)
+                      help="Peer hosting the store (default: the records host_org's first peer).")(fn)
     fn = click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
                       help="Identity to sign with.")(fn)
     return dir_option(fn)
@@ -52,14 +52,18 @@ def _host_peer(directory: Path, peer: str | None) -> str:
     if peer:
         return peer
     try:
-        return Profile.load(directory.resolve()).peers_of(HOST_ORG)[0].id
-    except (ConfigError, IndexError) as exc:
-        raise CliError(f"no {HOST_ORG} peer to host the record store: {exc}", "NO_NETWORK") from exc
+        profile = Profile.load(directory.resolve())
+    except ConfigError as exc:
+        raise CliError(f"no network to host the record store: {exc}", "NO_NETWORK") from exc
+    hosts = profile.peers_of(profile.records_org)
+    if not hosts:
+        raise CliError(f"no {profile.records_org} peer to host the record store", "NO_NETWORK")
+    return hosts[0].id
 
 
 @click.group()
 def records() -> None:
-    """Store, read and erase encrypted off-ledger records on the hospital's peer."""
+    """Store, read and erase encrypted off-ledger records on the peer of the network's records host_org."""
 
 
 @records.command()

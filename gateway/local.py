@@ -28,6 +28,19 @@ def _read(path: Path, what: str) -> bytes:
         raise LocalNetworkError(f"{what} {path} does not exist; {_HINT}") from None
 
 
+def records_host_org(directory: Path | str) -> str:
+    """The org whose peers host the record store, as the local network's profile names it."""
+    path = Path(directory) / "network.json"
+    try:
+        org = json.loads(_read(path, "network description")).get("records_org")
+    except (ValueError, AttributeError) as err:
+        raise LocalNetworkError(f"{path} is malformed ({err!r}); {_HINT}") from err
+    if not isinstance(org, str) or not org:
+        raise LocalNetworkError(f"{path} names no org to host the record store (it was written before "
+                                "[records] host_org existed); run `careledger network up` again")
+    return org
+
+
 def _node_id(node: dict[str, Any]) -> str:
     return f"{node['name']}.{node['org']}"
 

@@ -22,13 +22,12 @@ from google.protobuf.message import Message
 
 from careledger.gateway.errors import GatewayError, from_rpc_error
 from careledger.gateway.identity import Identity, Signer, sha256
-from careledger.gateway.local import local_peer
+from careledger.gateway.local import local_peer, records_host_org
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
 _Response = TypeVar("_Response", bound=Message)
 # A Get answer is the document (up to the store's limit, 4 MiB) plus a little; allow ample room.
 _MAX_MESSAGE_BYTES = 64 * 1024 * 1024
-HOST_ORG = "hospital"
 
 
 class RecordStoreError(GatewayError):
@@ -191,11 +190,14 @@ def connect_local_records(
     who: str = "hospital:admin",
     *,
     peer: str | None = None,
-    host_org: str = HOST_ORG,
+    host_org: str | None = None,
     timeout: float = 30.0,
 ) -> RecordStore:
-    """The record store on host_org's first peer (or `peer`) as ORG:USER of a local network."""
-    local = local_peer(directory, who, peer, {}, peer_org=host_org)
+    """The record store on host_org's first peer (or `peer`) as ORG:USER of a local network.
+
+    host_org defaults to the org the network's profile names to host the store ([records] host_org).
+    """
+    local = local_peer(directory, who, peer, {}, peer_org=host_org or records_host_org(directory))
     return connect_records(
         local.address, local.identity, local.signer, network=local.channel,
         tls_root_certificates=local.settings["tls_root_certificates"],

@@ -14,6 +14,7 @@ from pathlib import Path
 
 DEFAULT_CONFIG = Path(__file__).with_name("default-network.toml")
 PROFILE_NAME = "network.json"
+DEFAULT_RECORDS_ORG = "hospital"  # hosts the off-ledger record store when [records] names none
 
 
 class ConfigError(Exception):
@@ -193,6 +194,7 @@ class NetworkConfig:
     orgs: tuple[OrgSpec, ...]
     contracts: tuple[ContractInfo, ...]
     orderer_host: str = "127.0.0.1"
+    records_org: str = DEFAULT_RECORDS_ORG  # [records] host_org: whose peers host the record store
     access: AccessRules = AccessRules()
 
     def with_peers_per_org(self, peers: int) -> NetworkConfig:
@@ -244,11 +246,18 @@ class NetworkConfig:
                 ContractInfo(name=n, cls=c["class"], policy=c["policy"])
                 for n, c in raw.get("contracts", {}).items()
             )
+            records = raw.get("records", {})
+            if not isinstance(records, dict):
+                raise ValueError("[records] must be a table")
+            records_org = str(records.get("host_org", DEFAULT_RECORDS_ORG))
             config = cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings.parse(o),
-                         orgs, contracts, orderer_host, AccessRules.parse(raw.get("access", {})))
+                         orgs, contracts, orderer_host, records_org, AccessRules.parse(raw.get("access", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
         config.check_ordering()
+        if "host_org" in records and records_org not in {o.name for o in orgs}:
+            raise ConfigError(f"records.host_org {records_org!r} in {path} is none of the network's orgs "
+                              f"({', '.join(o.name for o in orgs)})")
         return config
 
 
@@ -264,6 +273,7 @@ class Profile:
     peers: tuple[NodeInfo, ...]
     contracts: tuple[ContractInfo, ...] = field(default=())
     etcd_members: tuple[EtcdMember, ...] = ()  # the local etcd cluster `network up` runs, if any
+    records_org: str = DEFAULT_RECORDS_ORG  # whose peers host the off-ledger record store
     access: AccessRules = AccessRules()
 
     def peers_of(self, org: str) -> list[NodeInfo]:
@@ -309,6 +319,7 @@ class Profile:
             peers=tuple(_node(n) for n in d["peers"]),
             contracts=tuple(ContractInfo(**c) for c in d["contracts"]),
             etcd_members=tuple(EtcdMember(**m) for m in d.get("etcd_members", ())),
+            records_org=str(d.get("records_org", DEFAULT_RECORDS_ORG)),
             access=AccessRules.parse(d.get("access", {})),
         )
 

@@ -124,6 +124,7 @@ def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
         peers=tuple(node(f"peer{i}", o.name, o.host) for o in config.orgs for i in range(o.peers)),
         contracts=config.contracts,
         etcd_members=members,
+        records_org=config.records_org,
         access=config.access,
     )
 

@@ -36,8 +36,6 @@ from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc, r
 
 log = logging.getLogger(__name__)
 
-RECORDS_ORG = "hospital"
-
 
 def consent_now(endorser: Endorser, caller: Identity, patient: str, record_id: str,
                 purpose: str) -> tuple[bool, str]:
@@ -121,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     query_pb2_grpc.add_QueryServicer_to_server(
         QueryService(profile.channel, members, ledger, profile.access.query), server)
     records = None
-    if me.org == RECORDS_ORG:  # the off-ledger record store lives on the hospital's peers
+    if me.org == profile.records_org:  # the off-ledger record store lives on this org's peers
         records = RecordStoreService(profile.channel, members, ledger, ctx.data_dir / "records",
                                      partial(consent_now, endorser),
                                      max_record_bytes=record_size_limit(max_bytes))
