@@ -236,7 +236,8 @@ def _height(root: Path, peer: str) -> int:
 
 
 def measure_join(layout: Layout, profile: Profile, snapshot: bool) -> float:
-    """Seconds from spawning peer1.hospital (empty) until it serves at peer0.hospital's height."""
+    """Seconds until peer1.hospital, with an empty ledger, serves at peer0.hospital's height: from
+    its spawn (replay), or from `ledger snapshot` of peer0.hospital (snapshot: includes taking it)."""
     node = profile.node("peer1.hospital")
     launcher.stop_node(layout, node.id, timeout=60)
     shutil.rmtree(layout.node_data(node), ignore_errors=True)
@@ -248,6 +249,7 @@ def measure_join(layout: Layout, profile: Profile, snapshot: bool) -> float:
                         str(layout.root), "--peer", "peer0.hospital", "--out", str(out)],
                        check=True, capture_output=True)
         extra = ["--from-snapshot", str(out)]
+        say(f"  snapshot taken in {time.monotonic() - began:.1f} s ({out.stat().st_size / 1e6:,.1f} MB)")
     _start(layout, profile, node.id, extra=extra)
     target = _height(layout.root, "peer0.hospital")
     while _height(layout.root, node.id) < target:

@@ -1,4 +1,4 @@
-"""`careledger ledger info|block|verify|repair`."""
+"""`careledger ledger info|block|verify|repair|snapshot`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,10 @@ from careledger.gateway.local import local_peer
 from careledger.network.config import ConfigError, Layout, NodeInfo, Profile
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Membership
+from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockcheck import verify_directory
 from careledger.network.local import launcher
+from careledger.network.peer import snapshot as snapshots
 from careledger.network.tools import repair as peer_repair
 from careledger.network.tools import stateverify
 from careledger.network.tools.queryclient import QueryClient
@@ -216,3 +218,38 @@ def repair(directory: Path, nodes: tuple[str, ...], fetch: bool, timeout: float,
     emit(as_json, results, text)
     if any(r["status"] == "cut" and fetch for r in results.values()):
         raise SystemExit(1)
+
+
+@ledger.command()
+@dir_option
+@click.option("--peer", "peer_id", required=True, help="The peer whose state is taken, e.g. peer0.hospital.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="The snapshot file to write.")
+@json_option
+def snapshot(directory: Path, peer_id: str, out: Path, as_json: bool) -> None:
+    """Write PEER's world state at its last committed block to a snapshot file, with the block's
+    header hash, its commit hash and state digest, signed by the peer (it may be running).
+
+    A new peer joins from it instead of replaying every block: `careledger node peer --name ID
+    --from-snapshot FILE` (its ledger folder empty). It checks the snapshot and asks the other
+    peers for their commit hash at that block before it serves.
+    """
+    layout = Layout(directory.resolve())
+    try:
+        profile = Profile.load(layout.root)
+        node = profile.node(peer_id)
+    except (ConfigError, KeyError, ValueError) as exc:
+        raise cli_error(exc) from exc
+    if node not in profile.peers:
+        raise CliError(f"{peer_id} is not a peer; peers: {', '.join(p.id for p in profile.peers)}", "USAGE")
+    started = time.monotonic()
+    try:
+        signer = Signer.from_dir(layout.identity_dir(node.org, node.name))
+        manifest = snapshots.create(layout.node_data(node), signer, profile.channel, out)
+    except (snapshots.SnapshotError, IdentityError) as exc:
+        raise CliError(f"cannot take a snapshot of {peer_id}: {exc}", "FAILED") from exc
+    data = {"peer": peer_id, "file": str(out), "bytes": out.stat().st_size,
+            "seconds": round(time.monotonic() - started, 3), **manifest.describe()}
+    emit(as_json, data, f"{peer_id}: snapshot of block {manifest.block_number} in {out} "
+                        f"({data['bytes']:,} bytes), commit hash {manifest.commit_hash[:16]}…, "
+                        f"header hash {manifest.header_hash[:16]}…")

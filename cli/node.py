@@ -29,8 +29,13 @@ def _node_command(kind: str, help_text: str, example: str) -> click.Command:
     @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                   default=None, help=CONFIG_HELP + f" Default: {PROFILE_NAME} in --dir.")
     @click.option("--name", required=True, help=f"Node id in the profile, e.g. {example}.")
+    @click.option("--from-snapshot", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                  default=None, hidden=kind != "peer",
+                  help="Peers: join from this snapshot (`careledger ledger snapshot`) instead of "
+                       "replaying every block; the ledger folder must be empty.")
     @json_option
-    def command(directory: Path, config: Path | None, name: str, as_json: bool) -> None:
+    def command(directory: Path, config: Path | None, name: str, from_snapshot: Path | None,
+                as_json: bool) -> None:
         root = (config.resolve().parent if config else directory.resolve())
         try:
             profile = Profile.load(root)
@@ -44,7 +49,10 @@ def _node_command(kind: str, help_text: str, example: str) -> click.Command:
         emit(as_json, {"node": node.id, "kind": kind, "address": node.address, "directory": str(root)},
              f"running {kind} {node.id} on {node.address} from {root} (logs on stderr; SIGTERM stops it)")
         server = importlib.import_module(f"careledger.network.{kind}.server")
-        server.main(["--dir", str(root), "--name", name])
+        if from_snapshot is not None and kind != "peer":
+            raise CliError("--from-snapshot is for peers", "USAGE")
+        extra = ["--from-snapshot", str(from_snapshot.resolve())] if from_snapshot else []
+        server.main(["--dir", str(root), "--name", name, *extra])
 
     return command
 

@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger import protoutil, txtime
-from careledger.network.ledger.blockstore import BLOCKS_FILE, read_raw_blocks
+from careledger.network.ledger.blockstore import BLOCKS_FILE, base_header, read_raw_blocks
 from careledger.protos import common_pb2
 
 GENESIS_PREVIOUS_HASH = bytes(32)
@@ -71,11 +71,12 @@ def check_block(
     return ""
 
 
-def verify_blocks(blocks: Iterable[bytes], orderer_membership: Membership) -> VerifyReport:
-    """Verify serialized blocks in order from block 0."""
-    previous: common_pb2.BlockHeader | None = None
-    height = 0
-    for number, raw in enumerate(blocks):
+def verify_blocks(blocks: Iterable[bytes], orderer_membership: Membership, first: int = 0,
+                  previous: common_pb2.BlockHeader | None = None) -> VerifyReport:
+    """Verify serialized blocks in order from block `first` (0, or after a snapshot's block
+    whose header is `previous`)."""
+    height = first
+    for number, raw in enumerate(blocks, start=first):
         height = number + 1
         block = common_pb2.Block()
         try:
@@ -95,10 +96,10 @@ def verify_directory(blocks_dir: Path, orderer_membership: Membership) -> Verify
     if not path.is_file():
         return VerifyReport(False, 0, None, f"no block file at {path}; is this a node's blocks folder?")
     raw = read_raw_blocks(path)
-    report = verify_blocks(raw.blocks, orderer_membership)
+    report = verify_blocks(raw.blocks, orderer_membership, raw.first, base_header(path.parent))
     if raw.torn_tail and report.ok:
         note = (
-            f"{raw.torn_tail} bytes after block {len(raw.blocks) - 1} are an unfinished write "
+            f"{raw.torn_tail} bytes after block {raw.first + len(raw.blocks) - 1} are an unfinished write "
             "(a crash or a write in progress); the node cuts them when it next opens the store"
         )
         return VerifyReport(True, report.height, None, "", note)

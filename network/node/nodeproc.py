@@ -19,6 +19,7 @@ class NodeContext:
     layout: Layout
     profile: Profile
     node: NodeInfo
+    from_snapshot: Path | None = None  # a peer joining from a snapshot file
 
     @property
     def identity_dir(self) -> Path:
@@ -33,6 +34,10 @@ def node_context(argv: list[str] | None, kind: str) -> NodeContext:
     parser = argparse.ArgumentParser(prog=f"careledger-{kind}")
     parser.add_argument("--dir", required=True, type=Path, help="network directory (holds network.json)")
     parser.add_argument("--name", required=True, help="node id, e.g. peer0.hospital")
+    if kind == "peer":
+        parser.add_argument("--from-snapshot", type=Path, default=None,
+                            help="join from this snapshot (`careledger ledger snapshot`) if the "
+                                 "peer's ledger is empty")
     args = parser.parse_args(argv)
     layout = Layout(args.dir.resolve())
     profile = Profile.load(layout.root)
@@ -41,7 +46,7 @@ def node_context(argv: list[str] | None, kind: str) -> NodeContext:
         level=logging.INFO, stream=sys.stderr,
         format=f"%(asctime)s %(levelname)s {node.id} %(name)s: %(message)s",
     )
-    return NodeContext(layout, profile, node)
+    return NodeContext(layout, profile, node, getattr(args, "from_snapshot", None))
 
 
 def run_until_signal(stop: Callable[[], None]) -> None:

@@ -153,7 +153,7 @@ class Committer:
         height = self._ledger.height
         if block.header.number < height:
             return  # already have it (a re-delivered block after reconnecting)
-        previous = self._ledger.get_block(height - 1).header if height else None
+        previous = self._ledger.header(height - 1) if height else None
         problem = check_block(block, previous, height, self._orderer_membership)
         if problem:
             raise BlockRejected(f"block {block.header.number} from orderer {node.id} rejected: {problem}")

@@ -103,8 +103,8 @@ class Ledger:
         height = self._verified
         header = commit = ""
         if height:
-            if height > self.blocks.first:
-                header = protoutil.header_hash(self.blocks.get(height - 1).header).hex()
+            if height >= self.blocks.first:
+                header = protoutil.header_hash(self.header(height - 1)).hex()
             record = self.state.commit_record(height - 1)
             commit = record.commit_hash.hex() if record else ""
         cp = checkpoint.Checkpoint(height, header, commit)
@@ -217,6 +217,14 @@ class Ledger:
         if not 0 <= number < height:
             raise BlockNotFoundError(f"block {number} not found: the ledger's height is {height}")
         return self.blocks.get(number)
+
+    def header(self, number: int) -> common_pb2.BlockHeader:
+        """A committed block's header; also the snapshot's block a ledger that joined from a
+        snapshot begins after (it holds that header, not the block)."""
+        base = self.blocks.previous_header
+        if base is not None and number == base.number:
+            return base
+        return self.get_block(number).header
 
     def tx_status(self, tx_id: str) -> tuple[int, int] | None:
         """(validation code, block number) of a committed tx id, or None."""

@@ -43,10 +43,25 @@ class QueryService(query_pb2_grpc.QueryServicer):
         height = self._ledger.height
         info = query_pb2.ChainInfo(height=height)
         if height:
-            header = self._ledger.get_block(height - 1).header
+            header = self._ledger.header(height - 1)
             info.current_block_hash = protoutil.header_hash(header)
             info.previous_block_hash = header.previous_hash
         return info
+
+    @unary
+    def GetCommitInfo(self, request: common_pb2.Signed,
+                      context: grpc.ServicerContext) -> query_pb2.CommitInfo:
+        """This peer's commit hash, state digest and header hash at a block (any member may ask:
+        hashes only); a peer joining from a snapshot checks the snapshot against them."""
+        req, _ = self._open(request)
+        record = self._ledger.state.commit_record(req.block_number)
+        if req.block_number >= self._ledger.height or record is None:
+            raise RequestError(grpc.StatusCode.NOT_FOUND,
+                               f"no commit record for block {req.block_number} on this peer; its height is "
+                               f"{self._ledger.height}")
+        return query_pb2.CommitInfo(block_number=req.block_number, commit_hash=record.commit_hash,
+                                    state_digest=record.state_digest,
+                                    header_hash=protoutil.header_hash(self._ledger.header(req.block_number)))
 
     @unary
     def GetBlock(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> common_pb2.Block:

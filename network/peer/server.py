@@ -24,7 +24,7 @@ from careledger.network.node.connections import Connections
 from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.node.nodeproc import node_context, run_until_signal
 from careledger.network.node.operations import OperationsServer, PeerMetrics
-from careledger.network.peer import checkpoint, policy, repair
+from careledger.network.peer import checkpoint, join, policy, repair, snapshot
 from careledger.network.peer.committer import Committer
 from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import GatewayService
@@ -74,6 +74,15 @@ def main(argv: list[str] | None = None) -> None:
     if ops:
         ops.add_check("ledger", ledger_health)
         ops.start()
+    if ctx.from_snapshot is not None:
+        open_for_join = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
+                                max_message_bytes=profile.orderer.max_message_bytes)
+        try:
+            join.join(ctx.from_snapshot, ctx.data_dir, me.id, profile, signer, members, orderer_members,
+                      open_for_join)
+        except snapshot.SnapshotError as exc:
+            log.error("snapshot %s refused: %s", ctx.from_snapshot, exc)
+            raise SystemExit(f"{me.id}: snapshot {ctx.from_snapshot} refused: {exc}") from exc
     checked_at = time.monotonic()
     start = checkpoint.at_start(ctx.data_dir, signer)  # before anything opens the ledger's files
     damage = repair.inspect_at_start(ctx.data_dir, orderer_members, start)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import tempfile
 from collections import Counter
@@ -21,7 +22,7 @@ from pathlib import Path
 from careledger.network.config import Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger.blockstore import BLOCKS_FILE, read_raw_blocks
-from careledger.network.peer import policy, statecheck
+from careledger.network.peer import policy, snapshot, statecheck
 from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE
 from careledger.network.peer.statedb import CommitRecord, StateDB
 from careledger.network.peer.validation import Validator
@@ -101,28 +102,45 @@ def verify_state(layout: Layout, profile: Profile, node: NodeInfo) -> StateRepor
     if not (data / STATE_FILE).is_file():
         return StateReport(node.id, 0, (f"no state database at {data / STATE_FILE}",))
     savepoint, stored = _stored_state(data / STATE_FILE)
-    raw = read_raw_blocks(data / BLOCKS_DIR / BLOCKS_FILE).blocks
-    height = 0 if savepoint is None else min(savepoint + 1, len(raw))
+    read = read_raw_blocks(data / BLOCKS_DIR / BLOCKS_FILE)
+    raw, first = read.blocks, read.first
+    height = 0 if savepoint is None else min(savepoint + 1, first + len(raw))
     members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     problems: list[str] = []
-    with (tempfile.TemporaryDirectory(prefix="careledger-verify-") as tmp,
-          StateDB(Path(tmp) / STATE_FILE) as scratch):
-        validator = Validator(profile.channel, members, policies, scratch, workers=2,
-                              clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
+    with tempfile.TemporaryDirectory(prefix="careledger-verify-") as tmp:
+        if first:  # joined from a snapshot: re-validation starts from the snapshot's state
+            kept = data / snapshot.KEPT_COPY
+            if not kept.is_file():
+                return StateReport(node.id, 0, (f"the ledger begins at block {first} but the snapshot it "
+                                                f"joined from is not kept at {kept}",))
+            shutil.copyfile(kept, Path(tmp) / STATE_FILE)
+        scratch = StateDB(Path(tmp) / STATE_FILE)
         try:
-            for number in range(height):
-                block = common_pb2.Block.FromString(raw[number])
-                outcomes = validator.validate(block)
-                for tx_num, (stored_code, outcome) in enumerate(
-                        zip(block.metadata.validation_codes, outcomes, strict=False)):
-                    if stored_code != outcome.code:
-                        problems.append(
-                            f"block {number}, transaction {tx_num}: {_name(stored_code)} in the block "
-                            f"file, but re-validation gives {_name(outcome.code)}")
-                scratch.apply_block(number, outcomes)
+            _revalidate(profile, members, policies, scratch, raw, first, height, problems)
+            expected = scratch.state_rows()
         finally:
-            validator.close()
-        expected = scratch.state_rows()
+            scratch.close()
     problems.extend(d.describe() for d in statecheck.diff(stored, expected))
     return StateReport(node.id, height, tuple(problems))
+
+
+def _revalidate(profile: Profile, members: Membership, policies: dict[str, policy.Policy],
+                scratch: StateDB, raw: tuple[bytes, ...], first: int, height: int,
+                problems: list[str]) -> None:
+    """Validate blocks first..height-1 into `scratch`, noting each code that differs."""
+    validator = Validator(profile.channel, members, policies, scratch, workers=2,
+                          clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
+    try:
+        for number in range(first, height):
+            block = common_pb2.Block.FromString(raw[number - first])
+            outcomes = validator.validate(block)
+            for tx_num, (stored_code, outcome) in enumerate(
+                    zip(block.metadata.validation_codes, outcomes, strict=False)):
+                if stored_code != outcome.code:
+                    problems.append(
+                        f"block {number}, transaction {tx_num}: {_name(stored_code)} in the block "
+                        f"file, but re-validation gives {_name(outcome.code)}")
+            scratch.apply_block(number, outcomes)
+    finally:
+        validator.close()

@@ -50,6 +50,11 @@ class QueryStub:
                 request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_query__pb2.ProcessedTransaction.FromString,
                 _registered_method=True)
+        self.GetCommitInfo = channel.unary_unary(
+                '/careledger.Query/GetCommitInfo',
+                request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_query__pb2.CommitInfo.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -73,6 +78,13 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCommitInfo(self, request, context):
+        """block_number; for a peer joining from a snapshot
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -90,6 +102,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.GetTransaction,
                     request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
                     response_serializer=careledger_dot_protos_dot_query__pb2.ProcessedTransaction.SerializeToString,
+            ),
+            'GetCommitInfo': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCommitInfo,
+                    request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
+                    response_serializer=careledger_dot_protos_dot_query__pb2.CommitInfo.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -173,6 +190,33 @@ class Query:
             '/careledger.Query/GetTransaction',
             careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
             careledger_dot_protos_dot_query__pb2.ProcessedTransaction.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCommitInfo(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/careledger.Query/GetCommitInfo',
+            careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+            careledger_dot_protos_dot_query__pb2.CommitInfo.FromString,
             options,
             channel_credentials,
             insecure,
