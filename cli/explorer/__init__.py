@@ -19,20 +19,22 @@ from pathlib import Path
 
 import click
 from aiohttp import web
+from cryptography import x509
 
 from careledger.cli.common import CliError, dir_option, json_option
 from careledger.cli.errors import cli_error
 from careledger.gateway import LocalNetworkError
 from careledger.gateway.local import local_peer
 from careledger.network.config import ConfigError, Layout, Profile
+from careledger.network.identity.certs import certificate_attributes
 from careledger.network.identity.errors import IdentityError
 
 DEFAULT_PORT = 8800
 
 
 def default_user(directory: Path) -> str:
-    """An auditor of the network if one was issued (`crypto issue ORG auditor`), else the admin of
-    the first organisation with a peer."""
+    """The first identity with role=auditor in the network's crypto folder (`crypto issue ORG NAME
+    --attr role=auditor`), else the admin of the first organisation with a peer."""
     layout = Layout(directory.resolve())
     try:
         profile = Profile.load(layout.root)
@@ -40,8 +42,14 @@ def default_user(directory: Path) -> str:
         raise cli_error(exc) from exc
     orgs = list(dict.fromkeys(p.org for p in profile.peers))
     for org in orgs:
-        if (layout.identity_dir(org, "auditor") / "cert.pem").is_file():
-            return f"{org}:auditor"
+        folder = layout.crypto / org
+        for cert in sorted(folder.glob("*/cert.pem")) if folder.is_dir() else ():
+            try:
+                attributes = certificate_attributes(x509.load_pem_x509_certificate(cert.read_bytes()))
+            except (ValueError, IdentityError):
+                continue
+            if attributes.get("role") == "auditor":
+                return f"{org}:{cert.parent.name}"
     if not orgs:
         raise CliError(f"the network in {directory} has no peers to ask", "CONFIG")
     return f"{orgs[0]}:admin"
@@ -85,8 +93,8 @@ async def serve(directory: Path, who: str, host: str, port: int, interval: float
 @click.command()
 @dir_option
 @click.option("--user", "who", default=None, metavar="ORG:NAME",
-              help="The identity the explorer reads as (default: ORG:auditor if issued, else the first "
-                   "org's admin); the peers' access rules for it apply.")
+              help="The identity the explorer reads as (default: an identity with role=auditor if one "
+                   "was issued, else the first org's admin); the peers' access rules for it apply.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True,
               help="Port to listen on (0: a free one).")

@@ -25,7 +25,7 @@ from careledger.network.config import Layout, Profile
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.tools.queryclient import QueryClient
-from careledger.protos import common_pb2
+from careledger.protos import common_pb2, gateway_pb2
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,17 @@ class LedgerView:
         except GatewayError as exc:
             raise _refused(exc) from exc
 
+    async def follow_filtered(self, start: int, on_block: Callable[[Json], Awaitable[None]]) -> None:
+        """Like follow, over the filtered block events every member may read: each block's number
+        and its transactions' ids and validation codes (summaries with "filtered": True)."""
+        network = self.gateway().get_network(self.profile.channel)
+        try:
+            async with await network.get_filtered_block_events(start) as blocks:
+                async for block in blocks:
+                    await on_block(filtered_summary(block))
+        except GatewayError as exc:
+            raise _refused(exc) from exc
+
     def summary(self, block: common_pb2.Block) -> Json:
         """A block as the page shows it: hashes, the orderer's time, transactions with codes."""
         codes = list(block.metadata.validation_codes)
@@ -157,7 +168,8 @@ class LedgerView:
                             "timestamp": ""})
                 continue
             txs.append(self._tx_entry(tx, code))
-        return {"number": block.header.number, "hash": protoutil.header_hash(block.header).hex(),
+        return {"number": block.header.number, "filtered": False,
+                "hash": protoutil.header_hash(block.header).hex(),
                 "previous_hash": block.header.previous_hash.hex(),
                 "data_hash": block.header.data_hash.hex(),
                 "time": block.header.timestamp.ToJsonString() if block.header.HasField("timestamp") else "",
@@ -174,3 +186,10 @@ class LedgerView:
                 "validation_code": "" if code is None else common_pb2.ValidationCode.Name(code),
                 "timestamp": proposal.header.timestamp.ToJsonString()}
 
+
+
+def filtered_summary(block: gateway_pb2.FilteredBlock) -> Json:
+    """A filtered block as the page shows it: number, tx ids and codes; no call, creator or hash."""
+    return {"number": block.number, "filtered": True,
+            "transactions": [{"tx_id": t.tx_id, "validation_code": common_pb2.ValidationCode.Name(
+                t.validation_code)} for t in block.transactions]}

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import secrets
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -34,12 +35,14 @@ COOKIE = "careledger_explorer"
 RECENT_BLOCKS = 12  # blocks the page lists and the follower keeps for new pages
 
 class Hub:
-    """The chain as the follower last saw it, and the queues of the open event streams."""
+    """The chain as the follower last saw it, its recent blocks, and the open event streams."""
 
     def __init__(self) -> None:
         self.height: int | None = None
-        self.restricted: str = ""  # the peer's refusal of blocks to this identity, if any
+        self.next_block: int | None = None  # where the follower resumes after a broken stream
+        self.restricted: str = ""  # the peer's refusal of full blocks to this identity, if any
         self.problem: str = ""  # why following stopped for now (a peer down), if it did
+        self.recent: deque[Json] = deque(maxlen=RECENT_BLOCKS)
         self._queues: set[asyncio.Queue[tuple[str, Json] | None]] = set()
 
     def state(self) -> Json:
@@ -70,29 +73,33 @@ TOKEN = web.AppKey("token", str)
 
 
 async def follow_chain(view: LedgerView, hub: Hub, retry_after: float = 2.0) -> None:
-    """Publish each new block (or, when blocks are refused, each new height) until cancelled."""
+    """Publish each new block until cancelled: full blocks while the peer serves them to this
+    identity, else (after publishing its refusal) the filtered blocks every member may read,
+    starting RECENT_BLOCKS back so that the page has something to show."""
 
     async def on_block(block: Json) -> None:
-        hub.height = block["number"] + 1
+        hub.next_block = block["number"] + 1
+        hub.recent.append(block)
+        if hub.height is None or hub.next_block > hub.height:
+            hub.height = hub.next_block
         hub.problem = ""
         hub.publish("block", block)
 
     while True:
         try:
             info = await view.chain_info()
-            if info["height"] != hub.height:
-                hub.height = info["height"]
-                hub.publish("height", hub.state())
-            if hub.problem:
-                hub.problem = ""
+            if info["height"] != hub.height or hub.problem:
+                hub.height, hub.problem = max(info["height"], hub.height or 0), ""
                 hub.publish("height", hub.state())
             if hub.restricted:
-                await asyncio.sleep(1.0)
-                continue
-            await view.follow(info["height"], on_block)
+                if hub.next_block is None:
+                    hub.next_block = max(info["height"] - RECENT_BLOCKS, 0)
+                await view.follow_filtered(hub.next_block, on_block)
+            else:
+                await view.follow(info["height"] if hub.next_block is None else hub.next_block, on_block)
         except Refused as refused:
-            if refused.restricted:
-                hub.restricted = refused.message
+            if refused.restricted and not hub.restricted:
+                hub.restricted, hub.next_block = refused.message, None
             else:
                 hub.problem = f"{refused.code}: {refused.message}"
                 await asyncio.sleep(retry_after)
@@ -186,7 +193,8 @@ async def disclosures(request: web.Request) -> Json:
 
 
 async def events(request: web.Request) -> web.StreamResponse:
-    """Server-Sent Events: `state` first, then `block` and `height` as the chain moves."""
+    """Server-Sent Events: `height` (with any restriction), the `recent` blocks the follower
+    holds, then `block` and `height` as the chain moves."""
     hub = request.app[HUB]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"})
     await response.prepare(request)
@@ -197,6 +205,8 @@ async def events(request: web.Request) -> web.StreamResponse:
 
     try:
         await send("height", hub.state())
+        for recent in list(hub.recent):  # what a page opened now would otherwise miss
+            await send("recent", recent)
         while True:
             try:
                 item = await asyncio.wait_for(queue.get(), 15.0)

@@ -20,12 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from healthcare import ALICE, SMITH, Ledger, ledger_id, new_category, register_record
 
 from careledger.network.local.testing import LocalNetwork
-from careledger.network.tools.queryclient import QueryClient
 
 pytest_plugins = ("healthcare",)
 
@@ -35,6 +33,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 CHROMIUM, DRIVER = "chromium", "chromedriver"  # Debian's packages chromium and chromium-driver
+AUDITOR = "board:audrey"  # role=auditor in tests/e2e/network.toml
 WAIT = 20.0
 
 
@@ -74,11 +73,11 @@ def browser(chromium: tuple[str, str]) -> Iterator[Any]:
 
 
 @contextmanager
-def explorer(net: LocalNetwork, who: str) -> Iterator[str]:
-    """`careledger explorer --user who --port 0 --json` running; its URL. Stopped with Ctrl-C (SIGINT),
-    which must end it cleanly."""
+def explorer(net: LocalNetwork, who: str | None = None) -> Iterator[str]:
+    """`careledger explorer [--user who] --port 0 --json` running; its URL. Stopped with Ctrl-C
+    (SIGINT), which must end it cleanly."""
     command = [sys.executable, "-m", "careledger.cli", "explorer", "--dir", str(net.directory),
-               "--user", who, "--port", "0", "--json"]
+               "--port", "0", "--json", *(["--user", who] if who else [])]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
@@ -117,11 +116,11 @@ def ledger_info(directory: Path) -> dict[str, Any]:
 def test_page_shows_the_ledger_height_and_a_new_transaction_without_a_reload(
     net: LocalNetwork, browser: Any
 ) -> None:
-    with explorer(net, "hospital:admin") as url:
+    with explorer(net) as url:  # by default as the network's auditor, who reads full blocks
         browser.get(url)
         height = ledger_info(net.directory)["height"]
         wait_for(browser, f"height {height}", lambda d: text_of(d, "height") == str(height))
-        assert text_of(browser, "user") == "hospital:admin"
+        assert text_of(browser, "user") == AUDITOR
         nodes = len(net.profile.peers) + len(net.profile.orderers)
         wait_for(browser, f"{nodes} healthy nodes",
                  lambda d: len(d.find_elements(By.CSS_SELECTOR, "#nodes td.health-OK")) == nodes)
@@ -143,7 +142,7 @@ def test_page_shows_the_ledger_height_and_a_new_transaction_without_a_reload(
         assert browser.execute_script("return window.notReloaded") is True, "the page was reloaded"
 
 
-def test_a_patient_sees_their_disclosures_and_only_what_the_peers_let_them_read(
+def test_a_patient_sees_their_disclosures_and_blocks_only_filtered(
     net: LocalNetwork, care: Ledger, registered_patients: dict, browser: Any
 ) -> None:
     record = register_record(care, ALICE, new_category())
@@ -151,13 +150,6 @@ def test_a_patient_sees_their_disclosures_and_only_what_the_peers_let_them_read(
                 "TREAT", record.category)
     read = care.commit(SMITH, "consent", "access_record", ledger_id(ALICE), record.record_id, "TREAT")
     assert read.code == "VALID" and read.result["granted"], read
-    with QueryClient(net.directory, "hospital", "alice") as alice:
-        try:
-            alice.block(0)
-            blocks_refused = False
-        except grpc.RpcError as exc:
-            assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc
-            blocks_refused = True
 
     with explorer(net, ALICE) as url:
         browser.get(url)
@@ -166,12 +158,21 @@ def test_a_patient_sees_their_disclosures_and_only_what_the_peers_let_them_read(
                  lambda d: d.find_elements(By.CSS_SELECTOR, row))
         cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"{row} td")]
         assert cells[1:5] == [ledger_id(SMITH), record.record_id, record.category, "TREAT"]
-        if blocks_refused:  # the per-role read rules: a patient gets no full blocks
-            wait_for(browser, "blocks restricted",
-                     lambda d: d.find_element(By.ID, "blocks-restricted").is_displayed())
-            assert text_of(browser, "blocks-restricted").startswith("Access restricted")
-            assert not browser.find_element(By.ID, "blocks").is_displayed()
-        else:  # before those rules, any member may read blocks: the page shows what the peer gives
-            height = ledger_info(net.directory)["height"]
-            wait_for(browser, f"block {height - 1}",
-                     lambda d: d.find_elements(By.CSS_SELECTOR, f'#blocks li[data-block="{height - 1}"]'))
+
+        # the peers' read rules: a patient gets no full blocks, only the filtered view
+        wait_for(browser, "blocks restricted",
+                 lambda d: d.find_element(By.ID, "blocks-restricted").is_displayed())
+        assert text_of(browser, "blocks-restricted").startswith(
+            "Access restricted: this identity may not read full blocks. The peer says: hospital/alice")
+        drsmith_read = f'#transactions tr[data-tx-id="{read.tx_id}"]'
+        wait_for(browser, "Dr Smith's read as a filtered transaction",
+                 lambda d: d.find_elements(By.CSS_SELECTOR, drsmith_read))
+        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f"{drsmith_read} td")]
+        assert cells[:5] == [str(read.block), read.tx_id, "—", "—", "VALID"]  # no call, no creator
+        assert browser.find_element(By.CSS_SELECTOR, f'#blocks li[data-block="{read.block}"]').get_attribute(
+            "data-filtered") == "true"
+
+        own = register_record(care, ALICE, new_category())  # appears live, still filtered
+        mine = f'#transactions tr[data-tx-id="{own.registered.tx_id}"]'
+        wait_for(browser, f"transaction {own.registered.tx_id}",
+                 lambda d: d.find_elements(By.CSS_SELECTOR, mine))

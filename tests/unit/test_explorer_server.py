@@ -14,14 +14,21 @@ from careledger.cli.explorer.ledgerview import Refused
 from careledger.cli.explorer.operations import NodeWatch, chart_point, parse_metrics
 from careledger.cli.explorer.server import Hub, follow_chain, make_app
 
+OnBlock = Callable[[dict[str, Any]], Awaitable[None]]
 DENIED = "hospital/alice (role client) may not read blocks; filtered block events are open to it"
 
 
 class PatientView:
-    """A LedgerView whose peer gives the height but refuses blocks, as the per-role read rules do."""
+    """A LedgerView whose peer gives the height and filtered blocks but refuses full blocks, as
+    the read rules do for a patient; `commit()` adds a block."""
 
     def __init__(self, height: int) -> None:
         self.height = height
+        self.committed = asyncio.Event()
+
+    def commit(self) -> None:
+        self.height += 1
+        self.committed.set()
 
     async def chain_info(self) -> dict[str, Any]:
         return {"peer": "peer0.hospital", "height": self.height, "current_block_hash": ""}
@@ -29,8 +36,18 @@ class PatientView:
     async def block(self, number: int) -> dict[str, Any]:
         raise Refused(DENIED, "PERMISSION_DENIED")
 
-    async def follow(self, start: int, on_block: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+    async def follow(self, start: int, on_block: OnBlock) -> None:
         raise Refused(DENIED, "PERMISSION_DENIED")
+
+    async def follow_filtered(self, start: int, on_block: OnBlock) -> None:
+        number = start
+        while True:
+            while number < self.height:
+                await on_block({"number": number, "filtered": True,
+                                "transactions": [{"tx_id": f"tx{number}", "validation_code": "VALID"}]})
+                number += 1
+            self.committed.clear()
+            await self.committed.wait()
 
     async def close(self) -> None:
         pass
@@ -56,19 +73,25 @@ def test_blocks_refused_by_the_peer_answer_403_restricted_with_the_peers_message
     asyncio.run(scenario())
 
 
-def test_the_follower_publishes_the_refusal_once_and_then_follows_the_height() -> None:
+def test_a_refused_follower_says_so_once_and_follows_the_filtered_blocks() -> None:
     async def scenario() -> None:
         view, hub = PatientView(3), Hub()
         queue = hub.subscribe()
         task = asyncio.create_task(follow_chain(view, hub))  # type: ignore[arg-type]
+
+        async def next_event() -> Any:
+            return await asyncio.wait_for(queue.get(), 5)
+
         try:
-            first = await asyncio.wait_for(queue.get(), 5)
-            assert first == ("height", {"height": 3, "restricted": "", "problem": ""})
-            refused = await asyncio.wait_for(queue.get(), 5)
-            assert refused == ("height", {"height": 3, "restricted": DENIED, "problem": ""})
-            view.height = 4
-            moved = await asyncio.wait_for(queue.get(), 5)
-            assert moved == ("height", {"height": 4, "restricted": DENIED, "problem": ""})
+            assert await next_event() == ("height", {"height": 3, "restricted": "", "problem": ""})
+            assert await next_event() == ("height", {"height": 3, "restricted": DENIED, "problem": ""})
+            replayed = [await next_event() for _ in range(3)]
+            assert [(kind, block["number"], block["filtered"]) for kind, block in replayed] == [
+                ("block", 0, True), ("block", 1, True), ("block", 2, True)]
+            view.commit()
+            kind, block = await next_event()
+            assert (kind, block["number"], hub.height) == ("block", 3, 4)
+            assert [b["number"] for b in hub.recent] == [0, 1, 2, 3]  # what a page opened now gets
         finally:
             task.cancel()
 

@@ -102,40 +102,44 @@ function drawChart(svg, points, series) {
 function blockItem(block, fresh) {
   const codes = block.transactions.map((t) => t.validation_code);
   const invalid = codes.filter((c) => c !== "VALID").length;
-  return el("li", { "data-block": String(block.number), class: fresh ? "new" : "" },
+  return el("li", { "data-block": String(block.number), "data-filtered": String(block.filtered), class: fresh ? "new" : "" },
     el("a", { href: `#block-${block.number}`, onclick: (e) => { e.preventDefault(); showBlock(block.number); } },
       `block ${block.number}`),
     ` · ${block.transactions.length} tx`, invalid ? el("span", { class: "invalid" }, ` · ${invalid} invalid`) : "",
-    ` · ${block.time || ""} · `, el("span", { class: "mono" }, block.hash.slice(0, 16) + "…"));
+    block.filtered ? el("span", { class: "note" }, " · filtered view")
+      : el("span", {}, ` · ${block.time || ""} · `, el("span", { class: "mono" }, block.hash.slice(0, 16) + "…")));
 }
 
 function txRow(block, tx, fresh) {
-  return el("tr", { "data-tx-id": tx.tx_id, class: fresh ? "new" : "" },
+  return el("tr", { "data-tx-id": tx.tx_id, "data-block": String(block), class: fresh ? "new" : "" },
     el("td", {}, String(block)),
     el("td", { class: "mono" }, el("a", { href: `#tx-${tx.tx_id}`, onclick: (e) => { e.preventDefault(); showTx(tx.tx_id); } }, tx.tx_id)),
-    el("td", {}, `${tx.contract}.${tx.function}`), el("td", {}, tx.creator),
+    el("td", {}, tx.contract === undefined ? "—" : `${tx.contract}.${tx.function}`), el("td", {}, tx.creator ?? "—"),
     el("td", { class: tx.validation_code === "VALID" ? "code-VALID" : "invalid" }, tx.validation_code),
-    el("td", {}, tx.timestamp));
+    el("td", {}, tx.timestamp ?? "—"));
 }
 
-function addBlock(block, fresh, atTop) {
+function addBlock(block, fresh) {
+  // Newest first, wherever the block comes from (the first load, the replay of recent ones, live).
   if (state.seenBlocks.has(block.number)) return;
   state.seenBlocks.add(block.number);
   const list = $("blocks"), rows = $("transactions").tBodies[0];
-  const item = blockItem(block, fresh);
-  const txs = block.transactions.slice().reverse().map((tx) => txRow(block.number, tx, fresh));
-  if (atTop) { list.prepend(item); rows.prepend(...txs); } else { list.append(item); rows.append(...txs); }
+  const below = (items) => Array.from(items).find((n) => Number(n.dataset.block) < block.number) || null;
+  list.insertBefore(blockItem(block, fresh), below(list.children));
+  const next = below(rows.rows);
+  for (const tx of block.transactions) rows.insertBefore(txRow(block.number, tx, fresh), next);
   state.oldest = state.oldest === null ? block.number : Math.min(state.oldest, block.number);
-  $("older").hidden = state.oldest <= 0;
+  $("older").hidden = state.oldest <= 0 || Boolean(state.restricted);
 }
 
-function restrict(message) {
+function restrict(message, filtered = true) {
+  const shown = !filtered ? "" : " Shown instead: the filtered view every member may read (block numbers, transaction ids and " +
+    "validation codes); a transaction of your own opens in full.";
   for (const id of ["blocks-restricted", "transactions-restricted"]) {
-    $(id).textContent = message;
+    $(id).textContent = message + shown;
     $(id).hidden = false;
   }
-  $("blocks").hidden = true;
-  $("transactions").hidden = true;
+  state.restricted = filtered;
   $("older").hidden = true;
 }
 
@@ -143,9 +147,9 @@ async function loadBlocks(before) {
   try {
     const data = await api(before === undefined ? "/api/blocks" : `/api/blocks?before=${before}`);
     if (before === undefined) showHeight(data.height);
-    for (const block of data.blocks) addBlock(block, false, false);
+    for (const block of data.blocks) addBlock(block, false);
   } catch (error) {
-    restrict(restrictedText(error, "blocks and transactions"));
+    restrict(restrictedText(error, "full blocks"), error.restricted);
   }
 }
 
@@ -212,14 +216,14 @@ function follow() {
   source.onerror = () => $("live").classList.add("off");
   source.addEventListener("block", (event) => {
     const block = JSON.parse(event.data);
-    showHeight(block.number + 1);
-    if ($("blocks").hidden) return;
-    addBlock(block, true, true);
+    if (state.height === null || block.number + 1 > state.height) showHeight(block.number + 1);
+    addBlock(block, true);
   });
+  source.addEventListener("recent", (event) => addBlock(JSON.parse(event.data), false));
   source.addEventListener("height", (event) => {
     const s = JSON.parse(event.data);
     showHeight(s.height);
-    if (s.restricted) restrict(`Access restricted: this identity may not read blocks and transactions. The peer says: ${s.restricted}`);
+    if (s.restricted) restrict(`Access restricted: this identity may not read full blocks. The peer says: ${s.restricted}`);
     $("problem").hidden = !s.problem;
     $("problem").textContent = s.problem ? `Following the chain paused: ${s.problem}` : "";
   });
