@@ -93,6 +93,13 @@ function drawChart(svg, points, series) {
     poly.setAttribute("points", coords.join(" "));
     poly.setAttribute("class", cls);
     nodes.push(poly);
+    for (const xy of coords) {  // a dot per point: a lone measurement shows too
+      const [cx, cy] = xy.split(",");
+      const dot = document.createElementNS(ns, "circle");
+      dot.setAttribute("cx", cx); dot.setAttribute("cy", cy); dot.setAttribute("r", "1.6");
+      dot.setAttribute("class", cls);
+      nodes.push(dot);
+    }
   }
   svg.replaceChildren(...nodes);
 }
