@@ -12,10 +12,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from careledger.gateway.chaincodeevents import ChaincodeEvent
+
+class EventPosition(Protocol):
+    """Where an event was committed: its block and transaction (a ChaincodeEvent is one)."""
+
+    @property
+    def block_number(self) -> int: ...
+
+    @property
+    def tx_id(self) -> str: ...
 
 
 class Checkpoint(Protocol):
@@ -35,7 +42,7 @@ class Checkpointer(Checkpoint, Protocol):
 
     def checkpoint_transaction(self, block_number: int, transaction_id: str) -> None: ...
 
-    def checkpoint_chaincode_event(self, event: ChaincodeEvent) -> None: ...
+    def checkpoint_chaincode_event(self, event: EventPosition) -> None: ...
 
 
 class InMemoryCheckpointer:
@@ -63,7 +70,7 @@ class InMemoryCheckpointer:
         """Record that transaction_id of block block_number and all before it are processed."""
         self._set(block_number, transaction_id)
 
-    def checkpoint_chaincode_event(self, event: ChaincodeEvent) -> None:
+    def checkpoint_chaincode_event(self, event: EventPosition) -> None:
         """Record that event, and every event before it, are processed."""
         self.checkpoint_transaction(event.block_number, event.tx_id)
 
