@@ -1,4 +1,8 @@
-"""Who the client is (Identity) and how it signs (Signer), kept apart so keys can live in an HSM."""
+"""Who the client is (Identity) and how it signs (Signer), kept apart so keys can live in an HSM.
+
+Keys are read and used by the identity helpers the nodes use too (careledger.network.identity, the
+one room of network/ the SDK may import), so a key the SDK accepts signs exactly as a node's does.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,9 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-
 from careledger.gateway.errors import InvalidKeyError
+from careledger.network.identity.errors import KeyFormatError
+from careledger.network.identity.signing import load_private_key, sign_digest
 
 Signer = Callable[[bytes], bytes]
 """Takes the SHA-256 digest of a message and returns a DER-encoded ECDSA signature over it."""
@@ -31,17 +33,17 @@ class Identity:
 
 
 def new_private_key_signer(key_pem: bytes) -> Signer:
-    """A Signer for a PEM ECDSA private key; it signs digests (Prehashed SHA-256)."""
+    """A Signer for a PEM ECDSA private key; it signs digests (Prehashed SHA-256).
+
+    Raises InvalidKeyError if key_pem is not an unencrypted PEM ECDSA private key.
+    """
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-    except (ValueError, TypeError) as err:
-        raise InvalidKeyError(f"private key is not an unencrypted PEM key: {err}") from err
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise InvalidKeyError(f"private key is {type(key).__name__}, not an ECDSA key")
-    algorithm = ec.ECDSA(Prehashed(hashes.SHA256()))
+        key = load_private_key(key_pem)
+    except KeyFormatError as err:
+        raise InvalidKeyError(str(err)) from err
 
     def sign(digest: bytes) -> bytes:
-        return key.sign(digest, algorithm)
+        return sign_digest(key, digest)
 
     return sign
 

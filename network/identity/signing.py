@@ -21,7 +21,7 @@ def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
     except (ValueError, TypeError) as exc:
         raise KeyFormatError(f"private key is not an unencrypted PEM key: {exc}") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise KeyFormatError(f"private key is {type(key).__name__}, expected an ECDSA key")
+        raise KeyFormatError(f"private key is {type(key).__name__}, not an ECDSA key")
     return key
 
 
