@@ -164,7 +164,10 @@ async def blocks(request: web.Request) -> Json:
     """The newest blocks (or those below ?before=N), newest first."""
     view = request.app[VIEW]
     height = (await view.chain_info())["height"]
-    before = min(int(request.query.get("before", height)), height)
+    try:
+        before = min(int(request.query.get("before", height)), height)
+    except ValueError:
+        raise web.HTTPBadRequest(text="before must be a block number\n") from None
     numbers = range(before - 1, max(before - RECENT_BLOCKS, 0) - 1, -1)
     found = await asyncio.gather(*(view.block(n) for n in numbers))
     return {"height": height, "blocks": list(found)}
