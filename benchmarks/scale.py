@@ -42,9 +42,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
+from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -118,6 +120,18 @@ def _peer_ledger(layout: Layout, profile: Profile, node_id: str) -> Ledger:
                   checkpoint.StartCheck(blocks_checked=True, state_unchanged=True))
 
 
+def _bounded(pool: Pool, spans: Sequence[tuple[int, int]], ahead: int = 6) -> Iterator[list[bytes]]:
+    """The workers' envelopes in order, at most `ahead` blocks ahead of the committer: proposals
+    made much earlier than their block would be EXPIRED_TIMESTAMP (the channel's clock skew)."""
+    pending: deque[AsyncResult[list[bytes]]] = deque()
+    for span in spans:
+        pending.append(pool.apply_async(_envelopes, (span,)))
+        if len(pending) > ahead:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
 def build(layout: Layout, profile: Profile, size: int, block_tx: int) -> float:
     """Commit `size` transactions into the orderer's and every running peer's ledger; seconds."""
     started = time.monotonic()
@@ -130,7 +144,7 @@ def build(layout: Layout, profile: Profile, size: int, block_tx: int) -> float:
     with (ctx.Pool(2, initializer=_load_signers, initargs=(str(layout.crypto),)) as pool,
           _peer_ledger(layout, profile, "peer0.hospital") as ledger):
         step = max(1, len(spans) // 20)
-        for number, envelopes in enumerate(pool.imap(_envelopes, spans, chunksize=1)):
+        for number, envelopes in enumerate(_bounded(pool, spans)):
             block = make_block(number, previous, envelopes, orderer_signer)
             store.append(block)
             outcomes = ledger.commit(common_pb2.Block.FromString(block.SerializeToString()))
