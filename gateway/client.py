@@ -55,7 +55,7 @@ class Reconnect:
 
     def delay(self, failures: int) -> float:
         """Seconds to wait after the given number of consecutive failures (1 or more)."""
-        return min(self.max_delay, self.initial_delay * 2 ** (failures - 1))
+        return min(self.max_delay, self.initial_delay * 2.0 ** (failures - 1))
 
     def channel_options(self) -> list[tuple[str, int]]:
         """gRPC's own reconnect back-off capped alike, so a restarted peer is dialled again soon."""
@@ -245,9 +245,10 @@ class GatewayClient(ClientBase[grpc.Channel]):
         """Make the unary call of stage and return its answer, or raise the stage's error."""
         method, timeout = self._start(stage, tx_id)
         try:
-            return method(request, timeout=timeout)
+            response: _Response = method(request, timeout=timeout)
         except grpc.RpcError as err:
             raise self.rpc_error(err, stage, tx_id, timeout) from err
+        return response
 
     def close(self) -> None:
         """Close every channel; open event streams end."""

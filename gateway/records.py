@@ -124,10 +124,15 @@ class RecordStore:
         self.close()
 
     def _request(
-        self, operation: int, record_id: str, patient: str, access_tx_id: str, content: bytes = b""
+        self,
+        operation: recordstore_pb2.RecordOperation,
+        record_id: str,
+        patient: str,
+        access_tx_id: str,
+        content: bytes = b"",
     ) -> common_pb2.Signed:
         payload = recordstore_pb2.RecordRequest(
-            operation=operation,  # type: ignore[arg-type]
+            operation=operation,
             channel=self.network,
             creator=self.identity.certificate,
             record_id=record_id,
@@ -138,8 +143,12 @@ class RecordStore:
         return common_pb2.Signed(payload=payload, signature=self._signer(sha256(payload)))
 
     def _call(
-        self, method: grpc.UnaryUnaryMultiCallable, request: common_pb2.Signed, verb: str,
-        record_id: str, access_tx_id: str,
+        self,
+        method: grpc.UnaryUnaryMultiCallable[common_pb2.Signed, _Response],
+        request: common_pb2.Signed,
+        verb: str,
+        record_id: str,
+        access_tx_id: str,
     ) -> _Response:
         try:
             return method(request, timeout=self._timeout)
