@@ -41,17 +41,35 @@ class CliError(click.ClickException):
         return {"error": error}
 
 
+class Interrupted(CliError):
+    """The user pressed Ctrl-C: exit status 130, as a shell reports a command ended by SIGINT."""
+
+    exit_code = 130
+
+    def __init__(self) -> None:
+        super().__init__("interrupted (Ctrl-C)", "INTERRUPTED")
+
+
 class JsonError(click.ClickException):
     """Any ClickException, shown as a JSON error object on stdout because --json was given."""
 
     def __init__(self, cause: click.ClickException) -> None:
         super().__init__(cause.format_message())
-        self.exit_code = cause.exit_code
+        self._exit_code = cause.exit_code
         if isinstance(cause, CliError):
             self.payload = cause.as_json()
         else:
             code = "USAGE" if isinstance(cause, click.UsageError) else "FAILED"
             self.payload = {"error": {"code": code, "message": cause.format_message()}}
+
+    @property
+    def exit_code(self) -> int:
+        """The cause's exit status (click declares it per class; here it is per cause)."""
+        return self._exit_code
+
+    @exit_code.setter
+    def exit_code(self, value: int) -> None:
+        self._exit_code = value
 
     def show(self, file: Any = None) -> None:
         click.echo(json.dumps(self.payload, sort_keys=True))

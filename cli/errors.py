@@ -40,8 +40,8 @@ def cli_error(exc: Exception) -> CliError:
     if isinstance(exc, CommitError):
         return CliError(in_cli_words(str(exc)), exc.code_name, exc.tx_id)
     if isinstance(exc, grpc.RpcError):
-        code = exc.code()  # type: ignore[attr-defined]
-        return CliError(f"{code.name}: {exc.details()}", code.name)  # type: ignore[attr-defined]
+        status = exc.code()
+        return CliError(f"{status.name}: {exc.details()}", status.name)
     codes: dict[type[Exception], str] = {
         LocalNetworkError: "NO_NETWORK", ConfigError: "CONFIG", IdentityError: "CRYPTO",
         LauncherError: "LAUNCH", EtcdClusterError: "LAUNCH",

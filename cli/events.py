@@ -110,7 +110,8 @@ def run_stream(directory: Path, who: str, count: int | None, give_up_after: floa
     except GatewayError as exc:
         error = cli_error(exc)
         if exc.code.name == "UNAVAILABLE" and give_up_after > 0:
-            error.message = f"gave up after retrying for {give_up_after:g}s: {error.message}"
+            error = CliError(f"gave up after retrying for {give_up_after:g}s: {error.message}", error.code,
+                             error.tx_id)
         raise error from exc
     except LocalNetworkError as exc:
         raise cli_error(exc) from exc

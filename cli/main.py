@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from careledger.cli.common import JSON_ERRORS, CliError, JsonError, wants_json
+from careledger.cli.common import JSON_ERRORS, Interrupted, JsonError, wants_json
 from careledger.cli.credentials import credentials
 from careledger.cli.crypto import crypto
 from careledger.cli.demo import demo
@@ -35,9 +35,7 @@ class CareLedgerGroup(click.Group):
             except REPORTED as exc:
                 raise cli_error(exc) from exc
             except KeyboardInterrupt:
-                interrupted = CliError("interrupted (Ctrl-C)", "INTERRUPTED")
-                interrupted.exit_code = 130
-                raise interrupted from None
+                raise Interrupted() from None
         except click.ClickException as exc:
             if ctx.meta.get(JSON_ERRORS):
                 raise JsonError(exc) from exc
