@@ -252,8 +252,10 @@ def health_check(layout: Layout, profile: Profile, node: NodeInfo, timeout: floa
     creds = channel_credentials(roots, layout.identity_dir(node.org, "admin"))
     with grpc.secure_channel(node.address, creds) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(),
-                                                              timeout=timeout)
+            # types-grpcio-health-checking declares HealthStub without its methods (grpc's own
+            # generated stub sets them in __init__); the call returns a HealthCheckResponse
+            reply = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]
+                health_pb2.HealthCheckRequest(), timeout=timeout)
         except grpc.RpcError:
             return False
     return reply.status == health_pb2.HealthCheckResponse.SERVING

@@ -27,8 +27,12 @@ from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)
 
+
 class TxOutcomeLike(Protocol):
-    code: int
+    """A transaction's outcome as the metrics read it: its validation code."""
+
+    @property
+    def code(self) -> int: ...
 
 
 # A check returns "" when healthy, else what is wrong (shown in /healthz).
@@ -117,8 +121,8 @@ class OperationsServer:
                 problem = f"check raised {type(exc).__name__}: {exc}"
             if problem:
                 failed[name] = problem
-        body = {"node": self.node_id, "status": "OK" if not failed else "UNAVAILABLE",
-                "failed_checks": failed}
+        body: dict[str, object] = {"node": self.node_id, "status": "OK" if not failed else "UNAVAILABLE",
+                                   "failed_checks": failed}
         return not failed, body
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -53,8 +53,8 @@ class Committer:
         self._max_backoff = max_backoff
         self._metrics = metrics
         self._stopping = threading.Event()
-        self._call: grpc.Future | None = None
-        self._ready: grpc.Future | None = None
+        self._call: grpc.Call | None = None  # the Deliver stream being read, cancelled by stop()
+        self._ready: grpc.Future[None] | None = None
         self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
         self.last_error = "not connected to an orderer yet"
         self.ledger_error = ""  # why the last block could not be committed; "" once one is
@@ -125,8 +125,8 @@ class Committer:
                 continue
             try:
                 self.last_error = ""
-                self._call = orderer_pb2_grpc.OrdererStub(channel).Deliver(self._seek())
-                for block in self._call:
+                self._call = call = orderer_pb2_grpc.OrdererStub(channel).Deliver(self._seek())
+                for block in call:
                     self._commit(block, node)
                     backoff = 0.2
             except grpc.RpcError as exc:
@@ -184,12 +184,12 @@ class Committer:
                 continue
             timeout = None if deadline is None else max(deadline - time.monotonic(), 0.1)
             try:
-                self._call = orderer_pb2_grpc.OrdererStub(channel).Deliver(
+                self._call = call = orderer_pb2_grpc.OrdererStub(channel).Deliver(
                     self._seek(stop=height - 1), timeout=timeout)
-                for block in self._call:
+                for block in call:
                     self._commit(block, node)
                     if self._ledger.height >= height:
-                        self._call.cancel()
+                        call.cancel()
                         break
             except (grpc.RpcError, BlockRejected, LedgerError) as exc:
                 if self._stopping.is_set():

@@ -69,7 +69,7 @@ def client_identity(who: Identity) -> ClientIdentity:
 class TxLookup(Protocol):
     """Anything that says whether a tx id is committed: (validation code, block number)."""
 
-    def tx_status(self, tx_id: str) -> tuple[int, int] | None: ...
+    def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None: ...
 
 
 class Endorser:

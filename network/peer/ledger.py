@@ -226,7 +226,7 @@ class Ledger:
             return base
         return self.get_block(number).header
 
-    def tx_status(self, tx_id: str) -> tuple[int, int] | None:
+    def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None:
         """(validation code, block number) of a committed tx id, or None."""
         found = self.state.tx_status(tx_id)
         # A block's state lands just before the height moves; report it only once both did.
@@ -285,7 +285,7 @@ class Ledger:
         with self._changed:
             return self._changed.wait_for(lambda: self._height >= height, timeout)
 
-    def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[int, int] | None:
+    def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
         """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds."""
         deadline = time.monotonic() + timeout
         with self._changed:

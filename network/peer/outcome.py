@@ -15,7 +15,7 @@ class TxOutcome:
     """What one transaction of a block did: its code, and for a VALID one its writes and event."""
 
     tx_id: str
-    code: int
+    code: VC
     contract: str
     writes: tuple[tuple[str, common_pb2.KVWrite], ...]
     event: common_pb2.ChaincodeEvent | None

@@ -55,7 +55,7 @@ def record_size_limit(max_message_bytes: int) -> int:
 class LedgerReader(Protocol):
     """What the service needs of a ledger to check an access transaction (Ledger has both)."""
 
-    def tx_status(self, tx_id: str) -> tuple[int, int] | None: ...
+    def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None: ...
 
     def get_block(self, number: int) -> common_pb2.Block: ...
 
@@ -184,7 +184,7 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         return recordstore_pb2.EraseRecordResponse(patient=patient, record_id=req.record_id)
 
     def _open(
-        self, request: common_pb2.Signed, operation: int
+        self, request: common_pb2.Signed, operation: recordstore_pb2.RecordOperation
     ) -> tuple[recordstore_pb2.RecordRequest, Identity]:
         req, caller = open_signed(request, recordstore_pb2.RecordRequest, self._membership)
         if req.operation != operation:

@@ -175,7 +175,7 @@ class StateDB:
             for tx_id, value, is_delete, ts, block_num, tx_num in rows
         ]
 
-    def tx_status(self, tx_id: str) -> tuple[int, int] | None:
+    def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None:
         """(validation code, block number) of a committed tx id, or None if never committed."""
         row = self._conn().execute("SELECT code, block_num FROM txindex WHERE tx_id = ?", (tx_id,)).fetchone()
         return None if row is None else (row[0], row[1])

@@ -71,7 +71,7 @@ class _Decoded:
             return None
         return self.payload.event
 
-    def outcome(self, code: int, reason: str = "") -> TxOutcome:
+    def outcome(self, code: VC, reason: str = "") -> TxOutcome:
         """This transaction's outcome; writes and event are kept only when it is VALID."""
         valid = code == VC.VALID
         return TxOutcome(
@@ -89,10 +89,10 @@ class _Decoded:
 class _Failure:
     """An envelope that does not parse far enough to have a tx id."""
 
-    code: int
+    code: VC
     reason: str
 
-    def outcome(self, code: int | None = None) -> TxOutcome:
+    def outcome(self, code: VC | None = None) -> TxOutcome:
         return TxOutcome("", self.code if code is None else code, "", (), None, _EPOCH, self.reason)
 
 
@@ -141,13 +141,12 @@ def _decode(raw: bytes) -> _Decoded | _Failure:
         proposal.ParseFromString(transaction.proposal)
     except DecodeError as exc:
         return _Failure(VC.BAD_PAYLOAD, f"envelope does not parse down to a proposal: {exc}")
-    payload: common_pb2.ProposalResponsePayload | None = common_pb2.ProposalResponsePayload()
-    payload_error = ""
+    payload = common_pb2.ProposalResponsePayload()
     try:
         payload.ParseFromString(transaction.response_payload)
     except DecodeError as exc:
-        payload, payload_error = None, f"response payload does not parse: {exc}"
-    return _Decoded(envelope, transaction, proposal, payload, payload_error)
+        return _Decoded(envelope, transaction, proposal, None, f"response payload does not parse: {exc}")
+    return _Decoded(envelope, transaction, proposal, payload, "")
 
 
 def replay_outcomes(block: common_pb2.Block) -> list[TxOutcome]:
@@ -260,8 +259,10 @@ class _BlockPass:
     def decide(self, d: _Decoded | _Failure, sigs: _Signatures | None) -> TxOutcome:
         """The outcome of the next transaction; a VALID one's writes become visible to later ones."""
         self._tx_num += 1
-        if isinstance(d, _Failure) or sigs is None:
+        if isinstance(d, _Failure):
             return d.outcome()
+        if sigs is None:  # _check_signatures checks every _Decoded; only a _Failure has None
+            raise ValidationError(f"tx {d.tx_id}: its signatures were not checked")
         code, reason = self._check(d, sigs)
         if code not in UNVERIFIED_TX_ID_CODES:
             self._seen_tx_ids.add(d.tx_id)
@@ -270,7 +271,7 @@ class _BlockPass:
                 self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
         return d.outcome(code, reason)
 
-    def _check(self, d: _Decoded, sigs: _Signatures) -> tuple[int, str]:
+    def _check(self, d: _Decoded, sigs: _Signatures) -> tuple[VC, str]:
         header = d.proposal.header
         if header.channel != self._channel:
             return VC.BAD_CHANNEL, f"channel {header.channel!r} is not {self._channel!r}"
@@ -324,7 +325,7 @@ class _BlockPass:
                 rows[key] = version
         return sorted(rows.items())
 
-    def _check_reads(self, rwset: common_pb2.ReadWriteSet) -> tuple[int, str]:
+    def _check_reads(self, rwset: common_pb2.ReadWriteSet) -> tuple[VC, str]:
         for ns in rwset.ns_rwset:
             for read in ns.reads:
                 now = self._version(ns.namespace, read.key)
