@@ -208,8 +208,9 @@ def ensure_patient(ledger: Ledger, who: str) -> dict | None:
 
 @dataclass(frozen=True)
 class JonesRevoked:
-    """Dr Jones's licence story, told once per session: refused break-glass while unlicensed,
-    then a licence RN-2002 revoked with effect from today's midnight (UTC)."""
+    """Dr Jones's licence story, told once per session: refused break-glass while unlicensed (a
+    committed, audited denial; `unlicensed_break_glass` is its reason), then a licence RN-2002
+    revoked with effect from today's midnight (UTC)."""
 
     unlicensed_break_glass: str
     issued: dict
@@ -248,7 +249,10 @@ def smith_licensed(care: Ledger) -> dict:
 @pytest.fixture(scope="session")
 def jones_revoked(care: Ledger, registered_patients: dict) -> JonesRevoked:
     jones = ledger_id(JONES)
-    refused = care.refusal(JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"})
+    # a refused break-glass is committed as the patient's audited denial (issue 10): its reason
+    attempt = care.commit(JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"})
+    assert (attempt.code, attempt.result["granted"]) == ("VALID", False), attempt
+    refused = attempt.result["reason"]
     issued = care.submit(
         RITA, "credentials", "issue", jones, "RN-2002", "RN", "US-CA", "", LONG_AGO, FAR_AHEAD
     )

@@ -29,8 +29,9 @@ PATIENT = ledger_id(ALICE)
 
 
 @pytest.fixture
-def record(care: Ledger, registered_patients: dict) -> Pointer:
-    """A fresh record of Alice's in a category no other test's consents name."""
+def record(care: Ledger, registered_patients: dict, smith_licensed: dict) -> Pointer:
+    """A fresh record of Alice's in a category no other test's consents name (Dr Smith licensed,
+    as every practitioner must be for a consent to let them in)."""
     return register_record(care, ALICE, new_category())
 
 
@@ -168,6 +169,7 @@ def test_grant_records_a_permit_listed_and_exported_as_fhir(care: Ledger, regist
         "categories": [category],
         "period": {},
         "recorded": "",
+        "roles": ["practitioner"],
     }
     assert consent["period"] == {"start": consent["recorded"], "end": "2099-01-01T00:00:00Z"}
     assert consent in care.evaluate(ALICE, "consent", "patient_consents")
@@ -381,6 +383,7 @@ def test_access_summary_lists_what_is_permitted_now_minus_denies(care: Ledger, r
             "category": record.category,
             "consent": permit["id"],
             "until": None,
+            "roles": ["practitioner"],
         }
     ]
     assert deny["id"] in {d["id"] for d in summary["denied"]}
@@ -397,6 +400,7 @@ def test_accounting_of_disclosures_covers_exactly_the_date_range(care: Ledger, r
         "category": record.category,
         "purpose": "TREAT",
         "basis": f"consent/{consent['id']}",
+        "action": "read",
     }
 
     def disclosed(start: str, end: str) -> list[dict]:
@@ -509,9 +513,11 @@ def test_break_glass_is_refused_to_an_unlicensed_and_to_a_revoked_practitioner(
         jones_revoked.unlicensed_break_glass
         == "break-glass refused: no licence has been issued to hospital/drjones"
     )
-    assert care.refusal(
-        JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"}
-    ) == (f"break-glass refused: licence RN-2002 is revoked with effect from {jones_revoked.day}T00:00:00Z")
+    again = care.commit(JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"})
+    assert (again.code, again.result["granted"]) == ("VALID", False)
+    assert again.result["reason"] == (
+        f"break-glass refused: licence RN-2002 is revoked with effect from {jones_revoked.day}T00:00:00Z"
+    )
 
 
 def test_break_glass_needs_a_practitioner_a_reason_and_a_registered_patient(

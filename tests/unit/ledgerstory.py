@@ -32,8 +32,11 @@ CARA = client("hospital", "cara", "practitioner")
 IVY = client("insurer", "ivy", "claims-adjuster")
 RITA = client("board", "rita", "registrar")
 HOSPITAL_ADMIN = admin("hospital")
+DAN = client("hospital", "dan", "practitioner")  # never licensed
+MUM = client("hospital", "mum")  # the patient's guardian
 SALT = b"0123456789abcdef"
 DIGEST = hashlib.sha256(b"salt+lab report").hexdigest()
+EDITED = hashlib.sha256(b"salt+corrected report").hexdigest()
 TERMS: dict[str, Any] = {
     "plan": "gold-2026",
     "start": "2026-01-01",
@@ -110,12 +113,25 @@ def _consent(ledger: RecordingLedger, queries: dict[str, Any]) -> None:
     ledger.submit(HOSPITAL_ADMIN, "consent", "erase_record", PAT.id, "r-lab", "court order 12",
                   transient={"salt": SALT})
     ledger.submit(CARA, "consent", "access_record", PAT.id, "r-lab", "TREAT")
+    # issue 10: a refused break-glass is committed and audited; an edit under a correct grant; a
+    # claims adjuster named with their role; a guardian acting for the patient, audited
+    ledger.submit(DAN, "consent", "break_glass", PAT.id, transient={"reason": b"fall"})
+    ledger.submit(PAT, "consent", "grant_consent", "c6", BOB.id, "correct", "TREAT", "mental-health")
+    ledger.submit(BOB, "consent", "correct_record", PAT.id, "r-mh", "TREAT",
+                  transient={"content_hash": EDITED.encode()})
+    ledger.submit(PAT, "consent", "grant_consent", "c7", IVY.id, "access", "HPAYMT", "mental-health", "", "",
+                  "claims-adjuster")
+    ledger.submit(HOSPITAL_ADMIN, "consent", "name_delegate", PAT.id, MUM.id, "GUARD", "minor")
+    ledger.submit(MUM, "consent", "deny_consent_for", PAT.id, "c8", "insurer", "access", "HRESCH", "lab")
+    queries["disclosures_for"] = ledger.submit(MUM, "consent", "disclosures_for", PAT.id, "2026-01-01",
+                                               "2027-01-01")
+    queries["patient_delegates"] = ledger.evaluate(PAT, "consent", "patient_delegates")
     queries["pending_reviews"] = ledger.evaluate(HOSPITAL_ADMIN, "consent", "pending_reviews")
     ledger.submit(HOSPITAL_ADMIN, "consent", "close_review", queries["pending_reviews"][0]["id"], "justified")
     queries["check_access"] = ledger.evaluate(BOB, "consent", "check_access", PAT.id, "r-mh", "TREAT")
     for fn in ("patient_records", "patient_consents", "access_summary"):
         queries[fn] = ledger.evaluate(PAT, "consent", fn)
-    for consent_id in ("c2", "c3"):
+    for consent_id in ("c2", "c3", "c7", "c8"):
         queries[f"consent_fhir {consent_id}"] = ledger.evaluate(PAT, "consent", "consent_fhir", consent_id)
     for fn in ("disclosures", "audit_events_fhir"):
         queries[fn] = ledger.evaluate(PAT, "consent", fn, "2026-01-01", "2027-01-01")

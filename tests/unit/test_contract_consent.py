@@ -57,6 +57,12 @@ def license_bob(ledger: Ledger) -> None:
     )
 
 
+def license_cara(ledger: Ledger) -> None:
+    ledger.submit(
+        REGISTRAR, "credentials", "issue", CARA.id, "CA-C777", "MD", "US-CA", "", "2026-01-01", "2027-01-01"
+    )
+
+
 # --- patients and records ------------------------------------------------------------------
 
 
@@ -152,6 +158,7 @@ def test_grant_records_a_permit_provision_and_lists_it(ledger):
         "categories": ["lab", "imaging"],
         "period": {"start": "2026-03-01T12:00:00Z", "end": "2026-06-01T00:00:00Z"},
         "recorded": "2026-03-01T12:00:00Z",
+        "roles": ["practitioner"],
     }
     assert ledger.event() == ("ConsentGranted", consent)
     assert ledger.evaluate(PAT, "consent", "patient_consents") == [consent]
@@ -245,6 +252,7 @@ def test_consent_exports_as_fhir(ledger):
 
 
 def test_granted_access_is_audited_before_the_pointer_is_returned(ledger):
+    license_bob(ledger)
     grant(ledger, "c1", BOB.id)
     answer = access(ledger)
     assert answer == {
@@ -268,6 +276,7 @@ def test_granted_access_is_audited_before_the_pointer_is_returned(ledger):
         "granted": True,
         "reason": "consent c1 permits lab access for TREAT",
         "basis": "consent/c1",
+        "action": "R",
     }
 
 
@@ -304,6 +313,8 @@ def test_access_outside_the_consent_is_refused_and_audited(ledger, who, record, 
 
 
 def test_an_org_wide_permit_covers_its_members_and_a_deny_overrides_it(ledger):
+    license_bob(ledger)
+    license_cara(ledger)
     grant(ledger, "c1", "hospital", "access", "TREAT", "lab,mental-health")
     grant(ledger, "c2", BOB.id, "access", "TREAT", "mental-health", kind="deny")
     assert ledger.event()[0] == "ConsentDenied"
@@ -318,6 +329,7 @@ def test_an_org_wide_permit_covers_its_members_and_a_deny_overrides_it(ledger):
 
 
 def test_consent_period_bounds_access(ledger):
+    license_bob(ledger)
     grant(ledger, "c1", BOB.id, "access", "TREAT", "lab", "2026-03-02", "2026-03-03")
     assert access(ledger)["granted"] is False
     ledger.later(days=1)
@@ -377,6 +389,7 @@ def test_access_summary_lists_what_is_permitted_now_minus_denies(ledger):
             "category": "lab",
             "consent": "c1",
             "until": None,
+            "roles": ["practitioner"],
         }
     ]
     assert [d["id"] for d in summary["denied"]] == ["c2"]
@@ -385,6 +398,8 @@ def test_access_summary_lists_what_is_permitted_now_minus_denies(ledger):
 
 
 def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
+    license_bob(ledger)
+    license_cara(ledger)
     grant(ledger, "c1", "hospital", "access", "TREAT", "lab")
     access(ledger, BOB)
     ledger.later(days=1)
@@ -399,6 +414,7 @@ def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
             "category": "lab",
             "purpose": "TREAT",
             "basis": "consent/c1",
+            "action": "read",
         },
         {
             "date": "2026-03-02T12:00:00Z",
@@ -407,6 +423,7 @@ def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
             "category": "lab",
             "purpose": "TREAT",
             "basis": "consent/c1",
+            "action": "read",
         },
     ]
     later = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-02", "2026-04-01")
@@ -420,6 +437,7 @@ def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
 
 
 def test_audit_trail_exports_fhir_audit_events(ledger):
+    license_bob(ledger)
     grant(ledger, "c1", BOB.id)
     answer = access(ledger)
     (entry,) = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-03-01", "2026-03-02")["entry"]
@@ -485,12 +503,19 @@ def test_break_glass_needs_a_licensed_practitioner_a_reason_and_a_patient(ledger
     assert ledger.refusal(IVY, "consent", "break_glass", PAT.id, transient=reason) == (
         "insurer/ivy may not call break_glass: it needs attribute role=practitioner"
     )
-    assert ledger.refusal(BOB, "consent", "break_glass", PAT.id, transient=reason) == (
-        "break-glass refused: no licence has been issued to hospital/bob"
-    )
+    # a refused break-glass is committed: an audited denial the patient is told of by an event
+    refused = ledger.submit(BOB, "consent", "break_glass", PAT.id, transient=reason)
+    assert refused == {
+        "granted": False,
+        "reason": "break-glass refused: no licence has been issued to hospital/bob",
+        "audit_event": refused["audit_event"],
+    }
+    assert ledger.event()[0] == "BreakGlassRefused"
+    assert ledger.event()[1]["patient"] == PAT.id
+    assert ledger.evaluate(PAT, "consent", "access_summary")["break_glass"] == []
     license_bob(ledger)
     ledger.submit(REGISTRAR, "credentials", "suspend", BOB.id, "complaint")
-    assert ledger.refusal(BOB, "consent", "break_glass", PAT.id, transient=reason) == (
+    assert ledger.submit(BOB, "consent", "break_glass", PAT.id, transient=reason)["reason"] == (
         "break-glass refused: licence CA-A12345 is suspended with effect from 2026-03-01T12:00:00Z"
     )
     assert ledger.refusal(BOB, "consent", "break_glass", PAT.id) == (
@@ -536,6 +561,7 @@ def test_break_glass_leaves_a_review_item_for_the_practitioners_org_admin(ledger
 
 
 def test_patient_erasure_leaves_an_unlinkable_tombstone_and_keeps_the_audit(ledger):
+    license_bob(ledger)
     grant(ledger, "c1", BOB.id)
     access(ledger)
     erased = ledger.submit(PAT, "consent", "erase_record", PAT.id, "r-lab", transient={"salt": SALT})
@@ -602,3 +628,152 @@ def test_erasure_refusals(ledger, who, args, salt, message):
     transient = {} if salt is None else {"salt": salt}
     found = ledger.refusal(who, "consent", "erase_record", PAT.id, *args, transient=transient)
     assert found.startswith(message)
+
+
+# --- issue 10: coverage, licences, edits, delegates ------------------------------------------
+
+MUM = client("hospital", "mum")  # a guardian: no healthcare role needed
+HOSPITAL_BILLING = client("hospital", "billing", "claims-adjuster")
+EDITED_HASH = hashlib.sha256(b"salt+corrected lab report").hexdigest()
+
+
+def test_an_org_wide_consent_covers_no_patient_admin_or_billing_identity(ledger):
+    license_bob(ledger)
+    ledger.submit(OTHER_PAT, "consent", "register_patient")
+    grant(ledger, "c1", "hospital")
+    assert access(ledger, BOB)["granted"] is True
+    for outsider in (OTHER_PAT, admin("hospital"), HOSPITAL_BILLING):
+        refused = access(ledger, outsider)
+        assert refused["reason"] == f"no consent permits {outsider.id} lab access for TREAT"
+    assert ledger.refusal(
+        PAT, "consent", "grant_consent", "c2", "hospital", "access", "TREAT", "lab", "", "", "claims-adjuster"
+    ).startswith("an organisation-wide consent to hospital may not cover role claims-adjuster")
+    named = ledger.submit(
+        PAT, "consent", "grant_consent", "c3", IVY.id, "access", "HPAYMT", "lab", "", "", "claims-adjuster"
+    )
+    assert named["roles"] == ["claims-adjuster"]
+    assert access(ledger, IVY, purpose="HPAYMT")["granted"] is True  # no licence asked of billing staff
+    fhir = ledger.evaluate(PAT, "consent", "consent_fhir", "c1")
+    assert fhir["provision"]["actor"] == [
+        {
+            "role": {"coding": [{"system": "urn:careledger:role", "code": "practitioner"}]},
+            "reference": {
+                "type": "Organization",
+                "identifier": {"system": "urn:careledger:id", "value": "hospital"},
+            },
+        }
+    ]
+
+
+def test_every_access_checks_the_licence_at_the_transaction_time(ledger):
+    grant(ledger, "c1", BOB.id)
+    never = access(ledger)
+    assert never["reason"] == (
+        "consent c1 permits lab access for TREAT, but hospital/bob is not licensed now: "
+        "no licence has been issued to hospital/bob"
+    )
+    license_bob(ledger)
+    assert access(ledger)["granted"] is True
+    assert (
+        ledger.evaluate(BOB, "consent", "check_access", PAT.id, "r-lab", "TREAT")["content_hash"] == LAB_HASH
+    )
+    ledger.later(hours=1)
+    ledger.submit(REGISTRAR, "credentials", "revoke", BOB.id, "surrendered")
+    refused = access(ledger)
+    assert refused["reason"] == (
+        "consent c1 permits lab access for TREAT, but hospital/bob is not licensed now: "
+        "licence CA-A12345 is revoked with effect from 2026-03-01T13:00:00Z"
+    )
+    assert ledger.event() == ("RecordAccessRefused", ledger.event()[1])
+    assert ledger.evaluate(BOB, "consent", "check_access", PAT.id, "r-lab", "TREAT")["granted"] is False
+
+
+def test_an_edit_needs_a_correct_grant_moves_the_hash_and_is_an_audited_update(ledger):
+    license_bob(ledger)
+    grant(ledger, "c1", BOB.id)
+    edit = {"content_hash": EDITED_HASH.encode()}
+    refused = ledger.submit(BOB, "consent", "correct_record", PAT.id, "r-lab", "TREAT", transient=edit)
+    assert refused == {
+        "granted": False,
+        "reason": "no consent permits hospital/bob lab correct for TREAT",
+        "audit_event": refused["audit_event"],
+    }
+    assert ledger.event()[0] == "RecordCorrectionRefused"
+    assert ledger.evaluate(PAT, "consent", "patient_records")[0]["content_hash"] == LAB_HASH  # unchanged
+    grant(ledger, "c2", BOB.id, "correct", "TREAT", "lab")
+    done = ledger.submit(BOB, "consent", "correct_record", PAT.id, "r-lab", "TREAT", transient=edit)
+    assert done == {
+        "granted": True,
+        "reason": "consent c2 permits lab correct for TREAT",
+        "audit_event": done["audit_event"],
+        "record_id": "r-lab",
+        "content_hash": EDITED_HASH,
+    }
+    name, audit = ledger.event()
+    assert (name, audit["action"], audit["patient"]) == ("RecordCorrected", "U", PAT.id)
+    record = ledger.evaluate(PAT, "consent", "patient_records")[0]
+    assert (record["content_hash"], record["corrected"]) == (EDITED_HASH, "2026-03-01T12:00:00Z")
+    disclosed = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-01", "2026-04-01")
+    assert [(d["recipient"], d["action"]) for d in disclosed] == [("hospital/bob", "edit")]
+    trail = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-03-01", "2026-04-01")
+    assert [(e["resource"]["action"], e["resource"]["outcome"]) for e in trail["entry"]] == [
+        ("U", "4"),
+        ("U", "0"),
+    ]
+    assert ledger.refusal(BOB, "consent", "correct_record", PAT.id, "r-lab", "TREAT") == (
+        "correct_record needs transient field 'content_hash'"
+    )
+
+
+def test_a_delegate_manages_consents_and_reads_disclosures_audited_for_the_patient(ledger):
+    assert ledger.refusal(
+        MUM, "consent", "grant_consent_for", PAT.id, "c1", BOB.id, "access", "TREAT", "lab"
+    ) == (
+        "hospital/mum is not a delegate of hospital/pat1: the patient or an admin of its org names delegates"
+    )
+    assert ledger.refusal(BOB, "consent", "name_delegate", PAT.id, MUM.id, "GUARD").startswith(
+        "hospital/bob may not name or revoke delegates of hospital/pat1"
+    )
+    named = ledger.submit(PAT, "consent", "name_delegate", PAT.id, MUM.id, "GUARD")
+    assert (named["delegate"], named["by"], named["status"]) == (MUM.id, PAT.id, "active")
+    assert ledger.event() == ("DelegateNamed", named)
+    made = ledger.submit(MUM, "consent", "grant_consent_for", PAT.id, "c1", BOB.id, "access", "TREAT", "lab")
+    assert (made["patient"], made["by"]) == (PAT.id, MUM.id)
+    ledger.submit(MUM, "consent", "revoke_consent_for", PAT.id, "c1")
+    disclosures = ledger.submit(MUM, "consent", "disclosures_for", PAT.id, "2026-01-01", "2027-01-01")
+    assert disclosures == []
+    assert ledger.event()[0] == "DelegateReadDisclosures"
+    trail = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01")
+    acts = [e["resource"] for e in trail["entry"]]
+    assert sorted(a["action"] for a in acts) == ["C", "R", "U"]
+    for act in acts:
+        assert act["agent"][0]["who"]["identifier"]["value"] == MUM.id
+        assert act["agent"][0]["role"][0]["coding"][0]["code"] == "GUARD"
+        assert act["agent"][1]["who"]["identifier"]["value"] == PAT.id
+        assert "on behalf of hospital/pat1" in act["outcomeDesc"]
+    assert [d["delegate"] for d in ledger.evaluate(PAT, "consent", "patient_delegates")] == [MUM.id]
+    ledger.submit(PAT, "consent", "revoke_delegate", PAT.id, MUM.id)
+    assert ledger.refusal(MUM, "consent", "revoke_consent_for", PAT.id, "c1") == (
+        "hospital/mum's delegation for hospital/pat1 is revoked"
+    )
+
+
+def test_an_admin_names_a_guardian_only_with_a_legal_basis(ledger):
+    hospital_admin = admin("hospital")
+    assert ledger.refusal(hospital_admin, "consent", "name_delegate", PAT.id, MUM.id, "GUARD") == (
+        "an admin must record the legal basis of a delegation (e.g. minor, incapacity, court order)"
+    )
+    named = ledger.submit(hospital_admin, "consent", "name_delegate", PAT.id, MUM.id, "GUARD", "minor")
+    assert (named["by"], named["legal_basis"]) == ("hospital/admin", "minor")
+    assert ledger.refusal(PAT, "consent", "name_delegate", PAT.id, MUM.id, "PRN") == (
+        "hospital/mum is already a delegate of hospital/pat1"
+    )
+
+
+def test_break_glass_is_audited_in_the_patients_trail_and_announced(ledger):
+    license_bob(ledger)
+    glass = ledger.submit(BOB, "consent", "break_glass", PAT.id, transient={"reason": b"unconscious"})
+    assert ledger.event() == ("BreakGlassOpened", glass)
+    (entry,) = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01")["entry"]
+    assert (entry["resource"]["action"], entry["resource"]["outcome"]) == ("E", "0")
+    assert [e["what"]["type"] for e in entry["resource"]["entity"]] == ["Patient"]

@@ -39,6 +39,7 @@ RECORD_TYPES: dict[tuple[str, str], type[LedgerRecord]] = {
     ("consent", "audit"): consent.AuditEvent,
     ("consent", "break-glass"): consent.BreakGlass,
     ("consent", "review"): consent.Review,
+    ("consent", "delegate"): consent.Delegation,
     ("claims", "coverage"): claims.Coverage,
     ("claims", "coverage-by-patient"): claims.CoverageRef,
     ("claims", "prior-auth"): claims.PriorAuthorization,
@@ -68,7 +69,27 @@ def test_every_record_on_the_ledger_round_trips_to_the_same_bytes(golden):
 # Written by ledgers before issue 10, which the story no longer writes: the duplicate index was
 # ("claim-line", sha256(patient, provider, service, date, quantity, price)). They still load, and
 # voiding a claim of that time still releases them (test_contract_claims).
-LEGACY = [("claims", "claim-line", '{"claim":"cl1","sequence":1}', claims.LineRef)]
+LEGACY = [
+    ("claims", "claim-line", '{"claim":"cl1","sequence":1}', claims.LineRef),
+    # Before issue 10 a permit named no roles (an org-wide one now covers only its licensed
+    # clinical identities, consent/rules.covered_roles) and an audit event no action (a read).
+    (
+        "consent",
+        "consent",
+        '{"actions":["access","use"],"actor":"hospital","categories":["lab"],"id":"c1",'
+        '"patient":"hospital/pat1","period":{"start":"2026-03-12T12:00:00Z"},"provision":"permit",'
+        '"purposes":["TREAT","HPAYMT"],"recorded":"2026-03-12T12:00:00Z","status":"active"}',
+        consent.Consent,
+    ),
+    (
+        "consent",
+        "audit",
+        '{"agent":"hospital/bob","basis":"consent/c2","category":"mental-health","granted":true,'
+        '"id":"tx0020","patient":"hospital/pat1","purpose":"TREAT","reason":"consent c2 permits '
+        'mental-health access for TREAT","record":"r-mh","recorded":"2026-03-12T12:00:00Z"}',
+        consent.AuditEvent,
+    ),
+]
 
 
 @pytest.mark.parametrize(("namespace", "object_type", "text", "kind"), LEGACY)

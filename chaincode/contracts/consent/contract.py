@@ -24,6 +24,7 @@ from careledger.chaincode.contracts.common import (
     parse_time,
     require_digest,
     require_id,
+    require_identity_id,
     require_new_id,
     require_role,
     require_salt,
@@ -34,11 +35,18 @@ from careledger.chaincode.contracts.common import (
 )
 from careledger.chaincode.contracts.consent import fhir, relationship, rules
 from careledger.chaincode.contracts.consent.records import (
+    BREAK_GLASS_PURPOSE,
+    CREATE,
+    DELEGATE_RELATIONSHIPS,
+    EXECUTE,
     PATIENT,
     PRACTITIONER,
+    READ,
+    UPDATE,
     AuditEvent,
     BreakGlass,
     Consent,
+    Delegation,
     Patient,
     RecordPointer,
     Review,
@@ -112,10 +120,17 @@ class ConsentContract(Contract):
         categories: str,
         start: str = "",
         end: str = "",
+        roles: str = "",
     ) -> JsonObject:
         """Permit `actor` (org/name, or a whole org) the actions for the purposes on the record
-        categories; lists are comma-separated, an empty start is now, an empty end is permanent."""
-        return _provision(ctx, "permit", consent_id, actor, actions, purposes, categories, start, end)
+        categories; lists are comma-separated, an empty start is now, an empty end is permanent.
+        `roles` are the certificate roles the permit covers (FHIR provision.actor.role; empty:
+        practitioner): an org-wide permit covers only clinical roles, and each identity it covers
+        needs a licence valid at the access; a claims adjuster must be named one by one."""
+        who = _patient(ctx)
+        return _provision(
+            ctx, who.id, "permit", consent_id, actor, actions, purposes, categories, start, end, roles
+        )
 
     @submit
     def deny_consent(
@@ -129,16 +144,15 @@ class ConsentContract(Contract):
         start: str = "",
         end: str = "",
     ) -> JsonObject:
-        """Deny what grant_consent would permit; a deny provision overrides every permit."""
-        return _provision(ctx, "deny", consent_id, actor, actions, purposes, categories, start, end)
+        """Deny what grant_consent would permit; a deny provision overrides every permit and covers
+        every identity its actor names, whatever their role."""
+        who = _patient(ctx)
+        return _provision(ctx, who.id, "deny", consent_id, actor, actions, purposes, categories, start, end)
 
     @submit
     def revoke_consent(self, ctx: Context, consent_id: str) -> JsonObject:
         """Make the patient's consent inactive from now on; its history stays."""
-        who = _patient(ctx)
-        state_key = key(ctx, "consent", who.id, consent_id)
-        consent = load(ctx, state_key, Consent, f"consent {consent_id} of {who.id} does not exist")
-        return changed(ctx, state_key, rules.revoke(consent, tx_time(ctx)), "ConsentRevoked")
+        return _revoke(ctx, _patient(ctx).id, consent_id)
 
     @evaluate
     def patient_consents(self, ctx: Context) -> list[JsonObject]:
@@ -172,23 +186,14 @@ class ConsentContract(Contract):
     def access_record(self, ctx: Context, patient: str, record_id: str, purpose: str) -> JsonObject:
         """Decide whether the caller may read the record now for `purpose`, audit the decision,
         and only if granted return the pointer and content hash needed to fetch it."""
-        record, decision = _decide(ctx, patient, record_id, purpose)
-        audit = AuditEvent(
-            id=ctx.stub.tx_id,
-            patient=patient,
-            record=record_id,
-            category=None if record is None else record.category,
-            agent=ctx.client_identity.id,
-            purpose=purpose,
-            recorded=iso(tx_time(ctx)),
-            granted=decision.granted,
-            reason=decision.reason,
-            basis=decision.basis,
+        record, decision = _decide(ctx, patient, record_id, purpose, "access")
+        audit = _audit(ctx, patient, record_id, record, purpose, decision, READ)
+        changed(
+            ctx,
+            _new_audit_key(ctx, audit),
+            audit,
+            "RecordAccessed" if decision.granted else "RecordAccessRefused",
         )
-        audit_key = key(ctx, "audit", patient, audit.id)
-        if ctx.stub.get_state(audit_key) is not None:
-            raise ContractError(f"audit event {audit.id} already exists; audit events are never overwritten")
-        changed(ctx, audit_key, audit, "RecordAccessed" if decision.granted else "RecordAccessRefused")
         answer = {"granted": decision.granted, "reason": decision.reason, "audit_event": audit.id}
         if decision.granted and record is not None:
             answer |= {
@@ -198,13 +203,40 @@ class ConsentContract(Contract):
             }
         return answer
 
+    @submit
+    def correct_record(self, ctx: Context, patient: str, record_id: str, purpose: str) -> JsonObject:
+        """Edit a record: with a grant for the `correct` action (or as the patient), the ledger's
+        content hash becomes the transient `content_hash` (the salted SHA-256 of the new document,
+        salted as the record store's Get gave it) and an AuditEvent with action U records the edit,
+        all in this transaction; the record store then takes the new document under its tx id.
+        A refusal is audited and committed too, and changes nothing else."""
+        content_hash = require_digest(transient(ctx, "content_hash").decode("utf-8"), "content_hash")
+        record, decision = _decide(ctx, patient, record_id, purpose, "correct")
+        audit = _audit(ctx, patient, record_id, record, purpose, decision, UPDATE)
+        audit_key = _new_audit_key(ctx, audit)
+        answer = {"granted": decision.granted, "reason": decision.reason, "audit_event": audit.id}
+        if decision.granted and record is not None:
+            corrected = rules.correct(record, content_hash, tx_time(ctx))
+            store(ctx, key(ctx, "record", patient, record_id), corrected)
+            answer |= {"record_id": record_id, "content_hash": corrected.content_hash}
+        changed(ctx, audit_key, audit, "RecordCorrected" if decision.granted else "RecordCorrectionRefused")
+        return answer
+
     @evaluate
-    def check_access(self, ctx: Context, patient: str, record_id: str, purpose: str) -> JsonObject:
-        """Would access_record grant the caller this record now? Read-only and not audited: the
-        record store asks it before each read, so a consent revoked since the audited access
-        stops the read."""
-        _, decision = _decide(ctx, patient, record_id, purpose)
-        return {"granted": decision.granted, "reason": decision.reason}
+    def check_access(
+        self, ctx: Context, patient: str, record_id: str, purpose: str, action: str = "access"
+    ) -> JsonObject:
+        """Would access_record (or correct_record, with action `correct`) grant the caller this
+        record now? Read-only and not audited: the record store asks it before each read and edit,
+        so a consent revoked or a licence lost since the audited transaction stops it; granted, it
+        gives the ledger's content hash now, which the store checks the document against."""
+        if action not in ("access", "correct"):
+            raise ContractError(f"action {action!r} is not one of access, correct")
+        record, decision = _decide(ctx, patient, record_id, purpose, action)
+        answer: JsonObject = {"granted": decision.granted, "reason": decision.reason}
+        if decision.granted and record is not None:
+            answer["content_hash"] = record.content_hash
+        return answer
 
     @evaluate
     def treatment_relationship(self, ctx: Context, patient: str, day: str) -> JsonObject:
@@ -227,22 +259,128 @@ class ConsentContract(Contract):
     def disclosures(self, ctx: Context, start: str, end: str) -> list[JsonObject]:
         """The calling patient's accounting of disclosures in [start, end) (HIPAA 164.528):
         date, recipient, what and purpose of every granted access by someone else."""
-        return [
-            {
-                "date": a.recorded,
-                "recipient": a.agent,
-                "record": a.record,
-                "category": a.category,
-                "purpose": a.purpose,
-                "basis": a.basis,
-            }
-            for a in rules.disclosures(_audits(ctx, start, end))
-        ]
+        return _disclosures(_audits(ctx, require_role(ctx, PATIENT).id, start, end))
 
     @evaluate
     def audit_events_fhir(self, ctx: Context, start: str, end: str) -> JsonObject:
         """The calling patient's audit trail in [start, end) as a Bundle of FHIR R4 AuditEvents."""
-        return fhir.audit_trail(_audits(ctx, start, end))
+        return fhir.audit_trail(_audits(ctx, require_role(ctx, PATIENT).id, start, end))
+
+    # --- delegates: guardians and powers of attorney -------------------------------------
+
+    @submit
+    def name_delegate(
+        self,
+        ctx: Context,
+        patient: str,
+        delegate: str,
+        relationship: str,
+        legal_basis: str = "",
+        start: str = "",
+        end: str = "",
+    ) -> JsonObject:
+        """Let `delegate` (org/name) manage the patient's consents and read their disclosures, as
+        `relationship` (v3-RoleCode GUARD, PRN, HPOWATT, POWATT): named by the patient, or by an
+        admin of the patient's org recording the legal basis (a minor, incapacity, a court order)."""
+        who = ctx.client_identity
+        rules.check_appointer(who, patient, legal_basis)
+        load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
+        state_key = key(ctx, "delegate", patient, require_identity_id(delegate, "delegate"))
+        current = find(ctx, state_key, Delegation)
+        if current is not None and current.status == "active":
+            raise ContractError(f"{delegate} is already a delegate of {patient}")
+        named = rules.delegation(
+            patient, delegate, relationship, legal_basis, start, end, now=tx_time(ctx), by=who.id
+        )
+        return changed(ctx, state_key, named, "DelegateNamed")
+
+    @submit
+    def revoke_delegate(self, ctx: Context, patient: str, delegate: str, legal_basis: str = "") -> JsonObject:
+        """End a delegation from now on: the patient, or an admin of its org naming the legal basis."""
+        rules.check_appointer(ctx.client_identity, patient, legal_basis)
+        state_key = key(ctx, "delegate", patient, require_identity_id(delegate, "delegate"))
+        found = load(ctx, state_key, Delegation, f"{delegate} is not a delegate of {patient}")
+        return changed(ctx, state_key, rules.revoke_delegation(found, tx_time(ctx)), "DelegateRevoked")
+
+    @evaluate
+    def patient_delegates(self, ctx: Context) -> list[JsonObject]:
+        """The calling patient's delegates, revoked ones included."""
+        return [d.to_json() for d in scan(ctx, "delegate", _patient(ctx).id, kind=Delegation)]
+
+    @submit
+    def grant_consent_for(
+        self,
+        ctx: Context,
+        patient: str,
+        consent_id: str,
+        actor: str,
+        actions: str,
+        purposes: str,
+        categories: str,
+        start: str = "",
+        end: str = "",
+        roles: str = "",
+    ) -> JsonObject:
+        """grant_consent by the patient's delegate, for the patient; the consent records who made
+        it and the patient's audit trail an AuditEvent (action C) on behalf of the patient."""
+        acting = _delegate(ctx, patient)
+        made = _provision(
+            ctx,
+            patient,
+            "permit",
+            consent_id,
+            actor,
+            actions,
+            purposes,
+            categories,
+            start,
+            end,
+            roles,
+            acting,
+        )
+        _audit_delegate(ctx, acting, consent_id, CREATE, "consent", f"granted consent {consent_id}")
+        return made
+
+    @submit
+    def deny_consent_for(
+        self,
+        ctx: Context,
+        patient: str,
+        consent_id: str,
+        actor: str,
+        actions: str,
+        purposes: str,
+        categories: str,
+        start: str = "",
+        end: str = "",
+    ) -> JsonObject:
+        """deny_consent by the patient's delegate, audited on behalf of the patient."""
+        acting = _delegate(ctx, patient)
+        made = _provision(
+            ctx, patient, "deny", consent_id, actor, actions, purposes, categories, start, end, "", acting
+        )
+        _audit_delegate(ctx, acting, consent_id, CREATE, "consent", f"denied by consent {consent_id}")
+        return made
+
+    @submit
+    def revoke_consent_for(self, ctx: Context, patient: str, consent_id: str) -> JsonObject:
+        """revoke_consent by the patient's delegate, audited on behalf of the patient."""
+        acting = _delegate(ctx, patient)
+        revoked = _revoke(ctx, patient, consent_id)
+        _audit_delegate(ctx, acting, consent_id, UPDATE, "consent", f"revoked consent {consent_id}")
+        return revoked
+
+    @submit
+    def disclosures_for(self, ctx: Context, patient: str, start: str, end: str) -> list[JsonObject]:
+        """The patient's accounting of disclosures in [start, end), for their delegate: a
+        transaction, so that the patient's trail records the read (action R) on their behalf."""
+        acting = _delegate(ctx, patient)
+        found = _disclosures(_audits(ctx, patient, start, end))
+        audit = _audit_delegate(
+            ctx, acting, "*", READ, "disclosures", f"read the disclosures {start} to {end}"
+        )
+        ctx.stub.set_event("DelegateReadDisclosures", audit.to_json())
+        return found
 
     # --- break-glass -----------------------------------------------------------------------
 
@@ -250,14 +388,27 @@ class ConsentContract(Contract):
     def break_glass(self, ctx: Context, patient: str) -> JsonObject:
         """Emergency access to all of a patient's records for 4 hours, for a practitioner whose
         licence verifies now; the reason travels as transient `reason` (kept off-ledger by the
-        practitioner's org, hashed here) and a review item waits for that org's admin."""
+        practitioner's org, hashed here) and a review item waits for that org's admin. Opened or
+        refused (no valid licence), it is audited in the patient's trail and announced with an
+        event naming the patient (BreakGlassOpened, BreakGlassRefused); a refusal is committed,
+        answering {granted: false, reason, audit_event}."""
         who = require_role(ctx, PRACTITIONER)
         load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
         reason = transient(ctx, "reason")
         now = tx_time(ctx)
-        grant = rules.open_break_glass(
-            patient, who.id, licence(ctx, who.id, iso(now)), reason, now, ctx.stub.tx_id
+        held = licence(ctx, who.id, iso(now))
+        refusal = rules.break_glass_refusal(held)
+        if refusal is not None:
+            decision = rules.Decision(False, refusal)
+            audit = _audit(ctx, patient, "*", None, BREAK_GLASS_PURPOSE, decision, EXECUTE, entity="patient")
+            changed(ctx, _new_audit_key(ctx, audit), audit, "BreakGlassRefused")
+            return {"granted": False, "reason": refusal, "audit_event": audit.id}
+        grant = rules.open_break_glass(patient, who.id, held, reason, now, ctx.stub.tx_id)
+        opened = rules.Decision(
+            True, f"break-glass {grant.id} opened until {grant.period.end}", f"break-glass/{grant.id}"
         )
+        audit = _audit(ctx, patient, "*", None, BREAK_GLASS_PURPOSE, opened, EXECUTE, entity="patient")
+        store(ctx, _new_audit_key(ctx, audit), audit)
         store(ctx, key(ctx, "review", who.org, grant.id), Review(grant))
         return changed(ctx, key(ctx, "break-glass", patient, grant.id), grant, "BreakGlassOpened")
 
@@ -281,6 +432,7 @@ class ConsentContract(Contract):
 
 def _provision(
     ctx: Context,
+    patient: str,
     kind: str,
     consent_id: str,
     actor: str,
@@ -289,39 +441,149 @@ def _provision(
     categories: str,
     start: str,
     end: str,
+    roles: str = "",
+    delegate: Delegation | None = None,
 ) -> JsonObject:
-    who = _patient(ctx)
-    state_key = key(ctx, "consent", who.id, require_new_id(consent_id, "consent_id"))
+    state_key = key(ctx, "consent", patient, require_new_id(consent_id, "consent_id"))
     if ctx.stub.get_state(state_key) is not None:
-        raise ContractError(f"consent {consent_id} of {who.id} already exists")
+        raise ContractError(f"consent {consent_id} of {patient} already exists")
     consent = rules.provision(
-        kind, consent_id, who.id, actor, actions, purposes, categories, start, end, tx_time(ctx)
+        kind,
+        consent_id,
+        patient,
+        actor,
+        actions,
+        purposes,
+        categories,
+        start,
+        end,
+        tx_time(ctx),
+        roles,
+        by=None if delegate is None else delegate.delegate,
     )
     return changed(ctx, state_key, consent, "ConsentGranted" if kind == "permit" else "ConsentDenied")
 
 
+def _revoke(ctx: Context, patient: str, consent_id: str) -> JsonObject:
+    state_key = key(ctx, "consent", patient, consent_id)
+    consent = load(ctx, state_key, Consent, f"consent {consent_id} of {patient} does not exist")
+    return changed(ctx, state_key, rules.revoke(consent, tx_time(ctx)), "ConsentRevoked")
+
+
 def _decide(
-    ctx: Context, patient: str, record_id: str, purpose: str
+    ctx: Context, patient: str, record_id: str, purpose: str, action: str
 ) -> tuple[RecordPointer | None, rules.Decision]:
-    """The record asked for and the decision on the caller's access to it now."""
+    """The record asked for and the decision on the caller's `action` on it now (the
+    transaction's time): consent, break-glass, and the caller's licence when its role is clinical."""
     load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
     record = find(ctx, key(ctx, "record", patient, require_id(record_id, "record_id")), RecordPointer)
+    who = ctx.client_identity
+    now = tx_time(ctx)
     decision = rules.decide(
-        ctx.client_identity.id,
+        who,
         patient,
         record_id,
         record,
         purpose,
-        tx_time(ctx),
+        now,
         break_glass=lambda: scan(ctx, "break-glass", patient, kind=BreakGlass),
         consents=lambda: scan(ctx, "consent", patient, kind=Consent),
+        licence=lambda: licence(ctx, who.id, iso(now)),
+        action=action,
     )
     return record, decision
 
 
-def _audits(ctx: Context, start: str, end: str) -> list[AuditEvent]:
-    who = require_role(ctx, PATIENT)
-    return rules.audits_between(scan(ctx, "audit", who.id, kind=AuditEvent), start, end)
+def _audit(
+    ctx: Context,
+    patient: str,
+    record_id: str,
+    record: RecordPointer | None,
+    purpose: str,
+    decision: rules.Decision,
+    action: str,
+    *,
+    entity: str | None = None,
+) -> AuditEvent:
+    """The AuditEvent of the caller's act in this transaction."""
+    return AuditEvent(
+        id=ctx.stub.tx_id,
+        patient=patient,
+        record=record_id,
+        category=None if record is None else record.category,
+        agent=ctx.client_identity.id,
+        purpose=purpose,
+        recorded=iso(tx_time(ctx)),
+        granted=decision.granted,
+        reason=decision.reason,
+        basis=decision.basis,
+        action=action,
+        entity=entity,
+    )
+
+
+def _new_audit_key(ctx: Context, audit: AuditEvent) -> str:
+    """The state key of a new audit event; audit events are never overwritten."""
+    audit_key = key(ctx, "audit", audit.patient, audit.id)
+    if ctx.stub.get_state(audit_key) is not None:
+        raise ContractError(f"audit event {audit.id} already exists; audit events are never overwritten")
+    return audit_key
+
+
+def _delegate(ctx: Context, patient: str) -> Delegation:
+    """The caller's delegation for `patient`, in force now, or a refusal."""
+    who = ctx.client_identity
+    load(ctx, key(ctx, "patient", patient), Patient, f"patient {patient} is not registered")
+    found = find(ctx, key(ctx, "delegate", patient, who.id), Delegation)
+    return rules.require_delegate(found, who.id, patient, tx_time(ctx))
+
+
+def _audit_delegate(
+    ctx: Context, acting: Delegation, entity_id: str, action: str, entity: str, what: str
+) -> AuditEvent:
+    """Record a delegate's act in the patient's trail, as on behalf of the patient."""
+    relationship = DELEGATE_RELATIONSHIPS[acting.relationship]
+    decision = rules.Decision(
+        True,
+        f"{acting.delegate} ({relationship}) {what} on behalf of {acting.patient}",
+        f"delegate/{acting.delegate}",
+    )
+    audit = AuditEvent(
+        id=ctx.stub.tx_id,
+        patient=acting.patient,
+        record=entity_id,
+        category=None,
+        agent=acting.delegate,
+        purpose="PATADMIN",
+        recorded=iso(tx_time(ctx)),
+        granted=True,
+        reason=decision.reason,
+        basis=decision.basis,
+        action=action,
+        entity=entity,
+        on_behalf=acting.relationship,
+    )
+    store(ctx, _new_audit_key(ctx, audit), audit)
+    return audit
+
+
+def _disclosures(audits: list[AuditEvent]) -> list[JsonObject]:
+    return [
+        {
+            "date": a.recorded,
+            "recipient": a.agent,
+            "record": a.record,
+            "category": a.category,
+            "purpose": a.purpose,
+            "basis": a.basis,
+            "action": rules.disclosure_kind(a),
+        }
+        for a in rules.disclosures(audits)
+    ]
+
+
+def _audits(ctx: Context, patient: str, start: str, end: str) -> list[AuditEvent]:
+    return rules.audits_between(scan(ctx, "audit", patient, kind=AuditEvent), start, end)
 
 
 def _patient(ctx: Context) -> ClientIdentity:

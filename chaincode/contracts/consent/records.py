@@ -7,13 +7,35 @@ the ledger leaves out until they happen (an erasure, a revocation, a review) are
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Self
 
 from careledger.chaincode.contracts.common import JsonObject, Period
 
 PATIENT = "patient"
 PRACTITIONER = "practitioner"
+CLAIMS_ADJUSTER = "claims-adjuster"
+
+# The certificate roles (attribute `role`) a consent can cover. An organisation-wide permit covers
+# only its clinical roles, each identity also needing a licence valid at the access; billing staff
+# are covered only when a permit names them one by one; patients and org admins never.
+CLINICAL_ROLES = (PRACTITIONER,)
+GRANTEE_ROLES = (*CLINICAL_ROLES, CLAIMS_ADJUSTER)
+ROLE_SYSTEM = "urn:careledger:role"
+
+# Who may act for a patient (v3-RoleCode): guardian, parent, healthcare power of attorney,
+# power of attorney.
+V3_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+DELEGATE_RELATIONSHIPS = {
+    "GUARD": "guardian",
+    "PRN": "parent",
+    "HPOWATT": "healthcare power of attorney",
+    "POWATT": "power of attorney",
+}
+
+# AuditEvent.action (FHIR audit-event-action): read, update (an edit), execute (break-glass),
+# create (a consent recorded by a delegate).
+READ, UPDATE, EXECUTE, CREATE = "R", "U", "E", "C"
 
 V3_ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 PURPOSES = {
@@ -85,6 +107,7 @@ class RecordPointer:
     status: str
     registered: str
     erased: Erasure | None = None
+    corrected: str | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -100,10 +123,12 @@ class RecordPointer:
             status=data["status"],
             registered=data["registered"],
             erased=None if erased is None else Erasure.from_json(erased),
+            corrected=data.get("corrected"),
         )
 
     def to_json(self) -> JsonObject:
-        """On-ledger JSON; `erased` only once erased."""
+        """On-ledger JSON; `erased` only once erased, `corrected` (the last edit's time) only once
+        edited."""
         data: JsonObject = {
             "id": self.id,
             "patient": self.patient,
@@ -114,6 +139,8 @@ class RecordPointer:
             "status": self.status,
             "registered": self.registered,
         }
+        if self.corrected is not None:
+            data["corrected"] = self.corrected
         return data if self.erased is None else data | {"erased": self.erased.to_json()}
 
 
@@ -132,10 +159,13 @@ class Consent:
     period: Period
     recorded: str
     revoked: str | None = None
+    roles: tuple[str, ...] | None = None
+    by: str | None = None
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
-        """The consent as stored."""
+        """The consent as stored; one written before issue 10 has no `roles` (None)."""
+        roles = data.get("roles")
         return cls(
             id=data["id"],
             patient=data["patient"],
@@ -148,10 +178,18 @@ class Consent:
             period=Period.from_json(data["period"]),
             recorded=data["recorded"],
             revoked=data.get("revoked"),
+            roles=None if roles is None else tuple(roles),
+            by=data.get("by"),
         )
 
+    @property
+    def org_wide(self) -> bool:
+        """Whether the actor is a whole organisation rather than one identity."""
+        return "/" not in self.actor
+
     def to_json(self) -> JsonObject:
-        """On-ledger JSON; `revoked` only once revoked."""
+        """On-ledger JSON; `revoked` only once revoked, `roles` for permits since issue 10, `by`
+        only when a delegate recorded it for the patient."""
         data: JsonObject = {
             "id": self.id,
             "patient": self.patient,
@@ -164,12 +202,24 @@ class Consent:
             "period": self.period.to_json(),
             "recorded": self.recorded,
         }
-        return data if self.revoked is None else data | {"revoked": self.revoked}
+        if self.revoked is not None:
+            data["revoked"] = self.revoked
+        if self.roles is not None:
+            data["roles"] = list(self.roles)
+        if self.by is not None:
+            data["by"] = self.by
+        return data
 
 
 @dataclass(frozen=True)
 class AuditEvent:
-    """One access decision on a patient's record, granted or not, under ("audit", patient, tx id)."""
+    """One access decision on a patient's record, granted or not, under ("audit", patient, tx id).
+
+    Since issue 10 each one says its `action` (R read, U edit, E break-glass, C a consent made by
+    a delegate), what it acted on when not a record (`entity`: consent, disclosures, or patient
+    for break-glass over all records) and, for a delegate's act, the delegate's relationship to
+    the patient (`on_behalf`). Events written before have none of the three: reads of a record.
+    """
 
     id: str
     patient: str
@@ -181,6 +231,14 @@ class AuditEvent:
     granted: bool
     reason: str
     basis: str | None
+    action: str | None = None
+    entity: str | None = None
+    on_behalf: str | None = None
+
+    @property
+    def act(self) -> str:
+        """The FHIR AuditEvent.action: R for events of before issue 10."""
+        return self.action or READ
 
     @classmethod
     def from_json(cls, data: JsonObject) -> Self:
@@ -196,11 +254,14 @@ class AuditEvent:
             granted=data["granted"],
             reason=data["reason"],
             basis=data["basis"],
+            action=data.get("action"),
+            entity=data.get("entity"),
+            on_behalf=data.get("on_behalf"),
         )
 
     def to_json(self) -> JsonObject:
-        """On-ledger JSON."""
-        return {
+        """On-ledger JSON; `action`, `entity` and `on_behalf` only when set."""
+        data: JsonObject = {
             "id": self.id,
             "patient": self.patient,
             "record": self.record,
@@ -212,6 +273,10 @@ class AuditEvent:
             "reason": self.reason,
             "basis": self.basis,
         }
+        for name in ("action", "entity", "on_behalf"):
+            if getattr(self, name) is not None:
+                data[name] = getattr(self, name)
+        return data
 
 
 @dataclass(frozen=True)
@@ -271,3 +336,55 @@ class Review:
         if self.reviewed is None:
             return data
         return data | {"reviewed": self.reviewed, "reviewer": self.reviewer}
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """Someone who may manage a patient's consents and read their disclosures for them (a guardian
+    of a minor, a healthcare power of attorney), under ("delegate", patient, delegate)."""
+
+    patient: str
+    delegate: str
+    relationship: str
+    status: str
+    period: Period
+    recorded: str
+    by: str
+    legal_basis: str | None = None
+    revoked: str | None = None
+
+    def in_force(self, moment: datetime) -> bool:
+        """Whether the delegate may act for the patient at `moment`."""
+        return self.status == "active" and self.period.contains(moment)
+
+    @classmethod
+    def from_json(cls, data: JsonObject) -> Self:
+        """The delegation as stored."""
+        return cls(
+            patient=data["patient"],
+            delegate=data["delegate"],
+            relationship=data["relationship"],
+            status=data["status"],
+            period=Period.from_json(data["period"]),
+            recorded=data["recorded"],
+            by=data["by"],
+            legal_basis=data.get("legal_basis"),
+            revoked=data.get("revoked"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """On-ledger JSON; `legal_basis` when an admin named the delegate, `revoked` once revoked."""
+        data: JsonObject = {
+            "patient": self.patient,
+            "delegate": self.delegate,
+            "relationship": self.relationship,
+            "status": self.status,
+            "period": self.period.to_json(),
+            "recorded": self.recorded,
+            "by": self.by,
+        }
+        if self.legal_basis is not None:
+            data["legal_basis"] = self.legal_basis
+        if self.revoked is not None:
+            data["revoked"] = self.revoked
+        return data

@@ -4,7 +4,8 @@ A pure rule over the consent contract's records (no stub, no context), asked by 
 contract before it pays a practitioner for a patient's care. A first-match ladder, each step read
 only when the one before found nothing, so the claim's read set stays narrow:
 
-1. a permit consent for treatment (TREAT or ETREAT) naming the practitioner or their org, in force
+1. a permit consent for treatment (TREAT or ETREAT) naming the practitioner or their org (and,
+   since issue 10, the practitioner role), in force
    at some moment of the day (a consent revoked later still counts for the days before);
 2. a break-glass grant of the practitioner open at some moment of the day;
 3. a granted access by the practitioner to the patient's records for treatment, recorded on the day
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from careledger.chaincode.contracts.common import Period, parse_time
-from careledger.chaincode.contracts.consent.records import AuditEvent, BreakGlass, Consent
+from careledger.chaincode.contracts.consent.records import PRACTITIONER, AuditEvent, BreakGlass, Consent
 
 TREATMENT_PURPOSES = ("TREAT", "ETREAT")
 ESTABLISHED_PATIENT = timedelta(days=3 * 365 + 1)
@@ -48,6 +49,7 @@ def treatment_relationship(
         if (
             c.provision == "permit"
             and _names(c.actor, practitioner)
+            and (c.roles is None or PRACTITIONER in c.roles)
             and set(c.purposes) & set(TREATMENT_PURPOSES)
             and _overlaps(c.period, begins, ends, revoked=c.revoked)
         ):
