@@ -54,6 +54,8 @@ class Record:
     record_id: str
     content: bytes
     content_hash: str
+    salt: bytes = b""
+    """The record's salt: an edit's new content hash is SHA-256(salt || new content)."""
 
 
 class RecordStore:
@@ -79,8 +81,9 @@ class RecordStore:
     def put(
         self, record_id: str, content: bytes, *, patient: str = "", access_tx_id: str = ""
     ) -> StoredRecord:
-        """Store (or replace) a document; a patient stores their own, anyone else names the
-        patient and the tx id of their granted consent access_record for the record."""
+        """Store a document: a patient stores their own new record; an edit (by anyone, the
+        patient too) names the patient and the tx id of the caller's granted, committed consent
+        correct_record, whose content hash the document must have."""
         request = self._request(
             recordstore_pb2.RECORD_PUT, record_id, patient, access_tx_id, content=content
         )
@@ -100,7 +103,8 @@ class RecordStore:
                 f"record {record_id} arrived with content that does not match its hash; retry",
                 code=grpc.StatusCode.DATA_LOSS, tx_id=access_tx_id, stage="records get",
             )
-        return Record(response.patient, response.record_id, response.content, response.content_hash)
+        return Record(response.patient, response.record_id, response.content, response.content_hash,
+                      response.salt)
 
     def erase(self, record_id: str, *, patient: str = "") -> None:
         """Destroy the document and its key (the patient, or an admin of the patient's org);

@@ -9,6 +9,7 @@ ChaincodeEvents and BlockEvents read this peer's ledger.
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable, Iterator
 from concurrent import futures
@@ -19,7 +20,7 @@ import grpc
 
 from careledger.chaincode.runtime import name_problem
 from careledger.network.config import NodeInfo, Profile
-from careledger.network.identity.membership import Membership
+from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
 from careledger.network.node import blockstream, readers
@@ -45,6 +46,7 @@ from careledger.protos import (
 )
 
 log = logging.getLogger(__name__)
+PATIENT_ROLE = "patient"  # a patient follows only chaincode events naming them (issue 10)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -290,7 +292,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     def ChaincodeEvents(
         self, request: common_pb2.Signed, context: grpc.ServicerContext
     ) -> Iterator[gateway_pb2.ChaincodeEventsResponse]:
-        req, _ = open_signed(request, gateway_pb2.ChaincodeEventsRequest, self._membership, "identity")
+        req, who = open_signed(request, gateway_pb2.ChaincodeEventsRequest, self._membership, "identity")
         if req.channel != self._profile.channel:
             raise RequestError(
                 grpc.StatusCode.NOT_FOUND,
@@ -308,7 +310,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         start = req.start_block if req.HasField("start_block") else self._ledger.height
         blockstream.wait_for_start(self._ledger, start, "ChaincodeEvents", context.time_remaining())
         for block in blockstream.follow(self._ledger, start, context.is_active):
-            events = [e for e in block_events(block) if e.contract == req.contract]
+            events = [e for e in block_events(block) if e.contract == req.contract and _may_see(who, e)]
             if block.header.number == start and req.after_transaction_id:
                 ids = [e.tx_id for e in events]
                 if req.after_transaction_id in ids:
@@ -339,6 +341,18 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:
                 yield gateway_pb2.BlockEventsResponse(block=block)
+
+
+def _may_see(who: Identity, event: common_pb2.ChaincodeEvent) -> bool:
+    """A patient (role attribute `patient`) receives only the events whose payload names them
+    as its "patient": their own break-glass, refused accesses, consents and records."""
+    if who.attributes.get("role") != PATIENT_ROLE:
+        return True
+    try:
+        payload = json.loads(event.payload)
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("patient") == who.id
 
 
 def _proposal_of(request: gateway_pb2.EndorseRequest | gateway_pb2.EvaluateRequest,

@@ -3,7 +3,11 @@
 The ledger holds a record's pointer, hash and consents; the document lives in this peer's
 EncryptedStore (recordstorage.py). A read is answered only for the caller's VALID committed
 consent `access_record` transaction that granted this record, so every read has its audit event
-on the ledger, and each such transaction opens one read.
+on the ledger, and each such transaction opens one read. An edit is its own action: a document
+already stored is replaced only under the caller's granted consent `correct_record` transaction,
+whose new content hash the document must have. Consent and the caller's licence are asked again
+at each use (check_access), and a document that no longer matches the ledger's content hash is
+refused with an integrity error and reported in /healthz (`integrity_problems`).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -25,6 +30,7 @@ from careledger.network.peer.recordstorage import (
     EncryptedStore,
     RecordDamagedError,
     RecordNotFoundError,
+    salted_hash,
 )
 from careledger.protos import common_pb2, recordstore_pb2, recordstore_pb2_grpc
 
@@ -35,6 +41,7 @@ RECORD_LIMIT = 4 * 1024 * 1024
 REQUEST_OVERHEAD = 16 * 1024
 ACCESS_CONTRACT = "consent"
 ACCESS_FUNCTION = "access_record"
+CORRECT_FUNCTION = "correct_record"
 ADMIN_ROLE = "admin"
 
 # The id rules of the consent contract; fullmatch, so that no trailing newline slips through.
@@ -61,10 +68,11 @@ class LedgerReader(Protocol):
 
 
 class ConsentCheck(Protocol):
-    """Does consent permit `caller` to read the record for `purpose` now (granted, reason)?"""
+    """Does consent permit `caller` to `action` (access, correct) the record for `purpose` now?
+    (granted, reason, the ledger's content hash of the record now: "" unless granted)"""
 
     def __call__(self, caller: Identity, patient: str, record_id: str,
-                 purpose: str) -> tuple[bool, str]: ...
+                 purpose: str, action: str = "access") -> tuple[bool, str, str]: ...
 
 
 class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
@@ -86,6 +94,13 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         self._consent_now = consent_now
         self._max_record_bytes = max_record_bytes
         self.store = EncryptedStore(directory)
+        self._mismatches: dict[tuple[str, str], str] = {}  # (patient, record) -> what was found
+        self._mismatch_lock = threading.Lock()
+
+    def integrity_problems(self) -> str:
+        """The /healthz check: stored documents found not to match the ledger's content hash."""
+        with self._mismatch_lock:
+            return "; ".join(self._mismatches.values())
 
     def close(self) -> None:
         """Close the store's index."""
@@ -107,12 +122,38 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"record {req.record_id} has no content; to remove a record, erase it",
             )
+        salt = None
         if not req.access_tx_id and req.patient in ("", caller.id):
-            patient = caller.id  # patients store their own records; the ledger has no say yet
+            patient = caller.id  # patients store their own new records; the ledger has no say yet
+            if self.store.holds(patient, req.record_id):
+                raise _denied(
+                    f"record {req.record_id} of {patient} is already stored; an edit is its own action: "
+                    f"submit consent {CORRECT_FUNCTION} {patient} {req.record_id} PURPOSE with transient "
+                    "content_hash (the new document's hash with the record's salt), wait for its commit "
+                    "and put the document under its tx id"
+                )
         else:
-            patient, purpose = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
-            self._admit_read(req.access_tx_id, caller, patient, req.record_id, purpose)
-        record = self.store.put(patient, req.record_id, req.content)
+            patient, purpose, new_hash = self._check_access(
+                caller, req.record_id, req.access_tx_id, req.patient, CORRECT_FUNCTION
+            )
+            try:
+                salt = self.store.get(patient, req.record_id).salt
+            except (RecordNotFoundError, RecordDamagedError) as exc:
+                raise _not_found(patient, req.record_id) from exc
+            ledger_hash = self._still_allowed(req.access_tx_id, caller, patient, req.record_id, purpose,
+                                              "correct")
+            if salted_hash(salt, req.content) != new_hash or new_hash != ledger_hash:
+                raise RequestError(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"the document is not the one correction {req.access_tx_id} of record {req.record_id} "
+                    f"of {patient} put on the ledger (content hash {new_hash}); nothing was stored: put "
+                    "exactly the corrected document, salted with the salt the record's Get gave",
+                )
+            self._spend(req.access_tx_id, caller, patient, req.record_id)
+        record = self.store.put(patient, req.record_id, req.content, salt=salt)
+        if salt is not None:
+            with self._mismatch_lock:
+                self._mismatches.pop((patient, req.record_id), None)
         log.info("record %s of %s stored by %s (%d bytes, access tx %s)",
                  req.record_id, patient, caller.id, len(req.content), req.access_tx_id or "-")
         return recordstore_pb2.PutRecordResponse(
@@ -125,7 +166,9 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         self, request: common_pb2.Signed, context: grpc.ServicerContext
     ) -> recordstore_pb2.GetRecordResponse:
         req, caller = self._open(request, recordstore_pb2.RECORD_GET)
-        patient, purpose = self._check_access(caller, req.record_id, req.access_tx_id, req.patient)
+        patient, purpose, _ = self._check_access(
+            caller, req.record_id, req.access_tx_id, req.patient, ACCESS_FUNCTION
+        )
         try:
             record = self.store.get(patient, req.record_id)
         except RecordNotFoundError as exc:
@@ -136,7 +179,23 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 f"record {req.record_id} of {patient} cannot be decrypted ({exc}); restore the "
                 "peer's records folder from a backup, or erase the record",
             ) from exc
-        self._admit_read(req.access_tx_id, caller, patient, req.record_id, purpose)
+        ledger_hash = self._still_allowed(req.access_tx_id, caller, patient, req.record_id, purpose, "access")
+        if record.content_hash != ledger_hash:
+            problem = (
+                f"integrity error: record {req.record_id} of {patient} in this store has content hash "
+                f"{record.content_hash}, the ledger {ledger_hash}: the document was changed outside a "
+                "committed consent correct_record"
+            )
+            with self._mismatch_lock:
+                self._mismatches[(patient, req.record_id)] = problem
+            log.error("%s (read by %s refused)", problem, caller.id)
+            raise RequestError(
+                grpc.StatusCode.DATA_LOSS,
+                f"{problem}; it is not served. Restore the document from a backup or have it corrected",
+            )
+        with self._mismatch_lock:
+            self._mismatches.pop((patient, req.record_id), None)
+        self._spend(req.access_tx_id, caller, patient, req.record_id)
         log.info("record %s of %s read by %s under access tx %s",
                  req.record_id, patient, caller.id, req.access_tx_id)
         return recordstore_pb2.GetRecordResponse(
@@ -144,15 +203,20 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
             content_hash=record.content_hash, salt=record.salt,
         )
 
-    def _admit_read(self, tx_id: str, caller: Identity, patient: str, record_id: str,
-                    purpose: str) -> None:
-        """Consent must still permit the read now, and the access tx must not have been used."""
-        still, reason = self._consent_now(caller, patient, record_id, purpose)
+    def _still_allowed(self, tx_id: str, caller: Identity, patient: str, record_id: str,
+                       purpose: str, action: str) -> str:
+        """Consent (and the caller's licence) must still permit the act now; the ledger's hash."""
+        still, reason, ledger_hash = self._consent_now(caller, patient, record_id, purpose, action)
         if not still:
             raise _denied(
-                f"access transaction {tx_id} no longer opens record {record_id} of {patient}: "
-                f"{reason}; a revoked consent takes effect at once"
+                f"{'access' if action == 'access' else 'correction'} transaction {tx_id} no longer "
+                f"opens record {record_id} of {patient}: {reason}; a revoked consent or a lost licence "
+                "takes effect at once"
             )
+        return ledger_hash
+
+    def _spend(self, tx_id: str, caller: Identity, patient: str, record_id: str) -> None:
+        """Each access or correction transaction opens one read or one write."""
         try:
             self.store.spend(tx_id, caller.id, patient, record_id)
         except AccessSpentError as exc:
@@ -180,6 +244,8 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
             self.store.erase(patient, req.record_id)
         except RecordNotFoundError as exc:
             raise _not_found(patient, req.record_id) from exc
+        with self._mismatch_lock:
+            self._mismatches.pop((patient, req.record_id), None)
         log.info("record %s of %s erased by %s", req.record_id, patient, caller.id)
         return recordstore_pb2.EraseRecordResponse(patient=patient, record_id=req.record_id)
 
@@ -211,12 +277,13 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
         return req, caller
 
     def _check_access(
-        self, caller: Identity, record_id: str, tx_id: str, patient: str
-    ) -> tuple[str, str]:
-        """The patient and purpose of the record access that `tx_id`, the caller's VALID committed
-        consent access_record, granted; refuses when it is anything else or names another `patient`."""
+        self, caller: Identity, record_id: str, tx_id: str, patient: str, function: str
+    ) -> tuple[str, str, str]:
+        """The patient, purpose and granted content hash of the record access (or correction) that
+        `tx_id`, the caller's VALID committed consent `function`, granted; refuses when it is
+        anything else or names another `patient`."""
         hint = (
-            f"submit {ACCESS_CONTRACT} {ACCESS_FUNCTION} {patient or 'PATIENT'} {record_id} "
+            f"submit {ACCESS_CONTRACT} {function} {patient or 'PATIENT'} {record_id} "
             f"PURPOSE as {caller.id}, wait for its commit and pass its tx id"
         )
         if not tx_id:
@@ -239,10 +306,11 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
             )
         _, tx, proposal = located
         payload = common_pb2.ProposalResponsePayload.FromString(tx.response_payload)
-        if (proposal.contract, proposal.function) != (ACCESS_CONTRACT, ACCESS_FUNCTION):
+        if (proposal.contract, proposal.function) != (ACCESS_CONTRACT, function):
             raise _denied(
                 f"transaction {tx_id} is {proposal.contract}.{proposal.function}, not "
-                f"{ACCESS_CONTRACT}.{ACCESS_FUNCTION}; {hint}"
+                f"{ACCESS_CONTRACT}.{function}; {hint}"
+                + (" (a read-only access never opens a write)" if function == CORRECT_FUNCTION else "")
             )
         if proposal.header.creator != caller.cert_pem:
             raise _denied(f"access transaction {tx_id} was submitted by another identity; {hint}")
@@ -253,23 +321,28 @@ class RecordStoreService(recordstore_pb2_grpc.RecordStoreServicer):
                 f"access transaction {tx_id} is for another record than {record_id}"
                 + (f" of {patient}" if patient else "") + f"; {hint}"
             )
-        if not _granted(payload.response, record_id):
+        granted = _granted(payload.response, record_id)
+        if granted is None:
+            kind = "access" if function == ACCESS_FUNCTION else "correction"
             raise _denied(
-                f"access transaction {tx_id} refused access to record {record_id} of {args[0]}; "
+                f"{kind} transaction {tx_id} refused access to record {record_id} of {args[0]}; "
                 "ask the patient for a consent that covers you, then access the record again"
             )
-        return args[0], args[2]
+        return args[0], args[2], granted
 
 
-def _granted(response: common_pb2.Response, record_id: str) -> bool:
-    """Whether consent's access_record answer granted `record_id`."""
+def _granted(response: common_pb2.Response, record_id: str) -> str | None:
+    """The content hash consent's access_record or correct_record answer granted for `record_id`,
+    or None when it did not grant it."""
     if response.status != 200:
-        return False
+        return None
     try:
         answer = json.loads(response.payload)
     except ValueError:
-        return False
-    return isinstance(answer, dict) and answer.get("granted") is True and answer.get("record_id") == record_id
+        return None
+    if isinstance(answer, dict) and answer.get("granted") is True and answer.get("record_id") == record_id:
+        return str(answer.get("content_hash", ""))
+    return None
 
 
 def _denied(message: str) -> RequestError:

@@ -91,11 +91,12 @@ class EncryptedStore:
         self._lock = threading.Lock()  # a Get never reads files that a concurrent Put shreds
         self._sweep()
 
-    def put(self, patient: str, record_id: str, content: bytes) -> StoredRecord:
-        """Encrypt and store a new version under a new key; the old version is shredded."""
+    def put(self, patient: str, record_id: str, content: bytes, *, salt: bytes | None = None) -> StoredRecord:
+        """Encrypt and store a new version under a new key; the old version is shredded. An edit
+        keeps the record's `salt`, so the hash the corrector put on the ledger is the document's."""
         gen = secrets.token_hex(16)
         key = AESGCM.generate_key(bit_length=256)
-        salt = secrets.token_bytes(_SALT_BYTES)
+        salt = secrets.token_bytes(_SALT_BYTES) if salt is None else salt
         nonce = os.urandom(_NONCE_BYTES)
         blob = _FORMAT + nonce + AESGCM(key).encrypt(nonce, content, _aad(patient, record_id, gen))
         with self._lock:
@@ -116,6 +117,11 @@ class EncryptedStore:
             if old is not None:
                 self._shred(old)
         return StoredRecord(patient, record_id, content, salt)
+
+    def holds(self, patient: str, record_id: str) -> bool:
+        """Whether a version of the record is stored."""
+        with self._lock:
+            return self._generation(patient, record_id) is not None
 
     def spend(self, tx_id: str, reader: str, patient: str, record_id: str) -> None:
         """Mark an access transaction used; AccessSpentError if it already was."""

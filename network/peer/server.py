@@ -38,13 +38,15 @@ log = logging.getLogger(__name__)
 
 
 def consent_now(endorser: Endorser, caller: Identity, patient: str, record_id: str,
-                purpose: str) -> tuple[bool, str]:
-    """Ask the consent contract, on this peer's committed state, whether the read is still allowed."""
-    response = endorser.evaluate_as(caller, "consent", "check_access", [patient, record_id, purpose])
+                purpose: str, action: str = "access") -> tuple[bool, str, str]:
+    """Ask the consent contract, on this peer's committed state, whether the read (or edit) is
+    still allowed: (granted, reason, the ledger's content hash of the record)."""
+    response = endorser.evaluate_as(caller, "consent", "check_access",
+                                    [patient, record_id, purpose, action])
     if response.status != 200:
-        return False, response.message
+        return False, response.message, ""
     answer = json.loads(response.payload)
-    return bool(answer.get("granted")), str(answer.get("reason", ""))
+    return bool(answer.get("granted")), str(answer.get("reason", "")), str(answer.get("content_hash", ""))
 
 
 class LedgerHealth:
@@ -135,6 +137,8 @@ def main(argv: list[str] | None = None) -> None:
         recordstore_pb2_grpc.add_RecordStoreServicer_to_server(records, server)
     if ops:
         ops.add_check("orderer", lambda: committer.last_error)
+        if records is not None:
+            ops.add_check("records", records.integrity_problems)
     server.start()
     committer.start()
     set_serving(health, True)

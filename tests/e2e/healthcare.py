@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError
+from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
@@ -44,6 +45,14 @@ def ledger_id(who: str) -> str:
 def new_id(prefix: str) -> str:
     """A fresh id, so that tests sharing the session network never meet each other's state."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def issue(net: LocalNetwork, org: str, prefix: str, **attributes: str) -> str:
+    """A new identity issued by `org`'s CA while the network runs (a fresh name, so sessions
+    never meet); its `org:user`."""
+    name = new_id(prefix)
+    issue_identity(net.layout.crypto, org, IdentitySpec(name, "client", attributes))
+    return f"{org}:{name}"
 
 
 def today() -> date:

@@ -3,6 +3,8 @@ access, break-glass checked against the credentials contract, accounting of disc
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from healthcare import (
     ALICE,
@@ -16,11 +18,15 @@ from healthcare import (
     Ledger,
     Pointer,
     instant,
+    issue,
     ledger_id,
     new_category,
     new_id,
     register_record,
 )
+
+from careledger.gateway.checkpointer import InMemoryCheckpointer
+from careledger.network.local.testing import LocalNetwork
 
 pytest_plugins = ("healthcare",)
 
@@ -620,3 +626,163 @@ def test_erasure_refusals(care: Ledger, record: Pointer) -> None:
     assert care.refusal(ALICE, "consent", "erase_record", PATIENT, "rec-none", transient=salt) == (
         f"record rec-none of {PATIENT} does not exist"
     )
+
+
+# --- issue 10: who a consent covers, licences on every access, the patient told, delegates ----
+
+
+def consents_of(care: Ledger, who: str = ALICE) -> list[dict]:
+    return care.evaluate(who, "consent", "patient_consents")
+
+
+def test_an_org_wide_consent_admits_no_patient_admin_or_billing_staff(
+    net: LocalNetwork, care: Ledger, record: Pointer
+) -> None:
+    billing = issue(net, "hospital", "billing", role="claims-adjuster")
+    grant(care, "hospital", record.category)
+    assert access(care, SMITH, record).result["granted"] is True
+    for outsider in (BOB, HOSPITAL_ADMIN, billing):
+        refused = access(care, outsider, record)
+        assert refused.result == {
+            "granted": False,
+            "reason": f"no consent permits {ledger_id(outsider)} {record.category} access for TREAT",
+            "audit_event": refused.tx_id,
+        }
+    before = consents_of(care)
+    assert care.refusal(
+        ALICE,
+        "consent",
+        "grant_consent",
+        new_id("consent"),
+        "hospital",
+        "access",
+        "TREAT",
+        record.category,
+        "",
+        "",
+        "claims-adjuster",
+    ) == (
+        "an organisation-wide consent to hospital may not cover role claims-adjuster: it covers only "
+        "practitioner; name billing staff one by one; patients and org admins are never covered"
+    )
+    assert consents_of(care) == before  # the ledger did not change
+
+
+def test_a_consent_lets_in_no_practitioner_without_a_valid_licence_now(
+    net: LocalNetwork, care: Ledger, record: Pointer, jones_revoked: JonesRevoked
+) -> None:
+    newcomer = issue(net, "hospital", "drnew", role="practitioner")
+    for who in (JONES, newcomer):
+        grant(care, ledger_id(who), record.category)
+    trail_before = set(audit_trail(care))
+    revoked = access(care, JONES, record)
+    assert revoked.result["granted"] is False
+    assert revoked.result["reason"].endswith(
+        f"but hospital/drjones is not licensed now: licence RN-2002 is revoked with effect from "
+        f"{jones_revoked.day}T00:00:00Z"
+    )
+    never = access(care, newcomer, record)
+    assert never.result["reason"].endswith(
+        f"is not licensed now: no licence has been issued to {ledger_id(newcomer)}"
+    )
+    assert "location" not in revoked.result and "location" not in never.result
+    assert set(audit_trail(care)) - trail_before == {revoked.tx_id, never.tx_id}  # only the denials
+    assert (
+        care.evaluate(JONES, "consent", "check_access", PATIENT, record.record_id, "TREAT")["granted"]
+        is False
+    )
+
+
+def test_a_refused_edit_is_audited_and_changes_nothing_else(care: Ledger, record: Pointer) -> None:
+    grant(care, "hospital/drsmith", record.category)  # access only: no `correct`
+    edit = {"content_hash": ("e" * 64).encode()}
+    refused = care.commit(
+        SMITH, "consent", "correct_record", PATIENT, record.record_id, "TREAT", transient=edit
+    )
+    assert (refused.code, refused.result["granted"], refused.result["reason"]) == (
+        "VALID",
+        False,
+        f"no consent permits hospital/drsmith {record.category} correct for TREAT",
+    )
+    (pointer,) = [
+        r for r in care.evaluate(ALICE, "consent", "patient_records") if r["id"] == record.record_id
+    ]
+    assert pointer["content_hash"] == record.content_hash and "corrected" not in pointer
+    assert audit_trail(care)[refused.tx_id]["action"] == "U"
+    assert care.refusal(SMITH, "consent", "correct_record", PATIENT, record.record_id, "TREAT") == (
+        "correct_record needs transient field 'content_hash'"
+    )
+
+
+def test_the_patient_follows_their_own_break_glass_and_refusals_with_a_checkpoint(
+    care: Ledger, record: Pointer, jones_revoked: JonesRevoked
+) -> None:
+    start = care.commit(ALICE, "consent", "access_record", PATIENT, record.record_id, "TREAT").block
+    bobs = care.commit(SMITH, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"stroke"})
+    refused = care.commit(JONES, "consent", "break_glass", PATIENT, transient={"reason": b"collapse"})
+    denied = access(care, JONES, record)
+    opened = care.commit(SMITH, "consent", "break_glass", PATIENT, transient={"reason": b"seizure"})
+    assert bobs.code == refused.code == opened.code == "VALID"
+    checkpointer = InMemoryCheckpointer()
+    with care.net.connect(ALICE) as gateway:
+        network = gateway.get_network(care.channel)
+        seen: list[tuple[str, str, str]] = []
+        with network.get_chaincode_events("consent", start_block=start, checkpoint=checkpointer) as events:
+            for event in events:
+                payload = json.loads(event.payload)
+                seen.append((event.tx_id, event.event_name, payload["patient"]))
+                checkpointer.checkpoint_chaincode_event(event)
+                if event.tx_id == denied.tx_id:
+                    break
+        with network.get_chaincode_events("consent", checkpoint=checkpointer) as events:
+            resumed = next(iter(events))  # after the checkpoint: nothing delivered twice
+    assert {patient for _, _, patient in seen} == {PATIENT}  # never Bob's break-glass
+    assert bobs.tx_id not in {tx for tx, _, _ in seen}
+    assert (refused.tx_id, "BreakGlassRefused", PATIENT) in seen
+    assert (denied.tx_id, "RecordAccessRefused", PATIENT) in seen
+    assert (resumed.tx_id, resumed.event_name) == (opened.tx_id, "BreakGlassOpened")
+    trail = audit_trail(care)
+    assert (trail[refused.tx_id]["action"], trail[refused.tx_id]["outcome"]) == ("E", "4")
+    assert trail[refused.tx_id]["outcomeDesc"] == jones_revoked.unlicensed_break_glass.replace(
+        "no licence has been issued to hospital/drjones",
+        f"licence RN-2002 is revoked with effect from {jones_revoked.day}T00:00:00Z",
+    )
+
+
+def test_a_guardian_manages_consents_and_reads_disclosures_audited_for_the_patient(
+    net: LocalNetwork, care: Ledger, registered_patients: dict
+) -> None:
+    child = issue(net, "hospital", "pt", role="patient")
+    guardian = issue(net, "hospital", "guardian")
+    care.submit(child, "consent", "register_patient")
+    patient, guardian_id = ledger_id(child), ledger_id(guardian)
+    consent_id = new_id("consent")
+    args = (patient, consent_id, "hospital/drsmith", "access", "TREAT", "lab")
+    assert care.refusal(guardian, "consent", "grant_consent_for", *args) == (
+        f"{guardian_id} is not a delegate of {patient}: the patient or an admin of its org names delegates"
+    )
+    assert care.refusal(HOSPITAL_ADMIN, "consent", "name_delegate", patient, guardian_id, "GUARD") == (
+        "an admin must record the legal basis of a delegation (e.g. minor, incapacity, court order)"
+    )
+    assert care.refusal(IVAN, "consent", "name_delegate", patient, guardian_id, "GUARD", "minor") == (
+        f"insurer/ivan may not name or revoke delegates of {patient}: only the patient or an admin of its org"
+    )
+    assert consents_of(care, child) == []  # the ledger did not change
+    named = care.submit(HOSPITAL_ADMIN, "consent", "name_delegate", patient, guardian_id, "GUARD", "minor")
+    assert (named["by"], named["legal_basis"], named["relationship"]) == ("hospital/admin", "minor", "GUARD")
+    made = care.commit(guardian, "consent", "grant_consent_for", *args)
+    assert (made.result["patient"], made.result["by"]) == (patient, guardian_id)
+    read = care.commit(guardian, "consent", "disclosures_for", patient, "2000-01-01", "2100-01-01")
+    assert read.result == []
+    trail = audit_trail(care, child)
+    for tx in (made.tx_id, read.tx_id):
+        agents = trail[tx]["agent"]
+        assert agents[0]["who"]["identifier"]["value"] == guardian_id
+        assert agents[0]["role"][0]["coding"][0]["code"] == "GUARD"
+        assert agents[1]["who"]["identifier"]["value"] == patient
+        assert trail[tx]["outcomeDesc"].endswith(f"on behalf of {patient}")
+    care.submit(child, "consent", "revoke_delegate", patient, guardian_id)
+    assert care.refusal(guardian, "consent", "revoke_consent_for", patient, consent_id) == (
+        f"{guardian_id}'s delegation for {patient} is revoked"
+    )
+    assert [c["status"] for c in consents_of(care, child)] == ["active"]  # unchanged by the refusal

@@ -5,6 +5,9 @@ destroys the document while the ledger's audit trail stays."""
 from __future__ import annotations
 
 import hashlib
+import json
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,18 +20,19 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from healthcare import (
     ALICE,
     BOB,
-    JONES,
     SMITH,
     Committed,
     Ledger,
     Pointer,
     ledger_id,
     new_category,
+    new_id,
     register_record,
 )
 
 from careledger.gateway.records import RecordStore, RecordStoreError, connect_local_records
 from careledger.network.local.testing import LocalNetwork
+from careledger.network.peer.recordstorage import EncryptedStore
 
 pytest_plugins = ("healthcare",)
 
@@ -66,7 +70,7 @@ def records(net: LocalNetwork) -> Iterator[Records]:
 
 
 @pytest.fixture
-def stored(care: Ledger, records: Records, registered_patients: dict) -> Stored:
+def stored(care: Ledger, records: Records, registered_patients: dict, smith_licensed: dict) -> Stored:
     content = f"Lab report {uuid.uuid4().hex}: haemoglobin 13.9 g/dL".encode()
     record_id = f"rec-{uuid.uuid4().hex[:12]}"
     put = records(ALICE).put(record_id, content)
@@ -192,7 +196,7 @@ def test_get_is_refused_under_someone_elses_a_refused_or_an_unrelated_tx(
     care: Ledger, records: Records, stored: Stored
 ) -> None:
     smith = records(SMITH)
-    theirs = granted_access(care, JONES, stored).tx_id
+    theirs = care.commit(ALICE, "consent", "access_record", PATIENT, stored.record_id, "TREAT").tx_id
     assert refused_read(smith, stored.record_id, theirs, grpc.StatusCode.PERMISSION_DENIED) == (
         f"access transaction {theirs} was submitted by another identity; " + hint(SMITH, stored.record_id)
     )
@@ -277,3 +281,108 @@ def test_erase_destroys_the_document_and_its_key_while_the_audit_trail_stays(
     ]
     assert (tombstone["status"], tombstone["location"]) == ("entered-in-error", None)
     assert tombstone["content_hash"] != hashlib.sha256(stored.content).hexdigest()
+
+
+# --- issue 10: edits are their own action; the store must match the ledger --------------------
+
+
+def ledger_hash(care: Ledger, record_id: str) -> str:
+    (pointer,) = [r for r in care.evaluate(ALICE, "consent", "patient_records") if r["id"] == record_id]
+    return pointer["content_hash"]
+
+
+def healthz(net: LocalNetwork) -> tuple[int, dict]:
+    peer = net.profile.peers_of("hospital")[0]
+    try:
+        with urllib.request.urlopen(f"http://{peer.host}:{peer.ops_port}/healthz", timeout=5) as reply:
+            return reply.status, json.loads(reply.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_a_read_only_grant_cannot_overwrite_the_record(
+    care: Ledger, records: Records, stored: Stored
+) -> None:
+    access = granted_access(care, SMITH, stored)
+    with pytest.raises(RecordStoreError) as err:
+        records(SMITH).put(stored.record_id, b"overwritten", patient=PATIENT, access_tx_id=access.tx_id)
+    assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert err.value.message.startswith(
+        f"transaction {access.tx_id} is consent.access_record, not consent.correct_record"
+    )
+    assert "a read-only access never opens a write" in err.value.message
+    with pytest.raises(RecordStoreError) as err:
+        records(ALICE).put(stored.record_id, b"overwritten")  # the patient's own, already stored
+    assert err.value.message.startswith(
+        f"record {stored.record_id} of {PATIENT} is already stored; an edit is its own"
+    )
+    assert ledger_hash(care, stored.record_id) == stored.pointer.content_hash  # the ledger did not change
+    own = care.commit(ALICE, "consent", "access_record", PATIENT, stored.record_id, "TREAT")
+    assert records(ALICE).get(stored.record_id, own.tx_id).content == stored.content  # nor the store
+
+
+def test_an_edit_needs_a_correct_grant_and_moves_the_ledger_hash_with_an_audited_update(
+    care: Ledger, records: Records, stored: Stored
+) -> None:
+    read = granted_access(care, SMITH, stored)
+    salt = records(SMITH).get(stored.record_id, read.tx_id, patient=PATIENT).salt
+    corrected = stored.content + b" (corrected: haemoglobin 12.9 g/dL)"
+    new_hash = hashlib.sha256(salt + corrected).hexdigest()
+    edit = {"content_hash": new_hash.encode()}
+    refused = care.commit(
+        SMITH, "consent", "correct_record", PATIENT, stored.record_id, "TREAT", transient=edit
+    )
+    assert refused.code == "VALID"
+    assert refused.result == {
+        "granted": False,
+        "reason": f"no consent permits hospital/drsmith {stored.pointer.category} correct for TREAT",
+        "audit_event": refused.tx_id,
+    }
+    assert ledger_hash(care, stored.record_id) == stored.pointer.content_hash  # the ledger did not change
+    with pytest.raises(RecordStoreError) as err:
+        records(SMITH).put(stored.record_id, corrected, patient=PATIENT, access_tx_id=refused.tx_id)
+    assert err.value.message.startswith(f"correction transaction {refused.tx_id} refused access")
+
+    care.submit(ALICE, "consent", "grant_consent", new_id("consent"), ledger_id(SMITH), "correct", "TREAT",
+                stored.pointer.category)
+    done = care.commit(SMITH, "consent", "correct_record", PATIENT, stored.record_id, "TREAT", transient=edit)
+    assert (done.code, done.result["granted"], done.result["content_hash"]) == ("VALID", True, new_hash)
+    with pytest.raises(RecordStoreError) as err:
+        records(SMITH).put(stored.record_id, b"something else", patient=PATIENT, access_tx_id=done.tx_id)
+    assert err.value.code == grpc.StatusCode.FAILED_PRECONDITION and "nothing was stored" in err.value.message
+    records(SMITH).put(stored.record_id, corrected, patient=PATIENT, access_tx_id=done.tx_id)
+    assert ledger_hash(care, stored.record_id) == new_hash
+    own = care.commit(ALICE, "consent", "access_record", PATIENT, stored.record_id, "TREAT")
+    assert records(ALICE).get(stored.record_id, own.tx_id).content == corrected
+    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    assert [(d["recipient"], d["action"]) for d in disclosed if d["record"] == stored.record_id] == [
+        ("hospital/drsmith", "read"),
+        ("hospital/drsmith", "edit"),
+    ]
+    trail = care.evaluate(ALICE, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
+    actions = {
+        e["resource"]["id"]: (e["resource"]["action"], e["resource"]["outcome"]) for e in trail["entry"]
+    }
+    assert (actions[refused.tx_id], actions[done.tx_id]) == (("U", "4"), ("U", "0"))
+
+
+def test_a_document_that_no_longer_matches_the_ledger_is_refused_and_shown_in_healthz(
+    net: LocalNetwork, care: Ledger, records: Records, stored: Stored
+) -> None:
+    folder = net.layout.node_data(net.profile.peers_of("hospital")[0]) / "records"
+    tampered = EncryptedStore(folder)  # someone with the peer's disk, bypassing the service
+    try:
+        tampered.put(PATIENT, stored.record_id, b"not what the ledger says")
+    finally:
+        tampered.close()
+    own = care.commit(ALICE, "consent", "access_record", PATIENT, stored.record_id, "TREAT")
+    with pytest.raises(RecordStoreError) as err:
+        records(ALICE).get(stored.record_id, own.tx_id)
+    assert err.value.code == grpc.StatusCode.DATA_LOSS
+    assert err.value.message.startswith(
+        f"integrity error: record {stored.record_id} of {PATIENT} in this store"
+    )
+    status, body = healthz(net)
+    assert status == 503 and f"record {stored.record_id} of {PATIENT}" in body["failed_checks"]["records"]
+    records(ALICE).erase(stored.record_id)  # the damaged document goes; the peer is healthy again
+    assert healthz(net)[0] == 200

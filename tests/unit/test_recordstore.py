@@ -148,7 +148,31 @@ class World:
             operation=operation, channel=CHANNEL, creator=who.cert_pem, record_id=record_id, **fields
         )
         payload = request.SerializeToString()
-        return self.send(method, common_pb2.Signed(payload=payload, signature=who.sign(payload)))
+        answer = self.send(method, common_pb2.Signed(payload=payload, signature=who.sign(payload)))
+        if method == "Put" and not fields.get("access_tx_id"):
+            self.register(who, record_id, answer.content_hash)  # as the patient does next
+        return answer
+
+    def register(self, who: Signer, record_id: str, content_hash: str) -> None:
+        """The patient registers a record they stored on the ledger with the store's hash."""
+        patient = client(who.org, who.name, ROLES[who.name])
+        category = "mental-health" if record_id == "r-mh" else "lab"
+        pointer = {"location": f"records:{record_id}".encode(), "content_hash": content_hash.encode()}
+        self.consent.submit(patient, "consent", "register_record", record_id, category, "N",
+                            transient=pointer)
+
+    def correct(self, who: Signer, content: bytes, record_id: str = "r-lab", patient: str = ALICE,
+                code: int = VC.VALID) -> str:
+        """Run the real correct_record for `who` with the hash of `content` salted as the store
+        salts the record (its Get gives the salt), commit its answer; the tx id."""
+        caller = client(who.org, who.name, ROLES[who.name])
+        new_hash = salted_hash(self.service.store.get(patient, record_id).salt, content)
+        answer = self.consent.submit(caller, "consent", "correct_record", patient, record_id, "TREAT",
+                                     transient={"content_hash": new_hash.encode()})
+        envelope = contract_envelope(who, self.net.peer("hospital"), "correct_record",
+                                     [patient, record_id, "TREAT"], answer)
+        self.ledger.commit([(envelope, code)])
+        return tx_id_of(envelope)
 
     def send(self, method: str, signed: common_pb2.Signed) -> Any:
         return getattr(self.service, method)(signed, FakeContext())
@@ -165,10 +189,11 @@ class World:
 def consent_now(consent: ContractLedger) -> ConsentCheck:
     """The peer asks the consent contract before each read; here the harness runs the real one."""
 
-    def check(caller: membership.Identity, patient: str, record_id: str, purpose: str) -> tuple[bool, str]:
+    def check(caller: membership.Identity, patient: str, record_id: str, purpose: str,
+              action: str = "access") -> tuple[bool, str, str]:
         answer = consent.evaluate(client_identity(caller), "consent", "check_access", patient,
-                                  record_id, purpose)
-        return answer["granted"], answer["reason"]
+                                  record_id, purpose, action)
+        return answer["granted"], answer["reason"], answer.get("content_hash", "")
 
     return check
 
@@ -177,11 +202,11 @@ def consent_now(consent: ContractLedger) -> ConsentCheck:
 def world(net: TestNetwork, tmp_path: Path) -> Iterator[World]:
     consent = ContractLedger(ConsentContract(), CredentialsContract())
     patient = client("hospital", "alice", "patient")
-    consent.submit(patient, "consent", "register_patient")
-    pointer = {"location": b"records:r-lab", "content_hash": hashlib.sha256(DOC).hexdigest().encode()}
-    for record_id, category in (("r-lab", "lab"), ("r-mh", "mental-health")):
-        consent.submit(patient, "consent", "register_record", record_id, category, "N", transient=pointer)
+    for name in ("alice", "olga"):  # records are registered as the patients put them (World.call)
+        consent.submit(client("hospital", name, "patient"), "consent", "register_patient")
     consent.submit(patient, "consent", "grant_consent", "c1", "hospital/bob", "access", "TREAT", "lab")
+    consent.submit(client("board", "rita", "registrar"), "credentials", "issue", "hospital/bob", "MD-1",
+                   "MD", "US-CA", "", "2026-01-01", "2027-01-01")  # a consent lets in licensed practitioners
     directory = tmp_path / "records"
     ledger = FakeLedger(net.orderer)
     world = World(net, ledger, consent,
@@ -209,7 +234,8 @@ def test_each_record_and_each_version_gets_its_own_key(world: World) -> None:
     world.call("Put", alice, "r-mh", content=DOC)
     first = {p.read_bytes() for p in (world.directory / "keys").iterdir()}
     assert len(first) == 2 and all(len(k) == 32 + 16 for k in first)  # key and salt
-    world.call("Put", alice, "r-lab", content=DOC + b" (amended)")
+    edit = world.correct(alice, DOC + b" (amended)")  # an edit is its own audited transaction
+    world.call("Put", alice, "r-lab", content=DOC + b" (amended)", access_tx_id=edit, patient=ALICE)
     keys = {p.read_bytes() for p in (world.directory / "keys").iterdir()}
     assert len(keys) == 2 and len(keys - first) == 1  # the replaced version's key was destroyed
     assert len(list((world.directory / "blobs").iterdir())) == 2
@@ -311,20 +337,44 @@ def test_a_forged_copy_of_the_tx_id_earlier_in_the_block_is_not_believed(world: 
 # --- writes ----------------------------------------------------------------------------------
 
 
-def test_a_consented_practitioner_may_replace_a_record_with_a_granted_access(world: World) -> None:
+def test_an_edit_needs_a_granted_committed_correct_record_with_the_document_s_hash(world: World) -> None:
     alice, bob, cara = world.who("alice"), world.who("bob"), world.who("cara")
     world.call("Put", alice, content=DOC)
     assert world.refused("Put", bob, content=b"amended", patient=ALICE).code == Status.PERMISSION_DENIED
-    refused = world.refused("Put", cara, content=b"amended", access_tx_id=world.access(cara))
-    assert refused.code == Status.PERMISSION_DENIED
-    stored = world.call("Put", bob, content=b"amended", access_tx_id=world.access(bob))
-    assert stored.patient == ALICE  # the patient named by the access transaction
+    read_only = world.refused("Put", bob, content=b"amended", access_tx_id=world.access(bob))
+    assert read_only.code == Status.PERMISSION_DENIED
+    assert "not consent.correct_record" in read_only.details and "never opens a write" in read_only.details
+    unconsented = world.refused("Put", bob, content=b"amended", access_tx_id=world.correct(bob, b"amended"))
+    assert unconsented.code == Status.PERMISSION_DENIED and "refused access" in unconsented.details
+    again = world.refused("Put", alice, content=b"amended")  # the patient too: not a silent overwrite
+    assert again.code == Status.PERMISSION_DENIED and "an edit is its own action" in again.details
+    world.consent.submit(client("hospital", "alice", "patient"), "consent", "grant_consent", "c2",
+                         "hospital/bob", "correct", "TREAT", "lab")
+    edit = world.correct(bob, b"amended")
+    other = world.refused("Put", bob, content=b"something else", access_tx_id=edit)
+    assert other.code == Status.FAILED_PRECONDITION and "nothing was stored" in other.details
+    assert world.refused("Put", cara, content=b"amended", access_tx_id=edit).code == Status.PERMISSION_DENIED
+    stored = world.call("Put", bob, content=b"amended", access_tx_id=edit)
+    assert stored.patient == ALICE  # the patient named by the correction transaction
     assert world.call("Get", alice, access_tx_id=world.access(alice)).content == b"amended"
+    assert world.refused("Put", bob, content=b"amended", access_tx_id=edit).code == Status.PERMISSION_DENIED
+
+
+def test_a_document_changed_outside_a_correction_is_refused_and_reported(world: World) -> None:
+    alice = world.who("alice")
+    world.call("Put", alice, content=DOC)
+    world.service.store.put(ALICE, "r-lab", b"tampered on disk")  # bypassing the service
+    assert world.service.integrity_problems() == ""
+    refused = world.refused("Get", alice, access_tx_id=world.access(alice))
+    assert refused.code == Status.DATA_LOSS
+    assert refused.details.startswith("integrity error: record r-lab of hospital/alice in this store")
+    assert "record r-lab of hospital/alice" in world.service.integrity_problems()
 
 
 def test_a_record_is_too_large_above_the_limit(net: TestNetwork, tmp_path: Path) -> None:
     ledger = FakeLedger(net.orderer)
-    consent = ContractLedger()
+    consent = ContractLedger(ConsentContract())
+    consent.submit(client("hospital", "alice", "patient"), "consent", "register_patient")
     service = RecordStoreService(CHANNEL, net.membership(), ledger, tmp_path, consent_now(consent),
                                  max_record_bytes=1024)
     world = World(net, ledger, consent, service, tmp_path)
@@ -442,6 +492,7 @@ def test_sdk_puts_gets_and_erases(world: World, sdk: Any) -> None:
     alice, bob = sdk("alice"), sdk("bob")
     stored = alice.put("r-lab", DOC)
     assert stored.patient == ALICE and stored.content_hash != hashlib.sha256(DOC).hexdigest()
+    world.register(world.who("alice"), "r-lab", stored.content_hash)
     access = world.access(world.who("bob"))
     assert bob.get("r-lab", access).content == DOC
     with pytest.raises(RecordStoreError) as caught:
