@@ -9,6 +9,7 @@ import click
 
 from careledger.cli.common import CliError, dir_option, emit, json_option
 from careledger.network.config import PROFILE_NAME, ConfigError, Profile
+from careledger.network.local.launcher import check_contracts
 
 CONFIG_HELP = (f"The network profile ({PROFILE_NAME}) the node reads; its folder holds crypto/ and "
                "data/. Copy it with the node's crypto folder to run the node on another host.")
@@ -41,6 +42,11 @@ def _node_command(kind: str, help_text: str, example: str) -> click.Command:
             profile = Profile.load(root)
         except ConfigError as exc:
             raise CliError(f"no network profile for the node: {exc}", "NO_NETWORK") from exc
+        if kind == "peer":  # a bad policy or contract class, named before the peer starts
+            try:
+                check_contracts(str(root / PROFILE_NAME), profile.orgs, profile.contracts)
+            except ConfigError as exc:
+                raise CliError(str(exc), "CONFIG") from exc
         nodes = profile.orderers if kind == "orderer" else profile.peers
         node = next((n for n in nodes if n.id == name), None)
         if node is None:

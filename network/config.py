@@ -10,7 +10,12 @@ from __future__ import annotations
 import json
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
+from difflib import get_close_matches
 from pathlib import Path
+from typing import Annotated, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 DEFAULT_CONFIG = Path(__file__).with_name("default-network.toml")
 PROFILE_NAME = "network.json"
@@ -183,6 +188,170 @@ class OrgSpec:
     host: str = "127.0.0.1"  # where the org's nodes listen; goes into their TLS certificates
 
 
+# --- The TOML file's schema -------------------------------------------------------------------------
+# Checked with pydantic (v2) before anything below reads the file: strict types (no "lots" for an
+# integer, no 1 for a string), unknown keys refused, and each error located by key path, which the
+# hand-written checks below never did. The models mirror the TOML one to one; the dataclasses above
+# stay what the rest of the code uses.
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _EtcdTable(_Table):
+    endpoints: list[Annotated[str, Field(min_length=1)]] = []
+    members: int = 3
+    ca_file: str = ""
+    cert_file: str = ""
+    key_file: str = ""
+    prefix: str = "/careledger"
+    lease_ttl_s: int = 2
+    retain_blocks: int = 100
+
+
+class _OrdererTable(_Table):
+    org: Annotated[str, Field(min_length=1)] = "orderer"
+    count: int = 1
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    batch_max_tx: Annotated[int, Field(gt=0)] = 500
+    batch_max_bytes: Annotated[int, Field(gt=0)] = 4_194_304
+    batch_timeout_ms: Annotated[int, Field(ge=0)] = 100
+    max_message_bytes: Annotated[int, Field(gt=0)] = 1_048_576
+    consensus: Literal["solo", "etcd"] = "solo"
+    etcd: _EtcdTable = _EtcdTable()
+    clock_skew_s: Annotated[float, Field(gt=0)] = 300.0
+
+
+class _AccessTable(_Table):
+    query: list[Annotated[str, Field(min_length=1)]] = list(FULL_BLOCK_READERS)
+    block_events: list[Annotated[str, Field(min_length=1)]] = list(FULL_BLOCK_READERS)
+    deliver: list[Annotated[str, Field(min_length=1)]] = list(FULL_BLOCK_READERS)
+
+
+class _RecordsTable(_Table):
+    host_org: Annotated[str, Field(min_length=1)] = DEFAULT_RECORDS_ORG
+
+
+class _UserTable(_Table):
+    name: Annotated[str, Field(min_length=1)]
+    attributes: dict[str, str] = {}
+
+
+class _OrgTable(_Table):
+    name: Annotated[str, Field(min_length=1)]
+    peers: Annotated[int, Field(ge=1)] = 1
+    host: Annotated[str, Field(min_length=1)] = "127.0.0.1"
+    users: list[_UserTable] = []
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _bare_names(cls, users: object) -> object:
+        """`users = ["alice"]` is short for `users = [{ name = "alice" }]`."""
+        if isinstance(users, list):
+            return [{"name": u} if isinstance(u, str) else u for u in users]
+        return users
+
+
+class _ContractTable(_Table):
+    class_: Annotated[str, Field(alias="class", pattern=r"^[\w.]+:\w+$")]
+    policy: Annotated[str, Field(min_length=1)]
+
+
+class _NetworkFile(_Table):
+    channel: Annotated[str, Field(min_length=1)] = "healthcare"
+    orderer: _OrdererTable = _OrdererTable()
+    orgs: Annotated[list[_OrgTable], Field(min_length=1)]
+    contracts: dict[str, _ContractTable] = {}
+    access: _AccessTable = _AccessTable()
+    records: _RecordsTable = _RecordsTable()
+
+    @model_validator(mode="after")
+    def _org_names_unique(self) -> _NetworkFile:
+        names = [o.name for o in self.orgs]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"org name(s) {', '.join(twice)} appear in more than one [[orgs]] table")
+        if self.orderer.org in names:
+            raise ValueError(f"orderer.org {self.orderer.org!r} is also a peer org; the ordering "
+                             "organisation needs a name of its own")
+        return self
+
+
+_EXPECTED = {
+    "int_type": "expected an integer", "string_type": "expected a string",
+    "float_type": "expected a number", "bool_type": "expected true or false",
+    "list_type": "expected an array", "dict_type": "expected a table", "model_type": "expected a table",
+}
+
+
+def _field_models(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model of the table at `loc` (field names, list indexes and dict keys), if it is one."""
+    current: object = model
+    for part in loc:
+        while get_origin(current) is Annotated:
+            current = get_args(current)[0]
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            field_info = next((f for n, f in current.model_fields.items()
+                               if part in (n, f.alias)), None)
+            if field_info is None:
+                return None
+            current = field_info.annotation
+        elif get_origin(current) in (list, dict):
+            current = get_args(current)[-1]
+        else:
+            return None
+    while get_origin(current) is Annotated:
+        current = get_args(current)[0]
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else None
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value) if isinstance(value, str | int | float | bool) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _schema_error(path: Path, error: ErrorDetails) -> str:
+    """One pydantic error as `FILE: KEY: what was expected, got what`."""
+    loc, kind = tuple(error["loc"]), error["type"]
+    if kind == "extra_forbidden":
+        key, table = str(loc[-1]), loc[:-1]
+        where = f"in [{_key_path(table)}]" if table else "at the top level"
+        model = _field_models(_NetworkFile, table)
+        known = [f.alias or n for n, f in model.model_fields.items()] if model else []
+        hint = get_close_matches(key, known, n=1)
+        suggestion = (f'; did you mean "{hint[0]}"?' if hint
+                      else f"; keys there: {', '.join(known)}" if known else "")
+        return f'{path}: unknown key "{key}" {where}{suggestion}'
+    key = _key_path(loc) or "(top level)"
+    if kind == "missing":
+        why = "; a network needs at least one [[orgs]] table with a name" if loc == ("orgs",) else ""
+        return f"{path}: {key}: required key is missing{why}"
+    if kind in _EXPECTED:
+        return f"{path}: {key}: {_EXPECTED[kind]}, got {_shown(error['input'])}"
+    message = error["msg"]
+    message = message.removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if kind == "literal_error":
+        message = "expected " + message.removeprefix("input should be ")
+    return f"{path}: {key}: {message}, got {_shown(error['input'])}" if loc else f"{path}: {message}"
+
+
+def validate_file(path: Path, raw: dict[str, object]) -> None:
+    """Check the TOML file's content against its schema; ConfigError names every problem."""
+    try:
+        _NetworkFile.model_validate(raw)
+    except ValidationError as exc:
+        problems = [_schema_error(path, e) for e in exc.errors(include_url=False)]
+        raise ConfigError("\n".join(problems)) from None
+
+
 @dataclass(frozen=True)
 class NetworkConfig:
     """What `network up` is asked to build (the TOML file)."""
@@ -231,6 +400,7 @@ class NetworkConfig:
             raw = tomllib.loads(path.read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read network config {path}: {exc}") from exc
+        validate_file(path, raw)
         try:
             o = dict(raw.get("orderer", {}))
             orderer_org = o.pop("org", "orderer")

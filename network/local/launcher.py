@@ -14,22 +14,35 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from difflib import get_close_matches
 from pathlib import Path
 from types import FrameType
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from careledger.network.config import ConfigError, EtcdMember, Layout, NetworkConfig, NodeInfo, Profile
+from careledger.chaincode.errors import ContractDefinitionError
+from careledger.chaincode.runtime import load_contract
+from careledger.network.config import (
+    DEFAULT_CONFIG,
+    ConfigError,
+    ContractInfo,
+    EtcdMember,
+    Layout,
+    NetworkConfig,
+    NodeInfo,
+    Profile,
+)
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.tls import channel_credentials
 from careledger.network.local import etcdcluster
 from careledger.network.local.etcdcluster import ClusterStatus, EtcdClusterError
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
+from careledger.network.peer import policy
 
 Progress = Callable[[str], None]
 
@@ -50,6 +63,36 @@ def identity_specs(config: NetworkConfig) -> dict[str, list[IdentitySpec]]:
                            + [IdentitySpec(f"peer{i}", "peer", hosts=(org.host,)) for i in range(org.peers)]
                            + [IdentitySpec(u.name, "client", dict(u.attributes)) for u in org.users])
     return specs
+
+
+def check_contracts(source: str, orgs: Collection[str], contracts: Iterable[ContractInfo]) -> None:
+    """Refuse, before any process starts, what would only fail once the peers run: a policy that
+    does not parse or names an org the network lacks, and a contract class that does not import.
+
+    `source` names the file the contracts come from (the network TOML or the profile)."""
+    known = sorted(orgs)
+    problems: list[str] = []
+    for contract in contracts:
+        where = f"{source}: contracts.{contract.name}"
+        try:
+            unknown = sorted(policy.parse(contract.policy).orgs() - set(known))
+        except policy.PolicyError as exc:
+            problems.append(f"{where}.policy: {exc}")
+        else:
+            for org in unknown:
+                hint = get_close_matches(org, known, n=1)
+                problems.append(f'{where}.policy "{contract.policy}" names org "{org}", which is none '
+                                f"of the network's orgs ({', '.join(known)})"
+                                + (f'; did you mean "{hint[0]}"?' if hint else ""))
+        try:
+            load_contract(contract.cls)
+        except ContractDefinitionError as exc:
+            problems.append(f"{where}.class: {exc}")
+        except Exception as exc:  # the module imported but raised: SyntaxError, NameError, ...
+            problems.append(f"{where}.class: contract spec {contract.cls!r}: cannot import: "
+                            f"{type(exc).__name__}: {exc}")
+    if problems:
+        raise ConfigError("\n".join(problems))
 
 
 def generate_crypto(layout: Layout, config: NetworkConfig) -> None:
@@ -304,6 +347,7 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
     config = NetworkConfig.load(config_path).with_ordering(orderers, consensus)
     if peers_per_org is not None:
         config = config.with_peers_per_org(peers_per_org)
+    check_contracts(str(config_path or DEFAULT_CONFIG), [o.name for o in config.orgs], config.contracts)
     if config.orderer.consensus == "etcd" and not config.orderer.etcd.endpoints:
         etcdcluster.find_etcd()  # before anything is started: say how to install it
     layout.root.mkdir(parents=True, exist_ok=True)
