@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 
 import click
@@ -12,6 +14,14 @@ from careledger.network.config import ConfigError, Layout, NetworkConfig
 from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.network.identity.errors import IdentityError
 from careledger.network.local.launcher import generate_crypto
+
+# A patient's identity name is their id on the ledger: a pseudonym, never a name (issue 10).
+PSEUDONYM = re.compile(r"pt-[a-z0-9]{8,32}")
+
+
+def new_pseudonym() -> str:
+    """A fresh patient pseudonym: pt- and 12 random hex digits."""
+    return f"pt-{secrets.token_hex(6)}"
 
 
 @click.group()
@@ -38,20 +48,35 @@ def generate(directory: Path, config_path: Path | None, as_json: bool) -> None:
 @crypto.command()
 @dir_option
 @click.argument("org")
-@click.argument("name")
+@click.argument("name", required=False, default="")
 @click.option("--role", default="client", show_default=True,
               type=click.Choice(["client", "admin", "peer", "orderer"]))
 @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
               help="Attribute carried in the certificate, e.g. role=practitioner (repeatable).")
 @json_option
 def issue(directory: Path, org: str, name: str, role: str, attrs: tuple[str, ...], as_json: bool) -> None:
-    """Issue a new identity from ORG's CA, e.g. a patient or a practitioner."""
+    """Issue a new identity from ORG's CA, e.g. a patient or a practitioner.
+
+    A patient's NAME is their id on the ledger, so it is a pseudonym (pt- and 8 or more letters or
+    digits), never a name: leave NAME out and one is made. Keep the link to the person in the
+    hospital's own records, off the ledger.
+    """
     attributes = {}
     for a in attrs:
         key, sep, value = a.partition("=")
         if not sep:
             raise click.BadParameter(f"{a!r} is not KEY=VALUE", param_hint="--attr")
         attributes[key] = value
+    if attributes.get("role") == "patient":
+        name = name or new_pseudonym()
+        if not PSEUDONYM.fullmatch(name):
+            raise click.BadParameter(
+                f"{name!r} would put a patient's name on the ledger: a patient's identity is a pseudonym "
+                "like pt-7f3a9c21e4b0; leave NAME out and one is made",
+                param_hint="NAME",
+            )
+    elif not name:
+        raise click.BadParameter("NAME is needed for any identity but a patient's", param_hint="NAME")
     try:
         path = issue_identity(Layout(directory.resolve()).crypto, org,
                               IdentitySpec(name, role, attributes))

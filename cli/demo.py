@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from careledger.cli.common import default_dir, dir_option, invocation, json_option, progress
+from careledger.cli.crypto import new_pseudonym
 from careledger.gateway import Contract, Gateway, connect_local
 from careledger.gateway.records import connect_local_records
 from careledger.network.config import Layout, Profile
@@ -66,7 +67,7 @@ class Cast:
     def __init__(self, directory: Path, channel: str, run: str) -> None:
         self.directory, self.channel, self.run = directory, channel, run
         crypto = Layout(directory.resolve()).crypto
-        self.patient = f"patient-{run}"
+        self.patient = new_pseudonym()  # a patient's id on the ledger is a pseudonym, never a name
         self.doctor = f"drhouse-{run}"
         self.er_doctor = f"drgrey-{run}"
         # each doctor's licence number, the same in their certificate and on the board's register

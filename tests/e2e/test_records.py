@@ -15,6 +15,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from click.testing import CliRunner
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from healthcare import (
@@ -30,6 +31,7 @@ from healthcare import (
     register_record,
 )
 
+from careledger.cli.main import cli
 from careledger.gateway.records import RecordStore, RecordStoreError, connect_local_records
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.peer.recordstorage import EncryptedStore
@@ -386,3 +388,40 @@ def test_a_document_that_no_longer_matches_the_ledger_is_refused_and_shown_in_he
     assert status == 503 and f"record {stored.record_id} of {PATIENT}" in body["failed_checks"]["records"]
     records(ALICE).erase(stored.record_id)  # the damaged document goes; the peer is healthy again
     assert healthz(net)[0] == 200
+
+
+def test_after_erasure_nothing_identifies_the_patient_anywhere_under_the_network_directory(
+    net: LocalNetwork, care: Ledger, records: Records, smith_licensed: dict
+) -> None:
+    issued = CliRunner().invoke(cli, ["crypto", "issue", "hospital", "--attr", "role=patient", "--json",
+                                      "--dir", str(net.directory)])
+    assert issued.exit_code == 0, issued.output
+    pseudonym = json.loads(issued.output)["name"]
+    assert pseudonym.startswith("pt-")  # the ledger id of a patient is a pseudonym, never a name
+    who, patient = f"hospital:{pseudonym}", f"hospital/{pseudonym}"
+    care.submit(who, "consent", "register_patient")
+    identifying = [b"Jane Quinn Doe", b"1984-02-29", b"MRN 5551234", b"12 Quay Street"]
+    document = b"Discharge letter. Patient: Jane Quinn Doe, born 1984-02-29, MRN 5551234, 12 Quay Street"
+    record_id = new_id("rec")
+    with connect_local_records(net.directory, who) as store:
+        put = store.put(record_id, document)
+        category = new_category()
+        transient = {"location": f"careledger-records://hospital/{record_id}".encode(),
+                     "content_hash": put.content_hash.encode()}
+        care.submit(who, "consent", "register_record", record_id, category, "R", transient=transient)
+        care.submit(who, "consent", "grant_consent", new_id("consent"), ledger_id(SMITH), "access", "TREAT",
+                    category)
+        read = care.commit(SMITH, "consent", "access_record", patient, record_id, "TREAT")
+        assert records(SMITH).get(record_id, read.tx_id, patient=patient).content == document
+        store.erase(record_id)
+    care.submit(who, "consent", "erase_record", patient, record_id, transient={"salt": SALT})
+
+    files = [path for path in net.directory.rglob("*") if path.is_file()]
+    assert files
+    found = {
+        (str(path.relative_to(net.directory)), text.decode())
+        for path in files
+        for text in identifying
+        if text in path.read_bytes()
+    }
+    assert found == set(), "identifying text of the patient survived erasure"
