@@ -212,3 +212,9 @@ def test_every_package_folder_is_listed_for_installation() -> None:
             relative = init.parent.relative_to(root / folder)
             folders.add(".".join([name, *relative.parts]))
     assert folders - listed == set(), "add these to [tool.setuptools] packages"
+
+
+def test_test_files_have_unique_names() -> None:
+    """pytest imports test files without packages by basename: a second test_x.py stops collection."""
+    names = [p.name for p in (Path(__file__).resolve().parents[1]).rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
