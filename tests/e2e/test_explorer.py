@@ -143,7 +143,7 @@ def test_page_shows_the_ledger_height_and_a_new_transaction_without_a_reload(
 
 
 def test_a_patient_sees_their_disclosures_and_blocks_only_filtered(
-    net: LocalNetwork, care: Ledger, registered_patients: dict, browser: Any
+    net: LocalNetwork, care: Ledger, registered_patients: dict, smith_licensed: dict, browser: Any
 ) -> None:
     record = register_record(care, ALICE, new_category())
     care.submit(ALICE, "consent", "grant_consent", f"consent-{record.record_id}", ledger_id(SMITH), "access",
