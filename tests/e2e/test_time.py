@@ -93,9 +93,11 @@ def test_backdated_break_glass_of_a_revoked_practitioner_is_refused(
     assert "the channel accepts 300 s either way (clock_skew_s)" in message
     assert len(_times(message)) == 2, message  # both times are named
     assert then.isoformat().replace("+00:00", "Z")[:19] in message
-    # dated now, the same call meets the licence check, which refuses it
-    refused = care.refusal(JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"})
-    assert refused == (
+    # dated now, the same call meets the licence check, which refuses it (a refused break-glass is
+    # committed as an audited denial, so the patient is told)
+    refused = care.commit(JONES, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"collapse"})
+    assert (refused.code, refused.result["granted"]) == ("VALID", False)
+    assert refused.result["reason"] == (
         f"break-glass refused: licence RN-2002 is revoked with effect from {jones_revoked.day}T00:00:00Z")
 
 
