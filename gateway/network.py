@@ -11,10 +11,12 @@ from careledger.gateway.blockevents import (
     FilteredBlockFeed,
 )
 from careledger.gateway.chaincodeevents import ChaincodeEvent, ChaincodeEventFeed, ChaincodeEvents
-from careledger.gateway.client import ClientBase, GatewayClient
+from careledger.gateway.client import ClientBase, GatewayClient, Stage
 from careledger.gateway.contract import Contract, ContractBase
+from careledger.gateway.errors import EvaluateError
 from careledger.gateway.eventstream import EventCursor
-from careledger.protos import common_pb2, gateway_pb2
+from careledger.gateway.identity import sha256
+from careledger.protos import common_pb2, config_pb2, gateway_pb2, query_pb2
 
 if TYPE_CHECKING:
     from careledger.gateway.checkpointer import Checkpoint
@@ -22,6 +24,10 @@ if TYPE_CHECKING:
 _Client = TypeVar("_Client", bound=ClientBase[Any])
 _Contract = TypeVar("_Contract", bound=ContractBase[Any, Any])
 _Item = TypeVar("_Item")
+
+CHANNEL_CONFIG: Stage[common_pb2.Signed, config_pb2.ChannelConfig] = Stage(
+    "channel config", "GetChannelConfig", EvaluateError, "evaluate", query=True
+)
 
 
 class NetworkBase(Generic[_Client, _Contract]):
@@ -82,6 +88,15 @@ class Network(NetworkBase[GatewayClient, Contract]):
         """Like get_block_events, but each block as every member may read it: its number and
         each transaction's id and validation code (full blocks need a reader role)."""
         return FilteredBlockEvents(self._pinned(self._filtered_block_cursor(start_block, checkpoint)))
+
+    def get_channel_config(self) -> config_pb2.ChannelConfig:
+        """The channel configuration in force on the gateway's peer; for the roles that read
+        full blocks (access.query: by default peers, orderers, admins, auditors)."""
+        request = query_pb2.QueryRequest(channel=self.name, creator=self._client.identity.certificate)
+        payload = request.SerializeToString(deterministic=True)
+        sign = self._client.require_signer("a channel configuration query")
+        signed = common_pb2.Signed(payload=payload, signature=sign(sha256(payload)))
+        return self._client.call(CHANNEL_CONFIG, signed, "")
 
     def _pinned(self, cursor: EventCursor[_Item]) -> EventCursor[_Item]:
         if not cursor.pinned:

@@ -37,6 +37,7 @@ __all__ = [
     "IdentityError",
     "Membership",
     "UnknownIdentityError",
+    "serial_hex",
 ]
 
 CACHE_SIZE = 4096
@@ -69,14 +70,26 @@ class _Verified:
 class Membership:
     """The CAs of a channel's orgs; thread-safe, so one instance serves all of a node's RPCs."""
 
-    def __init__(self, cas: Mapping[str, bytes]) -> None:
-        self._cas: dict[str, x509.Certificate] = {
-            org: _load_ca_cert(org, pem) for org, pem in cas.items()
-        }
-        self._ca_pems = {org: bytes(pem) for org, pem in cas.items()}
-        self.orgs: frozenset[str] = frozenset(self._cas)
-        self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+    def __init__(self, cas: Mapping[str, bytes],
+                 revoked: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Trust the CAs in `cas` (org -> PEM), except the certificates whose hex serials an org
+        lists in `revoked` (org -> serials, as `serial_hex` writes them)."""
         self._lock = threading.Lock()
+        self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+        self.update(cas, revoked)
+
+    def update(self, cas: Mapping[str, bytes],
+               revoked: Mapping[str, Iterable[str]] | None = None) -> None:
+        """Trust these CAs and revocations from now on, in place: every service holding this
+        Membership follows a channel configuration update without being rebuilt."""
+        loaded = {org: _load_ca_cert(org, pem) for org, pem in cas.items()}
+        with self._lock:
+            self._cas: dict[str, x509.Certificate] = loaded
+            self._ca_pems = {org: bytes(pem) for org, pem in cas.items()}
+            self._revoked = {org: frozenset(s.lower() for s in serials)
+                             for org, serials in (revoked or {}).items()}
+            self.orgs: frozenset[str] = frozenset(loaded)
+            self._cache.clear()
 
     @classmethod
     def from_crypto_dir(cls, crypto_dir: Path, orgs: Iterable[str] | None = None) -> Membership:
@@ -185,6 +198,11 @@ class Membership:
                 f"identity {subject!r} was not issued by the CA of org {org!r}; it may come from "
                 "another network's CA with the same org name"
             ) from exc
+        if serial_hex(cert) in self._revoked.get(org, ()):
+            raise UnknownIdentityError(
+                f"identity {org}/{name} (serial {serial_hex(cert)}) was revoked by org {org!r}; "
+                "ask its admin for a new certificate"
+            )
         public_key = cert.public_key()
         if role not in ROLES or _is_ca(cert) or not isinstance(
             public_key, ec.EllipticCurvePublicKey
@@ -203,6 +221,11 @@ class Membership:
             not_after=cert.not_valid_after_utc,
         )
         return _Verified(identity, public_key)
+
+
+def serial_hex(cert: x509.Certificate) -> str:
+    """A certificate's serial as revocation lists name it: lowercase hex, no leading zeros."""
+    return f"{cert.serial_number:x}"
 
 
 def _load_ca_cert(org: str, pem: bytes) -> x509.Certificate:

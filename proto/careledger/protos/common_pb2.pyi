@@ -26,6 +26,7 @@ class ValidationCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     UNKNOWN_CONTRACT: _ClassVar[ValidationCode]
     BAD_CHANNEL: _ClassVar[ValidationCode]
     EXPIRED_TIMESTAMP: _ClassVar[ValidationCode]
+    BAD_CONFIG_UPDATE: _ClassVar[ValidationCode]
     INVALID_OTHER_REASON: _ClassVar[ValidationCode]
 VALID: ValidationCode
 NIL_ENVELOPE: ValidationCode
@@ -41,6 +42,7 @@ INVALID_ENDORSER_TRANSACTION: ValidationCode
 UNKNOWN_CONTRACT: ValidationCode
 BAD_CHANNEL: ValidationCode
 EXPIRED_TIMESTAMP: ValidationCode
+BAD_CONFIG_UPDATE: ValidationCode
 INVALID_OTHER_REASON: ValidationCode
 
 class Header(_message.Message):
@@ -229,14 +231,16 @@ class BlockData(_message.Message):
     def __init__(self, envelopes: _Optional[_Iterable[bytes]] = ...) -> None: ...
 
 class BlockMetadata(_message.Message):
-    __slots__ = ("orderer", "signature", "validation_codes")
+    __slots__ = ("orderer", "signature", "validation_codes", "last_config")
     ORDERER_FIELD_NUMBER: _ClassVar[int]
     SIGNATURE_FIELD_NUMBER: _ClassVar[int]
     VALIDATION_CODES_FIELD_NUMBER: _ClassVar[int]
+    LAST_CONFIG_FIELD_NUMBER: _ClassVar[int]
     orderer: bytes
     signature: bytes
     validation_codes: _containers.RepeatedScalarFieldContainer[ValidationCode]
-    def __init__(self, orderer: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., validation_codes: _Optional[_Iterable[_Union[ValidationCode, str]]] = ...) -> None: ...
+    last_config: int
+    def __init__(self, orderer: _Optional[bytes] = ..., signature: _Optional[bytes] = ..., validation_codes: _Optional[_Iterable[_Union[ValidationCode, str]]] = ..., last_config: _Optional[int] = ...) -> None: ...
 
 class Block(_message.Message):
     __slots__ = ("header", "data", "metadata")

@@ -23,23 +23,24 @@ _sym_db = _symbol_database.Default()
 
 
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
+from careledger.protos import config_pb2 as careledger_dot_protos_dot_config__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x61reledger/protos/query.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"U\n\x0cQueryRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07\x63reator\x18\x02 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\r\n\x05tx_id\x18\x04 \x01(\t\"T\n\tChainInfo\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x1a\n\x12\x63urrent_block_hash\x18\x02 \x01(\x0c\x12\x1b\n\x13previous_block_hash\x18\x03 \x01(\x0c\"b\n\nCommitInfo\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12\x13\n\x0b\x63ommit_hash\x18\x02 \x01(\x0c\x12\x14\n\x0cstate_digest\x18\x03 \x01(\x0c\x12\x13\n\x0bheader_hash\x18\x04 \x01(\x0c\"\x89\x01\n\x14ProcessedTransaction\x12&\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x14.careledger.Envelope\x12\x33\n\x0fvalidation_code\x18\x02 \x01(\x0e\x32\x1a.careledger.ValidationCode\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x32\xfa\x01\n\x05Query\x12\x39\n\x0cGetChainInfo\x12\x12.careledger.Signed\x1a\x15.careledger.ChainInfo\x12\x31\n\x08GetBlock\x12\x12.careledger.Signed\x1a\x11.careledger.Block\x12\x46\n\x0eGetTransaction\x12\x12.careledger.Signed\x1a .careledger.ProcessedTransaction\x12;\n\rGetCommitInfo\x12\x12.careledger.Signed\x1a\x16.careledger.CommitInfob\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1d\x63\x61reledger/protos/query.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\x1a\x1e\x63\x61reledger/protos/config.proto\"U\n\x0cQueryRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07\x63reator\x18\x02 \x01(\x0c\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x12\r\n\x05tx_id\x18\x04 \x01(\t\"T\n\tChainInfo\x12\x0e\n\x06height\x18\x01 \x01(\x04\x12\x1a\n\x12\x63urrent_block_hash\x18\x02 \x01(\x0c\x12\x1b\n\x13previous_block_hash\x18\x03 \x01(\x0c\"b\n\nCommitInfo\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12\x13\n\x0b\x63ommit_hash\x18\x02 \x01(\x0c\x12\x14\n\x0cstate_digest\x18\x03 \x01(\x0c\x12\x13\n\x0bheader_hash\x18\x04 \x01(\x0c\"\x89\x01\n\x14ProcessedTransaction\x12&\n\x08\x65nvelope\x18\x01 \x01(\x0b\x32\x14.careledger.Envelope\x12\x33\n\x0fvalidation_code\x18\x02 \x01(\x0e\x32\x1a.careledger.ValidationCode\x12\x14\n\x0c\x62lock_number\x18\x03 \x01(\x04\x32\xbd\x02\n\x05Query\x12\x39\n\x0cGetChainInfo\x12\x12.careledger.Signed\x1a\x15.careledger.ChainInfo\x12\x31\n\x08GetBlock\x12\x12.careledger.Signed\x1a\x11.careledger.Block\x12\x46\n\x0eGetTransaction\x12\x12.careledger.Signed\x1a .careledger.ProcessedTransaction\x12;\n\rGetCommitInfo\x12\x12.careledger.Signed\x1a\x16.careledger.CommitInfo\x12\x41\n\x10GetChannelConfig\x12\x12.careledger.Signed\x1a\x19.careledger.ChannelConfigb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'careledger.protos.query_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_QUERYREQUEST']._serialized_start=77
-  _globals['_QUERYREQUEST']._serialized_end=162
-  _globals['_CHAININFO']._serialized_start=164
-  _globals['_CHAININFO']._serialized_end=248
-  _globals['_COMMITINFO']._serialized_start=250
-  _globals['_COMMITINFO']._serialized_end=348
-  _globals['_PROCESSEDTRANSACTION']._serialized_start=351
-  _globals['_PROCESSEDTRANSACTION']._serialized_end=488
-  _globals['_QUERY']._serialized_start=491
-  _globals['_QUERY']._serialized_end=741
+  _globals['_QUERYREQUEST']._serialized_start=109
+  _globals['_QUERYREQUEST']._serialized_end=194
+  _globals['_CHAININFO']._serialized_start=196
+  _globals['_CHAININFO']._serialized_end=280
+  _globals['_COMMITINFO']._serialized_start=282
+  _globals['_COMMITINFO']._serialized_end=380
+  _globals['_PROCESSEDTRANSACTION']._serialized_start=383
+  _globals['_PROCESSEDTRANSACTION']._serialized_end=520
+  _globals['_QUERY']._serialized_start=523
+  _globals['_QUERY']._serialized_end=840
 # @@protoc_insertion_point(module_scope)

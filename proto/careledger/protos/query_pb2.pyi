@@ -1,4 +1,5 @@
 from careledger.protos import common_pb2 as _common_pb2
+from careledger.protos import config_pb2 as _config_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Mapping as _Mapping

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
+from careledger.protos import config_pb2 as careledger_dot_protos_dot_config__pb2
 from careledger.protos import query_pb2 as careledger_dot_protos_dot_query__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -55,6 +56,11 @@ class QueryStub:
                 request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_query__pb2.CommitInfo.FromString,
                 _registered_method=True)
+        self.GetChannelConfig = channel.unary_unary(
+                '/careledger.Query/GetChannelConfig',
+                request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_config__pb2.ChannelConfig.FromString,
+                _registered_method=True)
 
 
 class QueryServicer:
@@ -85,6 +91,13 @@ class QueryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetChannelConfig(self, request, context):
+        """the configuration in force (access.query roles)
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_QueryServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -107,6 +120,11 @@ def add_QueryServicer_to_server(servicer, server):
                     servicer.GetCommitInfo,
                     request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
                     response_serializer=careledger_dot_protos_dot_query__pb2.CommitInfo.SerializeToString,
+            ),
+            'GetChannelConfig': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChannelConfig,
+                    request_deserializer=careledger_dot_protos_dot_common__pb2.Signed.FromString,
+                    response_serializer=careledger_dot_protos_dot_config__pb2.ChannelConfig.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -217,6 +235,33 @@ class Query:
             '/careledger.Query/GetCommitInfo',
             careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
             careledger_dot_protos_dot_query__pb2.CommitInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChannelConfig(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/careledger.Query/GetChannelConfig',
+            careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
+            careledger_dot_protos_dot_config__pb2.ChannelConfig.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,256 @@
+"""The channel configuration rule (channelconfig.py): each refusal, MAJORITY, genesis, revocation."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from careledger.gateway import config as sdkconfig
+from careledger.gateway.identity import Identity, new_private_key_signer
+from careledger.network.identity.certs import IdentitySpec, generate_org
+from careledger.network.identity.errors import UnknownIdentityError
+from careledger.network.identity.membership import serial_hex
+from careledger.network.identity.signing import Signer
+from careledger.network.ledger import channelconfig as cc
+from careledger.protos import common_pb2, config_pb2
+
+MEMBERS = ("hospital", "insurer", "board")
+ORDERER = "orderer"
+
+
+@pytest.fixture(scope="module")
+def crypto(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("crypto")
+    for org in (*MEMBERS, "pharmacy"):
+        generate_org(root, org, [IdentitySpec("admin", "admin"), IdentitySpec("peer0", "peer"),
+                                 IdentitySpec("alice", "client")])
+    generate_org(root, ORDERER, [IdentitySpec("admin", "admin"), IdentitySpec("orderer0", "orderer")])
+    return root
+
+
+def org_message(crypto: Path, org: str, orderer_org: bool = False) -> config_pb2.OrgConfig:
+    peers = [] if orderer_org else [config_pb2.Endpoint(name="peer0", org=org, host="127.0.0.1", port=7051)]
+    return config_pb2.OrgConfig(name=org, ca_cert=(crypto / org / "ca" / "cert.pem").read_bytes(),
+                                peers=peers, orderer_org=orderer_org)
+
+
+def genesis_message(crypto: Path) -> config_pb2.ChannelConfig:
+    return config_pb2.ChannelConfig(
+        channel="healthcare", sequence=0,
+        orgs=[*(org_message(crypto, o) for o in MEMBERS), org_message(crypto, ORDERER, True)],
+        orderers=[config_pb2.Endpoint(name="orderer0", org=ORDERER, host="127.0.0.1", port=7050)],
+        policies=config_pb2.ChannelPolicies(admins="MAJORITY", lifecycle="MAJORITY"),
+        access=config_pb2.AccessConfig(query=["peer", "admin"], block_events=["admin"],
+                                       deliver=["peer", "orderer", "admin"]),
+        batch=config_pb2.BatchConfig(max_tx=500, max_bytes=4_194_304, timeout_ms=100),
+        clock_skew_s=300.0)
+
+
+def signed_by(crypto: Path, update: config_pb2.SignedConfigUpdate,
+              *who: str) -> config_pb2.SignedConfigUpdate:
+    for name in who:
+        org, _, user = name.partition("/")
+        folder = crypto / org / (user or "admin")
+        identity = Identity(org, (folder / "cert.pem").read_bytes())
+        signer = new_private_key_signer((folder / "key.pem").read_bytes())
+        update = sdkconfig.sign_update(update, identity, signer)
+    return update
+
+
+def sigs(update: config_pb2.SignedConfigUpdate) -> list[tuple[bytes, bytes]]:
+    return [(s.endorser, s.signature) for s in update.signatures]
+
+
+@pytest.fixture(scope="module")
+def current(crypto: Path) -> cc.ChannelConfig:
+    return cc.ChannelConfig.of(genesis_message(crypto))
+
+
+def changed(current: cc.ChannelConfig, **batch: int) -> config_pb2.SignedConfigUpdate:
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    for name, value in batch.items():
+        setattr(new.batch, name, value)
+    return sdkconfig.new_update(current.message, new)
+
+
+def test_majority_is_more_than_half_of_the_member_orgs(current: cc.ChannelConfig) -> None:
+    assert current.member_orgs == MEMBERS
+    assert current.orderer_orgs == (ORDERER,)
+    assert str(current.admins) == "OutOf(2, board, hospital, insurer)"
+    assert str(cc.resolve_policy("MAJORITY", ["a", "b", "c", "d"])) == "OutOf(3, a, b, c, d)"
+    assert str(cc.resolve_policy("AND(hospital, board)", MEMBERS)) == "AND(hospital, board)"
+    with pytest.raises(cc.ConfigUpdateError, match="names pharmacy, not member"):
+        cc.resolve_policy("OR(pharmacy, board)", MEMBERS)
+
+
+def test_update_signed_by_a_majority_of_admins_gives_the_new_config(
+        crypto: Path, current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, timeout_ms=250), "hospital", "insurer")
+    new = cc.validate_update(current, update.update, sigs(update))
+    assert (new.sequence, new.batch_timeout_ms) == (1, 250)
+
+
+def test_one_of_three_admins_is_refused_naming_what_is_missing(
+        crypto: Path, current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, timeout_ms=250), "hospital")
+    with pytest.raises(cc.ConfigUpdateError) as err:
+        cc.validate_update(current, update.update, sigs(update))
+    assert err.value.denied
+    assert ("config update 1 has admin signatures of hospital only; the admins policy MAJORITY of "
+            "board, hospital, insurer needs 2") in str(err.value)
+
+
+def test_non_admin_and_orderer_admin_signatures_do_not_count(crypto: Path, current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, timeout_ms=250), "hospital", "insurer/alice", "board/peer0",
+                       "orderer")
+    with pytest.raises(cc.ConfigUpdateError) as err:
+        cc.validate_update(current, update.update, sigs(update))
+    assert "insurer/alice is a client, not an admin" in str(err.value)
+    assert "board/peer0 is a peer, not an admin" in str(err.value)
+    assert "orderer/admin is an admin of orderer, not of a member organisation" in str(err.value)
+
+
+def test_signature_over_other_bytes_or_by_an_outsider_does_not_count(crypto: Path,
+                                                                     current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, timeout_ms=250), "hospital", "pharmacy")
+    other = signed_by(crypto, changed(current, timeout_ms=999), "insurer")
+    forged = [*sigs(update), *sigs(other)]
+    with pytest.raises(cc.ConfigUpdateError, match="hospital only") as err:
+        cc.validate_update(current, update.update, forged)
+    assert "org 'pharmacy' is not a member" in str(err.value)
+    assert "signature does not verify for identity insurer/admin" in str(err.value)
+
+
+def test_admin_certificate_judged_at_the_block_time(crypto: Path, current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, timeout_ms=250), "hospital", "insurer")
+    with pytest.raises(cc.ConfigUpdateError, match="no valid admin signature"):
+        cc.validate_update(current, update.update, sigs(update), at=datetime.now(UTC) + timedelta(days=400))
+
+
+def test_wrong_sequence_and_wrong_channel_are_refused(crypto: Path, current: cc.ChannelConfig) -> None:
+    update = changed(current, timeout_ms=250)
+    stale = config_pb2.ConfigUpdate.FromString(update.update)
+    stale.sequence = stale.config.sequence = 5
+    raw = stale.SerializeToString()
+    follow = r"config update 5 does not follow .*\(sequence 0\).* sequence 1"
+    with pytest.raises(cc.ConfigUpdateError, match=follow):
+        cc.validate_update(current, raw, [])
+    other = config_pb2.ConfigUpdate.FromString(update.update)
+    other.channel = other.config.channel = "billing"
+    with pytest.raises(cc.ConfigUpdateError, match="for channel 'billing'; this channel is 'healthcare'"):
+        cc.validate_update(current, other.SerializeToString(), [])
+    with pytest.raises(cc.ConfigUpdateError, match="does not parse"):
+        cc.validate_update(current, b"\xff\xff", [])
+
+
+def test_malformed_configurations_are_refused(crypto: Path, current: cc.ChannelConfig) -> None:
+    def refused(change: object, match: str) -> None:
+        new = config_pb2.ChannelConfig()
+        new.CopyFrom(current.message)
+        change(new)  # type: ignore[operator]
+        update = signed_by(crypto, sdkconfig.new_update(current.message, new), *MEMBERS)
+        with pytest.raises(cc.ConfigUpdateError, match=match):
+            cc.validate_update(current, update.update, sigs(update))
+
+    def only_orderer(new: config_pb2.ChannelConfig) -> None:
+        kept = [o for o in new.orgs if o.orderer_org]
+        del new.orgs[:]
+        new.orgs.extend(kept)
+
+    def no_orderer_org(new: config_pb2.ChannelConfig) -> None:
+        kept = [o for o in new.orgs if not o.orderer_org]
+        del new.orgs[:]
+        new.orgs.extend(kept)
+
+    refused(only_orderer, "no member organisation.*last one cannot be removed")
+    refused(no_orderer_org, "no ordering organisation")
+    refused(lambda new: new.orgs.append(new.orgs[0]), "hospital appear more than once")
+    refused(lambda new: setattr(new.batch, "max_tx", 0), "max_tx 0 and max_bytes")
+    refused(lambda new: setattr(new, "clock_skew_s", 0), "clock_skew_s 0")
+    refused(lambda new: new.access.deliver.remove("orderer"), "access.deliver must include orderer")
+    refused(lambda new: setattr(new.policies, "admins", "AND(hospital, nobody)"), "names nobody")
+    refused(lambda new: setattr(new.orgs[1], "ca_cert", new.orgs[0].ca_cert), "names org 'hospital'")
+
+
+def test_adding_and_removing_an_org(crypto: Path, current: cc.ChannelConfig) -> None:
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    new.orgs.append(org_message(crypto, "pharmacy"))
+    update = signed_by(crypto, sdkconfig.new_update(current.message, new), "board", "insurer")
+    added = cc.validate_update(current, update.update, sigs(update))
+    pharmacy_client = (crypto / "pharmacy" / "alice" / "cert.pem").read_bytes()
+    assert added.member_membership.identity(pharmacy_client).id == "pharmacy/alice"
+    assert str(added.admins) == "OutOf(3, board, hospital, insurer, pharmacy)"  # MAJORITY of four now
+    with pytest.raises(UnknownIdentityError):
+        current.member_membership.identity(pharmacy_client)
+
+    back = config_pb2.ChannelConfig()
+    back.CopyFrom(added.message)
+    del back.orgs[:]
+    back.orgs.extend(o for o in added.message.orgs if o.name != "pharmacy")
+    removal = signed_by(crypto, sdkconfig.new_update(added.message, back), "board", "insurer")
+    with pytest.raises(cc.ConfigUpdateError, match="needs 3"):  # judged by the config in force
+        cc.validate_update(added, removal.update, sigs(removal))
+    removal = signed_by(crypto, removal, "pharmacy")
+    removed = cc.validate_update(added, removal.update, sigs(removal))
+    with pytest.raises(UnknownIdentityError, match="pharmacy"):
+        removed.member_membership.identity(pharmacy_client)
+
+
+def test_the_ordering_org_cannot_be_removed(crypto: Path, current: cc.ChannelConfig) -> None:
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    new.orgs.append(org_message(crypto, "pharmacy", orderer_org=True))
+    new.orgs[3].orderer_org = False
+    del new.orderers[:]
+    new.orderers.add(name="orderer0", org="pharmacy", host="127.0.0.1", port=7050)
+    update = signed_by(crypto, sdkconfig.new_update(current.message, new), *MEMBERS)
+    with pytest.raises(cc.ConfigUpdateError, match="removes ordering organisation orderer"):
+        cc.validate_update(current, update.update, sigs(update))
+
+
+def test_revoked_serials_refuse_that_certificate(crypto: Path, current: cc.ChannelConfig) -> None:
+    from cryptography import x509
+
+    alice_pem = (crypto / "hospital" / "alice" / "cert.pem").read_bytes()
+    serial = serial_hex(x509.load_pem_x509_certificate(alice_pem))
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    new.orgs[0].revoked_serials.append(serial)
+    update = signed_by(crypto, sdkconfig.new_update(current.message, new), "hospital", "board")
+    revoked = cc.validate_update(current, update.update, sigs(update))
+    for membership in (revoked.membership, revoked.member_membership):
+        with pytest.raises(UnknownIdentityError, match=f"hospital/alice \\(serial {serial}\\) was revoked"):
+            membership.identity(alice_pem)
+    assert current.member_membership.identity(alice_pem).id == "hospital/alice"
+
+
+def test_genesis_is_signed_under_its_own_admins_policy(crypto: Path) -> None:
+    message = genesis_message(crypto)
+    unsigned = config_pb2.SignedConfigUpdate(update=config_pb2.ConfigUpdate(
+        channel="healthcare", sequence=0, config=message).SerializeToString())
+    with pytest.raises(cc.ConfigUpdateError, match="no valid admin signature"):
+        cc.validate_genesis(unsigned.update, [])
+    signed = signed_by(crypto, unsigned, *MEMBERS)
+    assert cc.validate_genesis(signed.update, sigs(signed)).sequence == 0
+
+
+def test_config_transaction_round_trip(crypto: Path, current: cc.ChannelConfig) -> None:
+    update = signed_by(crypto, changed(current, max_tx=10), "hospital", "insurer")
+    folder = crypto / "hospital" / "admin"
+    envelope = sdkconfig.config_envelope(update, Identity("hospital", (folder / "cert.pem").read_bytes()),
+                                         new_private_key_signer((folder / "key.pem").read_bytes()))
+    tx = cc.config_tx_of(envelope.SerializeToString())
+    assert tx is not None and tx.update.sequence == 1
+    assert cc.validate_update(current, tx.update_bytes, tx.signatures).batch_max_tx == 10
+    block = common_pb2.Block()
+    block.data.envelopes.append(envelope.SerializeToString())
+    assert cc.block_config_tx(block) is not None
+    block.data.envelopes.append(envelope.SerializeToString())
+    assert cc.block_config_tx(block) is None  # a config transaction is alone in its block
+    creator = Signer.from_dir(folder)
+    assert creator.cert_pem == common_pb2.Proposal.FromString(
+        common_pb2.Transaction.FromString(envelope.payload).proposal).header.creator
