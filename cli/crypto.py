@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import secrets
 from pathlib import Path
 
 import click
@@ -11,17 +9,9 @@ import click
 from careledger.cli.common import dir_option, emit, json_option
 from careledger.cli.errors import cli_error
 from careledger.network.config import ConfigError, Layout, NetworkConfig
-from careledger.network.identity.certs import IdentitySpec, issue_identity
+from careledger.network.identity.certs import PSEUDONYM, IdentitySpec, issue_identity, new_pseudonym
 from careledger.network.identity.errors import IdentityError
 from careledger.network.local.launcher import generate_crypto
-
-# A patient's identity name is their id on the ledger: a pseudonym, never a name (issue 10).
-PSEUDONYM = re.compile(r"pt-[a-z0-9]{8,32}")
-
-
-def new_pseudonym() -> str:
-    """A fresh patient pseudonym: pt- and 12 random hex digits."""
-    return f"pt-{secrets.token_hex(6)}"
 
 
 @click.group()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
+import secrets
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -28,7 +30,13 @@ ATTRIBUTES_OID = x509.ObjectIdentifier("1.3.6.1.4.1.99999.1.1")
 
 ROLES = frozenset({"admin", "peer", "orderer", "client"})
 NODE_ROLES = frozenset({"peer", "orderer"})
+# A certificate that only serves TLS (the CA service's): Membership accepts only ROLES as signers, so
+# such a certificate can never sign a transaction.
+TLS_ROLE = "tls"
 NODE_HOSTS = ("localhost", "127.0.0.1")
+
+# A patient's identity name is their id on the ledger: a pseudonym, never a name (issue 10).
+PSEUDONYM = re.compile(r"pt-[a-z0-9]{8,32}")
 
 CA_VALIDITY = timedelta(days=3650)
 LEAF_VALIDITY = timedelta(days=365)
@@ -88,7 +96,7 @@ def generate_ca(crypto_dir: Path, org: str) -> Path:
         .add_extension(ski, critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_pair(ca_dir, key, cert)
+    write_pair(ca_dir, key, cert)
     return ca_dir
 
 
@@ -102,27 +110,43 @@ def issue_identity(
     overwrite: bool = False,
 ) -> Path:
     """Issue `spec` from the org's CA into `<crypto_dir>/<org>/<name>` and return that folder."""
-    _check_name("org", org)
-    _check_name("identity name", spec.name)
-    if spec.name == CA_DIR:
-        raise IdentityError(f"identity name {CA_DIR!r} is reserved for the CA of org {org!r}")
-    if spec.role not in ROLES:
-        raise IdentityError(
-            f"identity {org}/{spec.name}: role {spec.role!r} is not one of {sorted(ROLES)}"
-        )
+    check_spec(org, spec)
     identity_dir = Path(crypto_dir) / org / spec.name
     if not overwrite and _has_pair(identity_dir):
         raise IdentityExistsError(
             f"identity {org}/{spec.name} already exists in {identity_dir}; pass overwrite=True "
             "to reissue it"
         )
-    ca_cert, ca_key = _load_ca(Path(crypto_dir) / org / CA_DIR, org)
+    ca = load_ca(crypto_dir, org)
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = issue_certificate(ca, org, spec, key.public_key(), not_before=not_before, not_after=not_after)
+    write_pair(identity_dir, key, cert)
+    return identity_dir
+
+
+def issue_certificate(
+    ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey],
+    org: str,
+    spec: IdentitySpec,
+    public_key: object,
+    *,
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> x509.Certificate:
+    """Sign `spec`'s certificate over a public key made elsewhere (a CSR's, so that a key never
+    leaves its owner); `ca` is load_ca's pair. issue_identity uses it for keys it makes itself."""
+    check_spec(org, spec)
+    if not isinstance(public_key, ec.EllipticCurvePublicKey) or not isinstance(
+        public_key.curve, ec.SECP256R1
+    ):
+        raise IdentityError(
+            f"identity {org}/{spec.name}: the key is not ECDSA P-256, the only kind the ledger verifies"
+        )
+    ca_cert, ca_key = ca
     start = not_before or datetime.now(UTC) - BACKDATE
     end = not_after or start + LEAF_VALIDITY
     if end <= start:
         raise IdentityError(f"identity {org}/{spec.name}: not_after {end} is not after {start}")
-
-    key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, spec.name),
@@ -131,11 +155,11 @@ def issue_identity(
         ]
     )
     ca_ski = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (
+    return (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
+        .public_key(public_key)
         .serial_number(x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
@@ -157,8 +181,23 @@ def issue_identity(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write_pair(identity_dir, key, cert)
-    return identity_dir
+
+
+def load_ca(crypto_dir: Path, org: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """The certificate and key of `org`'s CA under `<crypto_dir>/<org>/ca`."""
+    return _load_ca(Path(crypto_dir) / org / CA_DIR, org)
+
+
+def check_spec(org: str, spec: IdentitySpec) -> None:
+    """Refuse a spec whose names could not be folders or whose role is unknown, before issuing."""
+    _check_name("org", org)
+    _check_name("identity name", spec.name)
+    if spec.name == CA_DIR:
+        raise IdentityError(f"identity name {CA_DIR!r} is reserved for the CA of org {org!r}")
+    if spec.role not in ROLES | {TLS_ROLE}:
+        raise IdentityError(
+            f"identity {org}/{spec.name}: role {spec.role!r} is not one of {sorted(ROLES)}"
+        )
 
 
 def encode_attributes(attributes: Mapping[str, str]) -> bytes:
@@ -169,8 +208,9 @@ def encode_attributes(attributes: Mapping[str, str]) -> bytes:
     return json.dumps(dict(attributes), sort_keys=True, separators=(",", ":")).encode()
 
 
-def certificate_attributes(cert: x509.Certificate) -> dict[str, str]:
-    """The attributes a certificate carries; empty when it has no attribute extension."""
+def certificate_attributes(cert: x509.Certificate | x509.CertificateSigningRequest) -> dict[str, str]:
+    """The attributes a certificate carries (or a CSR asks for); empty when it has no attribute
+    extension."""
     try:
         ext = cert.extensions.get_extension_for_oid(ATTRIBUTES_OID)
     except x509.ExtensionNotFound:
@@ -191,6 +231,11 @@ def certificate_attributes(cert: x509.Certificate) -> dict[str, str]:
             f"attribute extension of {cert.subject.rfc4514_string()} is not a str->str object"
         )
     return attributes
+
+
+def new_pseudonym() -> str:
+    """A fresh patient pseudonym: pt- and 12 random hex digits."""
+    return f"pt-{secrets.token_hex(6)}"
 
 
 def _sans(spec: IdentitySpec) -> list[x509.GeneralName]:
@@ -240,8 +285,9 @@ def _load_ca(ca_dir: Path, org: str) -> tuple[x509.Certificate, ec.EllipticCurve
     return cert, load_private_key((ca_dir / KEY_FILE).read_bytes())
 
 
-def _write_pair(folder: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
-    """Write key then certificate, each atomically, so a crash never leaves a half-written file."""
+def write_pair(folder: Path, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> None:
+    """Write key (mode 0600) then certificate, each atomically, so a crash never leaves a
+    half-written file; the layout of an identity folder (cert.pem, key.pem)."""
     folder.mkdir(parents=True, exist_ok=True)
     key_pem = key.private_bytes(
         serialization.Encoding.PEM,

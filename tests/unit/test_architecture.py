@@ -37,6 +37,10 @@ MAY_IMPORT: dict[str, set[str]] = {
         "careledger.protos", "careledger.network.identity", "careledger.network.config",
         "careledger.network.ledger", "careledger.network.node",
     },
+    "careledger.network.ca": {
+        "careledger.protos", "careledger.network.identity", "careledger.network.config",
+        "careledger.network.ledger", "careledger.network.node",
+    },
     "careledger.network.tools": {
         "careledger.protos", "careledger.chaincode", "careledger.network.identity",
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
@@ -52,7 +56,7 @@ MAY_IMPORT: dict[str, set[str]] = {
         "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.network.identity",
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
         "careledger.network.peer", "careledger.network.orderer", "careledger.network.tools",
-        "careledger.network.local",
+        "careledger.network.local", "careledger.network.ca",
     },
 }
 

@@ -1,0 +1,213 @@
+"""The CA service in-process over real TLS gRPC: register, enrol, reenrol, revoke, CRL, list, and
+its state surviving a restart (issue 13)."""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from careledger.gateway import Identity
+from careledger.gateway.ca import CAClient, new_key, write_identity
+from careledger.gateway.identity import new_private_key_signer
+from careledger.network.ca import registrar
+from careledger.network.ca.server import free_port, tls_identity
+from careledger.network.ca.service import CAService
+from careledger.network.ca.store import CAStore
+from careledger.network.config import Layout
+from careledger.network.identity.certs import (
+    PSEUDONYM,
+    IdentitySpec,
+    certificate_attributes,
+    generate_org,
+    load_ca,
+)
+from careledger.network.identity.membership import Membership
+from careledger.network.identity.signing import Signer
+from careledger.network.node.grpcutil import new_server
+from careledger.protos import ca_pb2_grpc
+
+ORG = "hospital"
+FRONT_DESK = {"registrar_roles": "client", "registrar_attrs": "role=patient"}
+
+
+@dataclass
+class RunningCA:
+    """A CA service on a free port of this process, and what it needs to be restarted."""
+
+    layout: Layout
+    address: str
+    server: grpc.Server
+    store: CAStore
+
+    def client(self, who: str | None = None) -> CAClient:
+        """A client signing as crypto/hospital/WHO (None: an enrolling person, no identity)."""
+        root = self.layout.ca_cert(ORG).read_bytes()
+        if who is None:
+            return CAClient(self.address, root)
+        return signed_client(self.address, root, self.layout.identity_dir(ORG, who))
+
+    def stop(self) -> None:
+        self.server.stop(None).wait()
+        self.store.close()
+
+
+def signed_client(address: str, root: bytes, folder: Path) -> CAClient:
+    identity = Identity(ORG, (folder / "cert.pem").read_bytes())
+    return CAClient(address, root, identity=identity,
+                    signer=new_private_key_signer((folder / "key.pem").read_bytes()))
+
+
+def start_ca(layout: Layout) -> RunningCA:
+    store = CAStore(layout.data / "ca" / ORG / "ca.sqlite")
+    port = free_port("127.0.0.1")
+    server, _ = new_server(tls_identity(layout, ORG, "127.0.0.1"), None, f"127.0.0.1:{port}", 1 << 20,
+                           workers=4, max_streams=1)
+    ca_pb2_grpc.add_CertificateAuthorityServicer_to_server(
+        CAService(ORG, load_ca(layout.crypto, ORG), store), server)
+    server.start()
+    return RunningCA(layout, f"127.0.0.1:{port}", server, store)
+
+
+@pytest.fixture()
+def layout(tmp_path: Path) -> Layout:
+    layout = Layout(tmp_path)
+    generate_org(layout.crypto, ORG, [
+        IdentitySpec("admin", "admin"),
+        IdentitySpec("frontdesk", "client", FRONT_DESK),
+        IdentitySpec("nurse", "client", {"role": "nurse"}),
+    ])
+    return layout
+
+
+@pytest.fixture()
+def ca(layout: Layout) -> Iterator[RunningCA]:
+    running = start_ca(layout)
+    yield running
+    running.stop()
+
+
+def enrol(ca: RunningCA, name: str, secret: str, folder: Path) -> Signer:
+    key = new_key()
+    with ca.client() as person:
+        write_identity(folder, key, person.enroll(name, secret, key))
+    return Signer.from_dir(folder)
+
+
+def test_a_patient_registered_by_the_front_desk_enrols_with_a_key_made_on_their_side(
+    ca: RunningCA, tmp_path: Path
+) -> None:
+    with ca.client("frontdesk") as desk:
+        registered = desk.register(role="client", attributes={"role": "patient"})
+    assert PSEUDONYM.fullmatch(registered.name), "the CA names a patient by a pseudonym"
+    folder = tmp_path / "phone" / registered.name
+    signer = enrol(ca, registered.name, registered.secret, folder)
+
+    assert stat.S_IMODE((folder / "key.pem").stat().st_mode) == 0o600
+    assert stat.S_IMODE((folder / "cert.pem").stat().st_mode) == 0o644
+    identity = Membership.from_crypto_dir(ca.layout.crypto).verify(
+        signer.cert_pem, b"consent", signer.sign(b"consent"))
+    assert (identity.id, identity.role, dict(identity.attributes)) == (
+        f"{ORG}/{registered.name}", "client", {"role": "patient"})
+    # the CA keeps the secret's hash only: the secret is nowhere in its files
+    data = b"".join(p.read_bytes() for p in (ca.layout.data / "ca" / ORG).glob("ca.sqlite*"))
+    assert registered.secret.encode() not in data
+    with ca.client("admin") as admin:
+        (listed,) = [r for r in admin.list() if r.name == registered.name]
+    assert (listed.state, listed.registered_by, len(listed.certificates)) == (
+        "enrolled", f"{ORG}/frontdesk", 1)
+
+
+def test_reenrol_gives_a_new_certificate_for_a_new_key_with_the_same_name_role_and_attributes(
+    ca: RunningCA, tmp_path: Path
+) -> None:
+    with ca.client("admin") as admin:
+        registered = admin.register("drwho", "client", {"role": "practitioner", "license": "MD-9"})
+    old = enrol(ca, "drwho", registered.secret, tmp_path / "drwho")
+    key = new_key()
+    with signed_client(ca.address, ca.layout.ca_cert(ORG).read_bytes(), tmp_path / "drwho") as me:
+        renewed = me.reenroll(key)
+    cert = x509.load_pem_x509_certificate(renewed.certificate)
+    assert cert.public_key() == key.public_key()
+    assert cert.serial_number != x509.load_pem_x509_certificate(old.cert_pem).serial_number
+    assert certificate_attributes(cert) == {"role": "practitioner", "license": "MD-9"}
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)[0].value == "client"
+
+
+def test_revoked_serials_are_in_the_crl_the_org_ca_signs_with_their_reason(
+    ca: RunningCA, tmp_path: Path
+) -> None:
+    with ca.client("admin") as admin:
+        registered = admin.register("drlost", "client", {"role": "practitioner"})
+        signer = enrol(ca, "drlost", registered.secret, tmp_path / "drlost")
+        serial = x509.load_pem_x509_certificate(signer.cert_pem).serial_number
+        revocation = admin.revoke(name="drlost", reason="keyCompromise")
+        assert [r.serial for r in revocation.revoked] == [format(serial, "x")]
+        again = admin.revoke(name="drlost", reason="keyCompromise")
+        assert again.revoked == [], "a revoked certificate is not revoked twice"
+        # a certificate issued outside the service (`crypto issue`) is revoked by its PEM
+        nurse = (ca.layout.identity_dir(ORG, "nurse") / "cert.pem").read_bytes()
+        admin.revoke(certificate=nurse, reason="affiliationChanged")
+    with ca.client() as anyone:
+        crl = x509.load_pem_x509_crl(anyone.crl())
+    ca_cert = x509.load_pem_x509_certificate(ca.layout.ca_cert(ORG).read_bytes())
+    assert crl.is_signature_valid(ca_cert.public_key())  # type: ignore[arg-type]
+    assert crl.issuer == ca_cert.subject
+    entry = crl.get_revoked_certificate_by_serial_number(serial)
+    assert entry is not None
+    assert entry.extensions.get_extension_for_class(x509.CRLReason).value.reason == (
+        x509.ReasonFlags.key_compromise)
+    nurse_serial = x509.load_pem_x509_certificate(nurse).serial_number
+    assert crl.get_revoked_certificate_by_serial_number(nurse_serial) is not None
+
+
+def test_registrations_secrets_and_revocations_survive_a_restart(layout: Layout, tmp_path: Path) -> None:
+    first = start_ca(layout)
+    try:
+        with first.client("admin") as admin:
+            used = admin.register("p1", "client")
+            unused = admin.register("p2", "client")
+        enrol(first, "p1", used.secret, tmp_path / "p1")
+        with first.client("admin") as admin:
+            admin.revoke(name="p1", reason="cessationOfOperation")
+    finally:
+        first.stop()
+    second = start_ca(layout)
+    try:
+        with second.client() as person, pytest.raises(Exception, match="already used"):
+            person.enroll("p1", used.secret, new_key())
+        enrol(second, "p2", unused.secret, tmp_path / "p2")
+        with second.client() as anyone:
+            crl = x509.load_pem_x509_crl(anyone.crl())
+        assert len(list(crl)) == 1
+    finally:
+        second.stop()
+    with sqlite3.connect(layout.data / "ca" / ORG / "ca.sqlite") as db:
+        states = dict(db.execute("SELECT name, state FROM registrations"))
+    assert states == {"p1": "revoked", "p2": "enrolled"}
+
+
+@pytest.mark.parametrize(("caller_role", "attrs", "role", "granted", "allowed"), [
+    ("admin", {}, "admin", {"anything": "goes"}, True),
+    ("client", FRONT_DESK, "client", {"role": "patient"}, True),
+    ("client", FRONT_DESK, "client", {"role": "practitioner"}, False),
+    ("client", FRONT_DESK, "peer", {}, False),
+    ("client", {}, "client", {}, False),
+    ("client", {"registrar_roles": "client,peer", "registrar_attrs": "license"}, "peer",
+     {"license": "any value"}, True),
+    ("client", FRONT_DESK, "client", {"registrar_roles": "client"}, True),
+    ("client", FRONT_DESK, "client", {"registrar_roles": "client,admin"}, False),
+    ("admin", {}, "orderer", {}, False),
+])
+def test_a_registrar_grants_only_what_its_own_certificate_lists(
+    caller_role: str, attrs: dict[str, str], role: str, granted: dict[str, str], allowed: bool
+) -> None:
+    why = registrar.refusal("hospital/x", caller_role, attrs, role, granted)
+    assert (why is None) == allowed, why
