@@ -109,6 +109,17 @@ def progress(as_json: bool) -> Callable[[str], None]:
     return lambda message: click.echo(message, err=True)
 
 
+def parse_attributes(attrs: tuple[str, ...]) -> dict[str, str]:
+    """--attr KEY=VALUE options as a mapping."""
+    attributes = {}
+    for a in attrs:
+        key, sep, value = a.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{a!r} is not KEY=VALUE", param_hint="--attr")
+        attributes[key] = value
+    return attributes
+
+
 def split_who(who: str) -> tuple[str, str]:
     org, _, user = who.partition(":")
     return org, user or "admin"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from careledger.cli.common import dir_option, emit, json_option
+from careledger.cli.common import dir_option, emit, json_option, parse_attributes
 from careledger.cli.errors import cli_error
 from careledger.network.config import ConfigError, Layout, NetworkConfig
 from careledger.network.identity.certs import PSEUDONYM, IdentitySpec, issue_identity, new_pseudonym
@@ -51,12 +51,7 @@ def issue(directory: Path, org: str, name: str, role: str, attrs: tuple[str, ...
     digits), never a name: leave NAME out and one is made. Keep the link to the person in the
     hospital's own records, off the ledger.
     """
-    attributes = {}
-    for a in attrs:
-        key, sep, value = a.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{a!r} is not KEY=VALUE", param_hint="--attr")
-        attributes[key] = value
+    attributes = parse_attributes(attrs)
     if attributes.get("role") == "patient":
         name = name or new_pseudonym()
         if not PSEUDONYM.fullmatch(name):

@@ -13,6 +13,7 @@ from careledger.cli.demo import demo
 from careledger.cli.errors import REPORTED, cli_error
 from careledger.cli.events import blocks, events
 from careledger.cli.explorer import explorer
+from careledger.cli.identity import ca, identity
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
 from careledger.cli.node import node
@@ -52,5 +53,6 @@ def cli() -> None:
     """
 
 
-for command in (network, node, crypto, tx, ledger, events, blocks, explorer, records, credentials, demo):
+for command in (network, node, crypto, ca, identity, tx, ledger, events, blocks, explorer, records,
+                credentials, demo):
     cli.add_command(command)

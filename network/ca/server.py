@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> None:
                         format=f"%(asctime)s %(levelname)s ca.{args.org} %(name)s: %(message)s")
     layout = Layout(args.dir.resolve())
     data = ca_data_dir(layout, args.org)
+    (data / ENDPOINT_FILE).unlink(missing_ok=True)  # whoever waits for it must not find the last run's
     store = CAStore(data / "ca.sqlite")
     service = CAService(args.org, load_ca(layout.crypto, args.org), store)
     address = f"{args.host}:{args.port or free_port(args.host)}"

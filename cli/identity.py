@@ -1,0 +1,227 @@
+"""`careledger ca serve` and `careledger identity register|enroll|reenroll|revoke|list|crl`.
+
+The identity commands talk to an organisation's running CA service (its address from --ca, else
+from data/ca/ORG/endpoint, which `ca serve` writes) over TLS trusting the org's CA certificate.
+Signed calls sign as --as ORG[:USER]; enrol writes crypto/ORG/NAME, the folder --as reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+from cryptography import x509
+
+from careledger.cli.common import CliError, dir_option, emit, json_option, parse_attributes, split_who
+from careledger.cli.errors import cli_error
+from careledger.gateway import Identity
+from careledger.gateway.ca import CAClient, new_key, write_identity
+from careledger.gateway.identity import new_private_key_signer
+from careledger.network.ca import server as ca_server
+from careledger.network.ca.service import REASONS
+from careledger.network.config import Layout
+from careledger.network.identity.certs import CERT_FILE, KEY_FILE
+
+
+@click.group()
+def ca() -> None:
+    """Run an organisation's CA service (enrolment of people and nodes)."""
+
+
+@ca.command()
+@dir_option
+@click.option("--org", required=True, help="The organisation whose CA key (crypto/ORG/ca) it holds.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=ca_server.DEFAULT_PORT, show_default=True,
+              help="Port; 0 picks a free one (written to data/ca/ORG/endpoint).")
+@json_option
+def serve(directory: Path, org: str, host: str, port: int, as_json: bool) -> None:
+    """Serve ORG's CA over TLS in the foreground until SIGTERM; state in data/ca/ORG."""
+    layout = Layout(directory.resolve())
+    if not layout.ca_cert(org).is_file():
+        raise CliError(f"no CA of org {org!r} in {layout.crypto}; run `careledger crypto generate` "
+                       "or `network up` first", "CRYPTO")
+    state = ca_server.ca_data_dir(layout, org)
+    emit(as_json, {"org": org, "host": host, "port": port, "state": str(state)},
+         f"serving the CA of {org} on {host}:{port or '(a free port)'}, state in {state} (logs on "
+         "stderr; SIGTERM stops it)")
+    ca_server.main(["--dir", str(layout.root), "--org", org, "--host", host, "--port", str(port)])
+
+
+@click.group()
+def identity() -> None:
+    """Register, enrol, reenrol and revoke identities at an organisation's CA service."""
+
+
+def _ca_option(fn: click.decorators.FC) -> click.decorators.FC:
+    return click.option("--ca", "address", default="", metavar="HOST:PORT",
+                        help="The CA service (default: the one `ca serve` runs for the org here).")(fn)
+
+
+def _client(directory: Path, org: str, address: str, who: str | None = None) -> CAClient:
+    """A CA client for ORG, signing as `who` (ORG[:USER]) when given."""
+    layout = Layout(directory.resolve())
+    address = address or ca_server.endpoint(layout, org)
+    if not address:
+        raise CliError(f"no CA service known for org {org!r}: start one with `careledger ca serve --org "
+                       f"{org} --dir {directory}` or pass --ca HOST:PORT", "NO_NETWORK")
+    try:
+        root = layout.ca_cert(org).read_bytes()
+    except OSError as exc:
+        raise CliError(f"no CA certificate of org {org!r} at {layout.ca_cert(org)}", "CRYPTO") from exc
+    if who is None:
+        return CAClient(address, root)
+    who_org, user = split_who(who)
+    if who_org != org:
+        raise CliError(f"--as {who} is not of org {org!r}: the CA of {org} answers its own identities",
+                       "USAGE")
+    folder = layout.identity_dir(who_org, user)
+    try:
+        cert, key = (folder / CERT_FILE).read_bytes(), (folder / KEY_FILE).read_bytes()
+    except OSError as exc:
+        raise CliError(f"no identity {who} in {folder}: {exc}", "CRYPTO") from exc
+    return CAClient(address, root, identity=Identity(org, cert), signer=new_private_key_signer(key))
+
+
+@contextmanager
+def _calling(client: CAClient) -> Iterator[CAClient]:
+    """The client, closed afterwards, with its refusals as CLI errors."""
+    with client:
+        try:
+            yield client
+        except Exception as exc:  # CAError and what the SDK raises for bad input
+            raise cli_error(exc) from exc
+
+
+def _org_of(who: str) -> str:
+    return split_who(who)[0]
+
+
+@identity.command()
+@dir_option
+@click.argument("name", required=False, default="")
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
+              help="The registrar (an org admin, or an identity with registrar_roles).")
+@click.option("--role", default="client", show_default=True, type=click.Choice(["client", "peer", "admin"]))
+@click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
+              help="Attribute carried in the certificate, e.g. role=patient (repeatable).")
+@_ca_option
+@json_option
+def register(directory: Path, name: str, who: str, role: str, attrs: tuple[str, ...], address: str,
+             as_json: bool) -> None:
+    """Register NAME at the CA of --as's org and print its one-time enrolment secret.
+
+    Leave NAME out for a patient (--attr role=patient): the CA makes a pseudonym. Hand the name and
+    secret to the person; the secret works once.
+    """
+    org = _org_of(who)
+    with _calling(_client(directory, org, address, who)) as client:
+        registered = client.register(name, role, parse_attributes(attrs))
+    emit(as_json, {"org": org, "name": registered.name, "secret": registered.secret},
+         f"registered {org}/{registered.name}; enrolment secret (works once): {registered.secret}")
+
+
+@identity.command()
+@dir_option
+@click.argument("name")
+@click.option("--org", default="hospital", show_default=True)
+@click.option("--secret", required=True, prompt=True, hide_input=True, help="The one-time secret.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Identity folder to write (default: crypto/ORG/NAME, what --as ORG:NAME reads).")
+@_ca_option
+@json_option
+def enroll(directory: Path, name: str, org: str, secret: str, out: Path | None, address: str,
+           as_json: bool) -> None:
+    """Make a key here, send only a CSR with the secret, and write key.pem (0600) and cert.pem."""
+    folder = out or Layout(directory.resolve()).identity_dir(org, name)
+    if (folder / CERT_FILE).exists():
+        raise CliError(f"{folder} already holds an identity; pass another --out, or reenroll it",
+                       "ALREADY_EXISTS")
+    key = new_key()
+    with _calling(_client(directory, org, address)) as client:
+        enrolment = client.enroll(name, secret, key)
+    write_identity(folder, key, enrolment)
+    emit(as_json, {"org": org, "name": name, "serial": enrolment.serial, "path": str(folder)},
+         f"enrolled {org}/{name} (serial {enrolment.serial}) in {folder}")
+
+
+@identity.command()
+@dir_option
+@click.option("--as", "who", required=True, metavar="ORG:USER", help="The identity to renew.")
+@_ca_option
+@json_option
+def reenroll(directory: Path, who: str, address: str, as_json: bool) -> None:
+    """Renew --as's certificate for a new key, signed for by its current one; replaces its files."""
+    org, user = split_who(who)
+    key = new_key()
+    with _calling(_client(directory, org, address, who)) as client:
+        enrolment = client.reenroll(key)
+    folder = write_identity(Layout(directory.resolve()).identity_dir(org, user), key, enrolment)
+    emit(as_json, {"org": org, "name": user, "serial": enrolment.serial, "path": str(folder)},
+         f"reenrolled {org}/{user} (serial {enrolment.serial}) in {folder}")
+
+
+@identity.command()
+@dir_option
+@click.argument("name", required=False, default="")
+@click.option("--serial", "serials", multiple=True, metavar="HEX", help="Revoke this certificate.")
+@click.option("--cert", "cert_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Revoke this PEM certificate (e.g. one `crypto issue` made).")
+@click.option("--reason", default="unspecified", show_default=True, type=click.Choice(sorted(REASONS)),
+              help="RFC 5280 reason.")
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
+              help="An admin of the org.")
+@_ca_option
+@json_option
+def revoke(directory: Path, name: str, serials: tuple[str, ...], cert_file: Path | None, reason: str,
+           who: str, address: str, as_json: bool) -> None:
+    """Revoke every certificate of registration NAME (it can no longer reenrol), or --serial/--cert."""
+    org = _org_of(who)
+    if not (name or serials or cert_file):
+        raise click.UsageError("name a registration, a --serial or a --cert to revoke")
+    certificate = cert_file.read_bytes() if cert_file else b""
+    with _calling(_client(directory, org, address, who)) as client:
+        revocation = client.revoke(name=name, serials=serials, certificate=certificate, reason=reason)
+    crl = x509.load_pem_x509_crl(revocation.crl)
+    emit(as_json, {"org": org, "revoked": [asdict(r) for r in revocation.revoked],
+                   "crl_entries": len(list(crl))},
+         lambda: "\n".join([f"revoked {org}/{r.name} serial {r.serial} ({r.reason})"
+                            for r in revocation.revoked] or ["nothing newly revoked"])
+         + f"\nthe CRL of {org} now lists {len(list(crl))} certificate(s)")
+
+
+@identity.command(name="list")
+@dir_option
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
+              help="An admin of the org.")
+@_ca_option
+@json_option
+def list_(directory: Path, who: str, address: str, as_json: bool) -> None:
+    """The registrations at the CA of --as's org, with their certificates."""
+    with _calling(_client(directory, _org_of(who), address, who)) as client:
+        registrations = client.list()
+    emit(as_json, [asdict(r) for r in registrations],
+         lambda: "\n".join(f"{r.name}\t{r.role}\t{r.state}\t{r.attributes}\tby {r.registered_by}\t"
+                           f"{len(r.certificates)} certificate(s)" for r in registrations)
+         or "no registrations")
+
+
+@identity.command()
+@dir_option
+@click.option("--org", default="hospital", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the PEM CRL here (default: stdout).")
+@_ca_option
+@json_option
+def crl(directory: Path, org: str, out: Path | None, address: str, as_json: bool) -> None:
+    """The org's certificate revocation list, signed by its CA (no identity needed)."""
+    with _calling(_client(directory, org, address)) as client:
+        pem = client.crl()
+    revoked = [format(r.serial_number, "x") for r in x509.load_pem_x509_crl(pem)]
+    if out is not None:
+        out.write_bytes(pem)
+    emit(as_json, {"org": org, "revoked_serials": revoked, "path": str(out) if out else None},
+         f"wrote the CRL of {org} ({len(revoked)} revoked) to {out}" if out else pem.decode().rstrip())
