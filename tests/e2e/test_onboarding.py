@@ -1,0 +1,138 @@
+"""The onboarding story through the real network and a real CA process (issue 13).
+
+`careledger ca serve` runs for hospital; its admin registers a front-desk registrar, who registers a
+patient; the patient enrols with a key made on their own side (the SDK) and grants consent; a
+practitioner is registered, enrolled and licensed, and reads under that consent (audited); the
+practitioner's key is reported stolen and hospital revokes it at its CA: the CRL lists it, the CA
+refuses it, and the audit entries it signed before still verify.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from cryptography import x509
+from healthcare import FAR_AHEAD, LONG_AGO, RITA, Ledger, new_category, new_id, register_record
+
+from careledger.gateway import Identity
+from careledger.gateway.ca import CAClient, CAError, new_key, write_identity
+from careledger.gateway.identity import new_private_key_signer
+from careledger.network.ca.server import ca_data_dir, endpoint
+from careledger.network.local.testing import LocalNetwork
+
+pytest_plugins = ("healthcare",)
+
+ORG = "hospital"
+
+
+def careledger(net: LocalNetwork, *args: str) -> dict:
+    """Run the careledger CLI against the network with --json; its JSON answer (exit 0 asserted)."""
+    done = subprocess.run([sys.executable, "-m", "careledger.cli", *args, "--dir", str(net.directory),
+                           "--json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, f"careledger {' '.join(args)}: {done.stdout}{done.stderr}"
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def hospital_ca(net: LocalNetwork) -> Iterator[str]:
+    """`careledger ca serve --org hospital` as its own process; its address."""
+    log = (net.layout.logs / "ca.hospital.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "careledger.cli", "ca", "serve", "--org", ORG,
+                                "--dir", str(net.directory), "--port", "0"],
+                               stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while not endpoint(net.layout, ORG):
+            assert process.poll() is None, f"ca serve exited {process.returncode}; see {log.name}"
+            assert time.monotonic() < deadline, f"ca serve never wrote {ca_data_dir(net.layout, ORG)}"
+            time.sleep(0.1)
+        address = endpoint(net.layout, ORG)
+        with CAClient(address, net.layout.ca_cert(ORG).read_bytes()) as anyone:
+            anyone.crl()  # answers over TLS before any test uses it
+        yield address
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+def signed_by(net: LocalNetwork, address: str, who: str) -> CAClient:
+    """A CA client signing as crypto/ORG/USER of the network."""
+    folder = net.identity_dir(who)
+    return CAClient(address, net.layout.ca_cert(ORG).read_bytes(),
+                    identity=Identity(ORG, (folder / "cert.pem").read_bytes()),
+                    signer=new_private_key_signer((folder / "key.pem").read_bytes()))
+
+
+def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
+    net: LocalNetwork, care: Ledger, hospital_ca: str, tmp_path: Path
+) -> None:
+    # the hospital admin makes a front-desk registrar, who may register patients and nothing else
+    desk = new_id("frontdesk")
+    registered = careledger(net, "identity", "register", desk, "--as", "hospital:admin",
+                            "--attr", "registrar_roles=client", "--attr", "registrar_attrs=role=patient")
+    careledger(net, "identity", "enroll", desk, "--org", ORG, "--secret", registered["secret"])
+
+    # the front desk registers a patient: the CA names them by a pseudonym
+    registered = careledger(net, "identity", "register", "--as", f"hospital:{desk}", "--attr", "role=patient")
+    pseudonym = registered["name"]
+    assert pseudonym.startswith("pt-")
+
+    # the patient's device makes the key and sends only a CSR with the one-time secret
+    key = new_key()
+    with CAClient(hospital_ca, net.layout.ca_cert(ORG).read_bytes()) as device:
+        enrolment = device.enroll(pseudonym, registered["secret"], key)
+    write_identity(net.identity_dir(f"hospital:{pseudonym}"), key, enrolment)
+    patient = f"hospital:{pseudonym}"
+    care.submit(patient, "consent", "register_patient")
+    record = register_record(care, patient, new_category())
+
+    # a practitioner: registered by the admin, enrolled, licensed by the board
+    doctor = new_id("dr")
+    licence = f"MD-{uuid.uuid4().hex[:6]}"
+    registered = careledger(net, "identity", "register", doctor, "--as", "hospital:admin",
+                            "--attr", "role=practitioner", "--attr", f"license={licence}")
+    enrolled = careledger(net, "identity", "enroll", doctor, "--org", ORG, "--secret", registered["secret"])
+    practitioner = f"hospital:{doctor}"
+    care.submit(RITA, "credentials", "issue", f"hospital/{doctor}", licence, "MD", "US-CA", "",
+                LONG_AGO, FAR_AHEAD)
+
+    # the patient grants consent, the practitioner reads under it: an audited, committed access
+    care.submit(patient, "consent", "grant_consent", new_id("consent"), f"hospital/{doctor}", "access",
+                "TREAT", record.category)
+    read = care.commit(practitioner, "consent", "access_record", f"hospital/{pseudonym}",
+                       record.record_id, "TREAT")
+    assert (read.code, read.result["granted"]) == ("VALID", True), read
+    audit_event = read.result["audit_event"]
+
+    # the practitioner's key is reported stolen: hospital revokes every certificate of theirs
+    revoked = careledger(net, "identity", "revoke", doctor, "--reason", "keyCompromise",
+                         "--as", "hospital:admin")
+    assert [r["serial"] for r in revoked["revoked"]] == [enrolled["serial"]]
+    crl = careledger(net, "identity", "crl", "--org", ORG)
+    assert enrolled["serial"] in crl["revoked_serials"]
+    pem = (net.identity_dir(practitioner) / "cert.pem").read_bytes()
+    with CAClient(hospital_ca, net.layout.ca_cert(ORG).read_bytes()) as anyone:
+        crl_pem = anyone.crl()
+    assert x509.load_pem_x509_crl(crl_pem).get_revoked_certificate_by_serial_number(
+        x509.load_pem_x509_certificate(pem).serial_number) is not None
+    # the thief cannot renew the stolen certificate into a fresh one
+    with signed_by(net, hospital_ca, practitioner) as thief, pytest.raises(CAError) as refused:
+        thief.reenroll(new_key())
+    assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert f"hospital/{doctor}" in refused.value.message and "revoked" in refused.value.message
+
+    # the access the practitioner made before stays in the patient's audit trail, and every block
+    # (signatures, chain, state) still verifies
+    bundle = care.evaluate(patient, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
+    assert audit_event in {entry["resource"]["id"] for entry in bundle["entry"]}
+    report = careledger(net, "ledger", "verify")
+    assert all(node["ok"] for node in report.values()), report
