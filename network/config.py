@@ -508,6 +508,7 @@ class Layout:
         self.logs = directory / "logs"
         self.data = directory / "data"
         self.pids = directory / "pids.json"
+        self.genesis = directory / "genesis.block"  # block 0: the channel's first configuration
 
     def identity_dir(self, org: str, name: str) -> Path:
         return self.crypto / org / name

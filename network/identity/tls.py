@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import grpc
@@ -32,6 +32,29 @@ def server_credentials(
         root_certificates=_bundle(client_ca_pems) if client_ca_pems else None,
         require_client_auth=client_ca_pems is not None,
     )
+
+
+def dynamic_server_credentials(
+    identity_dir: Path, client_ca_pems: Callable[[], Sequence[bytes]]
+) -> grpc.ServerCredentials:
+    """Mutual TLS whose client CAs are read again at each handshake: a running node trusts the CA
+    of an organisation a channel configuration update adds, and stops trusting a removed one."""
+    key_pem, cert_pem = _read_pair(identity_dir)
+    served = [_bundle(client_ca_pems())]
+
+    def configuration(bundle: bytes) -> grpc.ServerCertificateConfiguration:
+        return grpc.ssl_server_certificate_configuration([(key_pem, cert_pem)], root_certificates=bundle)
+
+    def fetch() -> grpc.ServerCertificateConfiguration | None:
+        bundle = _bundle(client_ca_pems())
+        if bundle == served[0]:
+            return None  # unchanged: grpc keeps the configuration it has
+        served[0] = bundle
+        return configuration(bundle)
+
+    # grpc documents None from the fetcher as "keep the current configuration"; the stubs omit it
+    return grpc.dynamic_ssl_server_credentials(configuration(served[0]), fetch,  # type: ignore[arg-type]
+                                               require_client_authentication=True)
 
 
 def channel_credentials(

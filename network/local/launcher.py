@@ -41,6 +41,7 @@ from careledger.network.identity.membership import Membership
 from careledger.network.identity.tls import channel_credentials
 from careledger.network.local import etcdcluster
 from careledger.network.local.etcdcluster import ClusterStatus, EtcdClusterError
+from careledger.network.local.genesis import ensure_genesis
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
 from careledger.network.peer import policy
 
@@ -355,6 +356,7 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
     generate_crypto(layout, config)
     profile = resolve_profile(layout, config)
     profile.save(layout.root)
+    ensure_genesis(layout, profile)  # block 0: the channel configuration the nodes take theirs from
     layout.pids.unlink(missing_ok=True)
     try:
         with _stop_signals_interrupt():

@@ -13,7 +13,11 @@ from typing import Any, TypeVar
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from careledger.network.identity.tls import channel_credentials, server_credentials
+from careledger.network.identity.tls import (
+    channel_credentials,
+    dynamic_server_credentials,
+    server_credentials,
+)
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +124,7 @@ def message_options(max_message_bytes: int) -> list[tuple[str, int]]:
 
 def new_server(
     identity_dir: Path,
-    client_ca_pems: Sequence[bytes] | None,
+    client_ca_pems: Sequence[bytes] | Callable[[], Sequence[bytes]] | None,
     address: str,
     max_message_bytes: int,
     *,
@@ -130,7 +134,8 @@ def new_server(
     """A TLS server with the standard health service; with client CAs, mutual TLS (every client
     presents a certificate chaining to one of them).
 
-    At most max_streams of the workers serve streams (Deliver, event streams) at once."""
+    At most max_streams of the workers serve streams (Deliver, event streams) at once. Client CAs
+    given as a function are read again at each handshake (the channel configuration in force)."""
     if max_streams >= workers:
         raise ValueError(f"max_streams {max_streams} must leave workers ({workers}) for unary calls")
     server = grpc.server(
@@ -142,7 +147,8 @@ def new_server(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_secure_port(
         address,
-        server_credentials(identity_dir, client_ca_pems),
+        dynamic_server_credentials(identity_dir, client_ca_pems) if callable(client_ca_pems)
+        else server_credentials(identity_dir, client_ca_pems),
     )
     return server, health_servicer
 

@@ -17,8 +17,9 @@ GENESIS_PREVIOUS_HASH = bytes(32)
 
 
 def make_block(number: int, previous: common_pb2.BlockHeader | None, envelopes: Sequence[bytes],
-               signer: Signer, at: datetime | None = None) -> common_pb2.Block:
-    """Block `number` holding `envelopes`, after `previous`, timed `at` (default: now) and signed."""
+               signer: Signer, at: datetime | None = None, last_config: int = 0) -> common_pb2.Block:
+    """Block `number` holding `envelopes`, after `previous`, timed `at` (default: now) and signed;
+    its metadata names `last_config`, the block of the channel configuration in force."""
     block = common_pb2.Block()
     block.header.number = number
     block.header.previous_hash = (protoutil.header_hash(previous) if previous is not None
@@ -29,5 +30,6 @@ def make_block(number: int, previous: common_pb2.BlockHeader | None, envelopes: 
     txtime.stamp(block.header, max(moment, before) if before is not None else moment)
     block.data.envelopes.extend(envelopes)
     block.metadata.orderer = signer.cert_pem
+    block.metadata.last_config = last_config
     block.metadata.signature = signer.sign(block.header.SerializeToString(deterministic=True))
     return block

@@ -22,6 +22,10 @@ class BlockCutter:
         self._pending: list[bytes] = []
         self._pending_bytes = 0
 
+    def set_limits(self, limits: BatchLimits) -> None:
+        """Cut by these limits from the next envelope on (a channel configuration update)."""
+        self._limits = limits
+
     @property
     def pending(self) -> int:
         return len(self._pending)

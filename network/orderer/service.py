@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 
 from careledger.network.config import FULL_BLOCK_READERS
 from careledger.network.identity.membership import Membership
+from careledger.network.ledger.channelconfig import (
+    ChannelConfig,
+    ConfigUpdateError,
+    is_config,
+    read_config_tx,
+    validate_update,
+)
 from careledger.network.node import blockstream, readers
-from careledger.network.node.envelope import admit
+from careledger.network.node.envelope import Admitted, admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import OrdererMetrics
 from careledger.network.node.signedrequest import open_signed
@@ -23,9 +30,11 @@ log = logging.getLogger(__name__)
 
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
     def __init__(self, channel: str, membership: Membership, consenter: Consenter,
-                 metrics: OrdererMetrics, deliver_readers: Sequence[str] = FULL_BLOCK_READERS) -> None:
+                 metrics: OrdererMetrics, deliver_readers: Sequence[str] = FULL_BLOCK_READERS,
+                 config: Callable[[], ChannelConfig | None] = lambda: None) -> None:
         self._channel = channel
-        self._readers = tuple(deliver_readers)
+        self._readers = deliver_readers  # may follow the configuration in force (LiveRoles)
+        self._config = config
         self._membership = membership
         self._consenter = consenter
         self._metrics = metrics
@@ -65,13 +74,36 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
                 raise RequestError(grpc.StatusCode.ALREADY_EXISTS,
                                    f"transaction {admitted.tx_id} is already in a block; check its "
                                    "commit status instead of submitting it again")
+        alone = is_config(admitted.proposal)
+        if alone:
+            self._check_config(admitted)
         try:
-            self._consenter.order(request.SerializeToString())
+            self._consenter.order(request.SerializeToString(), alone)
         except OrderingUnavailable as exc:
             raise RequestError(grpc.StatusCode.UNAVAILABLE,
                                f"cannot order transaction {admitted.tx_id} now: {exc}; retry") from exc
         log.debug("accepted tx %s from %s", admitted.tx_id, admitted.creator.id)
         return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
+
+    def _check_config(self, admitted: Admitted) -> None:
+        """Refuse a configuration update that would not be valid after the configuration in force;
+        a valid one is ordered alone in its block, after the pending batch."""
+        current = self._config()
+        if current is None:
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"config transaction {admitted.tx_id} refused: this orderer has no channel "
+                               "configuration (no genesis block)")
+        if admitted.creator.role != "admin":
+            raise RequestError(grpc.StatusCode.PERMISSION_DENIED,
+                               f"config transaction {admitted.tx_id} refused: its creator "
+                               f"{admitted.creator.id} is a {admitted.creator.role}; an organisation "
+                               "admin submits updates")
+        try:
+            tx = read_config_tx(admitted.transaction, admitted.proposal)
+            validate_update(current, tx.update_bytes, tx.signatures)
+        except ConfigUpdateError as exc:
+            code = grpc.StatusCode.PERMISSION_DENIED if exc.denied else grpc.StatusCode.FAILED_PRECONDITION
+            raise RequestError(code, f"config transaction {admitted.tx_id} refused: {exc}") from exc
 
     @stream
     def Deliver(self, request: common_pb2.Signed,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -105,8 +105,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         ledger: LedgerLike,
         connections: Connections,
         metrics: PeerMetrics,
+        block_event_readers: Sequence[str] | None = None,  # default: the profile's access rules
     ) -> None:
         self._profile = profile
+        self._block_readers = (profile.access.block_events if block_event_readers is None
+                               else block_event_readers)
         self._me = me
         self._membership = membership
         self._endorser = endorser
@@ -331,7 +334,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         start = req.start_block if req.HasField("start_block") else self._ledger.height
         if not req.filtered:
             readers.require_full_blocks(
-                self._profile.access.block_events, who, "BlockEvents", "block_events",
+                self._block_readers, who, "BlockEvents", "block_events",
                 "Ask for filtered block events (block number, tx ids, validation codes): "
                 "Network.get_filtered_block_events in the SDK.")
         blockstream.wait_for_start(self._ledger, start, "BlockEvents", context.time_remaining())

@@ -13,11 +13,12 @@ import grpc
 from careledger.network.config import FULL_BLOCK_READERS
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
+from careledger.network.ledger.channelconfig import CONFIG_KEY, CONFIG_NAMESPACE
 from careledger.network.node import readers as access
 from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer.ledger import Ledger
-from careledger.protos import common_pb2, query_pb2, query_pb2_grpc
+from careledger.protos import common_pb2, config_pb2, query_pb2, query_pb2_grpc
 
 
 class QueryService(query_pb2_grpc.QueryServicer):
@@ -26,7 +27,7 @@ class QueryService(query_pb2_grpc.QueryServicer):
         self._channel = channel
         self._membership = membership
         self._ledger = ledger
-        self._readers = tuple(readers)
+        self._readers = readers  # may follow the channel configuration in force (LiveRoles)
 
     def _open(self, request: common_pb2.Signed) -> tuple[query_pb2.QueryRequest, Identity]:
         req, who = open_signed(request, query_pb2.QueryRequest, self._membership)
@@ -62,6 +63,21 @@ class QueryService(query_pb2_grpc.QueryServicer):
         return query_pb2.CommitInfo(block_number=req.block_number, commit_hash=record.commit_hash,
                                     state_digest=record.state_digest,
                                     header_hash=protoutil.header_hash(self._ledger.header(req.block_number)))
+
+    @unary
+    def GetChannelConfig(self, request: common_pb2.Signed,
+                         context: grpc.ServicerContext) -> config_pb2.ChannelConfig:
+        """The channel configuration in force on this peer (for the roles of access.query)."""
+        _, who = self._open(request)
+        access.require_full_blocks(
+            self._readers, who, "Query.GetChannelConfig", "query",
+            "Ask an organisation admin for the channel configuration.")
+        found = self._ledger.state.get_state(CONFIG_NAMESPACE, CONFIG_KEY)
+        if found is None:
+            raise RequestError(grpc.StatusCode.NOT_FOUND,
+                               f"no channel configuration committed on this peer yet (height "
+                               f"{self._ledger.height}); it commits the genesis block first")
+        return config_pb2.ChannelConfig.FromString(found[0])
 
     @unary
     def GetBlock(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> common_pb2.Block:

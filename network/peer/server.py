@@ -1,9 +1,12 @@
 """The peer process: `python -m careledger.network.peer.server --dir DIR --name peer0.hospital`.
 
 One process hosts the endorser, the gateway service, the query service and the health service on
-one TLS port, and runs the committer that pulls blocks from the orderers. A damaged block file
-keeps the port closed until the damaged blocks are fetched again from the orderers (repair.py);
-/healthz on the operations port says why meanwhile, and whenever a block cannot be committed.
+one TLS port, and runs the committer that pulls blocks from the orderers. Orgs, CA certificates,
+revocations, access rules and the clock skew come from the channel configuration on the ledger:
+the genesis block file until the ledger holds one, then each configuration the peer commits. A
+damaged block file keeps the port closed until the damaged blocks are fetched again from the
+orderers (repair.py); /healthz on the operations port says why meanwhile, and whenever a block
+cannot be committed.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import json
 import logging
 import time
 from dataclasses import replace
-from datetime import timedelta
 from functools import partial
 
+import grpc
 from prometheus_client import CollectorRegistry
 
 from careledger.chaincode.runtime import ContractRegistry, load_contract
-from careledger.network.identity.membership import Identity, Membership
+from careledger.network.identity.membership import Identity
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger import channelconfig
 from careledger.network.node.connections import Connections
 from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
+from careledger.network.node.liveconfig import LiveConfig, genesis_config, read_genesis
 from careledger.network.node.nodeproc import node_context, run_until_signal
 from careledger.network.node.operations import OperationsServer, PeerMetrics
 from careledger.network.peer import checkpoint, join, policy, repair, snapshot
@@ -63,9 +68,8 @@ class LedgerHealth:
 def main(argv: list[str] | None = None) -> None:
     ctx = node_context(argv, "peer")
     profile, me = ctx.profile, ctx.node
-    members = Membership.from_crypto_dir(ctx.layout.crypto, profile.orgs)
-    everyone = Membership.from_crypto_dir(ctx.layout.crypto, [*profile.orgs, profile.orderer_org])
-    orderer_members = Membership.from_crypto_dir(ctx.layout.crypto, [profile.orderer_org])
+    live = LiveConfig(genesis_config(read_genesis(ctx.layout.genesis)))
+    members, everyone, orderer_members = live.members, live.everyone, live.orderers
     signer = Signer.from_dir(ctx.identity_dir)
     registry = ContractRegistry(load_contract(c.cls) for c in profile.contracts)
     policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
@@ -76,9 +80,14 @@ def main(argv: list[str] | None = None) -> None:
     if ops:
         ops.add_check("ledger", ledger_health)
         ops.start()
+    max_bytes = profile.orderer.max_message_bytes
+
+    def open_channel(address: str) -> grpc.Channel:
+        """To another node, trusting the CAs of the configuration in force when it opens."""
+        return node_channel(address, everyone.ca_pems(), ctx.identity_dir, max_bytes)
+
     if ctx.from_snapshot is not None:
-        open_for_join = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
-                                max_message_bytes=profile.orderer.max_message_bytes)
+        open_for_join = open_channel
         try:
             join.join(ctx.from_snapshot, ctx.data_dir, me.id, profile, signer, members, orderer_members,
                       open_for_join)
@@ -102,12 +111,20 @@ def main(argv: list[str] | None = None) -> None:
         kept = repair.cut(ctx.data_dir, damage)
         log.warning("cut the chain before block %d (bytes kept in %s); rebuilding state",
                     damage.first_bad_block, kept)
-    skew = timedelta(seconds=profile.orderer.clock_skew_s)
+    # the validator reads the configuration in force at each block from state
     ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state,
-                                                          clock_skew=skew), signer, start)
-    max_bytes = profile.orderer.max_message_bytes
-    open_channel = partial(node_channel, root_pems=everyone.ca_pems(), identity_dir=ctx.identity_dir,
-                           max_message_bytes=max_bytes)
+                                                          clock_skew=live.current.clock_skew), signer, start)
+
+    def follow_config() -> None:
+        """Switch to the configuration the ledger holds (after a commit that changed it)."""
+        found = ledger.state.get_state(channelconfig.CONFIG_NAMESPACE, channelconfig.CONFIG_KEY)
+        if found is not None:
+            live.switch(channelconfig.ChannelConfig.from_bytes(found[0]), found[1][0])
+
+    follow_config()
+    ledger.add_listener(lambda _, outcomes: follow_config() if any(
+        o.valid and o.contract == channelconfig.CONFIG_CONTRACT for o in outcomes) else None)
+    skew = live.current.clock_skew
     metrics.height.set_function(lambda: ledger.height)
     committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,
                           open_channel, metrics)
@@ -123,12 +140,13 @@ def main(argv: list[str] | None = None) -> None:
     endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes,
                         clock_skew=skew)
     # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
-    server, health = new_server(ctx.identity_dir, everyone.ca_pems(), me.address, max_bytes)
+    server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
-        GatewayService(profile, me, members, endorser, ledger, connections, metrics), server)
+        GatewayService(profile, me, members, endorser, ledger, connections, metrics,
+                       block_event_readers=live.roles("block_events")), server)
     query_pb2_grpc.add_QueryServicer_to_server(
-        QueryService(profile.channel, members, ledger, profile.access.query), server)
+        QueryService(profile.channel, members, ledger, live.roles("query")), server)
     records = None
     if me.org == profile.records_org:  # the off-ledger record store lives on this org's peers
         records = RecordStoreService(profile.channel, members, ledger, ctx.data_dir / "records",

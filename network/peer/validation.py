@@ -8,9 +8,13 @@ transactions of the same block.
 The order: channel, tx id rule, creator signature (certificate valid at the block's time),
 duplicate tx id, proposal time within the clock skew of the block's time (EXPIRED_TIMESTAMP),
 response payload, endorsement policy (endorser certificates valid at the block's time), MVCC and
-phantom reads. Time is the orderer-signed block time, never this peer's clock, so re-validating
-an old block later gives the same codes. (Blocks cut before blocks carried a time are judged by
-the wall clock and without the time rule.)
+phantom reads. A `_config` transaction (alone in its block) is instead checked against the channel
+configuration in force before its block (channelconfig.validate_update; the genesis one in block 0
+against itself) and, valid, writes the new configuration into state; certificates and the clock
+skew of every block are judged by the configuration in force at that block, read from state, so
+re-validating old blocks gives the same codes. Time is the orderer-signed block time, never this
+peer's clock, so re-validating an old block later gives the same codes. (Blocks cut before blocks
+carried a time are judged by the wall clock and without the time rule.)
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from google.protobuf.message import DecodeError
 from careledger.chaincode.state import Version
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Identity, Membership
-from careledger.network.ledger import protoutil, txtime
+from careledger.network.ledger import channelconfig, protoutil, txtime
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.policy import Policy
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
@@ -62,6 +66,12 @@ class _Decoded:
         return header.timestamp.ToDatetime(UTC) if header.HasField("timestamp") else _EPOCH
 
     def writes(self) -> tuple[tuple[str, common_pb2.KVWrite], ...]:
+        if channelconfig.is_config(self.proposal):  # derived from the update: no response payload
+            try:
+                tx = channelconfig.read_config_tx(self.transaction, self.proposal)
+            except channelconfig.ConfigUpdateError:
+                return ()
+            return ((channelconfig.CONFIG_NAMESPACE, channelconfig.state_write(tx)),)
         if self.payload is None:
             return ()
         return tuple((ns.namespace, w) for ns in self.payload.rwset.ns_rwset for w in ns.writes)
@@ -181,6 +191,7 @@ class Validator:
         self._policies = dict(policies)
         self._state = state
         self._clock_skew = clock_skew
+        self._config: tuple[bytes, channelconfig.ChannelConfig] | None = None  # (stored bytes, view)
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="validate")
 
     def close(self) -> None:
@@ -191,9 +202,14 @@ class Validator:
         """One outcome per envelope of `block`, in order; state is read, never written."""
         decoded = [_decode(raw) for raw in block.data.envelopes]
         at = txtime.block_time(block.header)
-        signatures = self._check_signatures(decoded, at)
+        in_force = self._config_in_force()
+        genesis = in_force is None and block.header.number == 0
+        config = self._genesis_config(block) if genesis else in_force
+        membership = config.member_membership if config else self._membership
+        signatures = self._check_signatures(decoded, at, membership)
         block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number,
-                                at, self._clock_skew)
+                                at, config.clock_skew if config else self._clock_skew,
+                                config=in_force, genesis=genesis, block_size=len(decoded))
         outcomes = [block_pass.decide(d, s) for d, s in zip(decoded, signatures, strict=True)]
         for outcome in outcomes:
             if not outcome.valid:
@@ -206,8 +222,27 @@ class Validator:
                 )
         return outcomes
 
+    def _config_in_force(self) -> channelconfig.ChannelConfig | None:
+        """The configuration in force before the block being validated (state holds it; None on
+        a ledger without configurations, or before its genesis block)."""
+        found = self._state.get_state(channelconfig.CONFIG_NAMESPACE, channelconfig.CONFIG_KEY)
+        if found is None:
+            return None
+        if self._config is None or self._config[0] != found[0]:
+            self._config = (found[0], channelconfig.ChannelConfig.from_bytes(found[0]))
+        return self._config[1]
+
+    @staticmethod
+    def _genesis_config(block: common_pb2.Block) -> channelconfig.ChannelConfig | None:
+        """Block 0's own configuration: its signatures are judged by it."""
+        tx = channelconfig.block_config_tx(block)
+        try:
+            return channelconfig.ChannelConfig.of(tx.update.config) if tx else None
+        except channelconfig.ConfigUpdateError:
+            return None  # the block pass marks it BAD_CONFIG_UPDATE
+
     def _check_signatures(
-        self, decoded: list[_Decoded | _Failure], at: datetime | None
+        self, decoded: list[_Decoded | _Failure], at: datetime | None, membership: Membership
     ) -> list[_Signatures | None]:
         """Every creator and endorser signature of the block, checked in parallel, with
         certificates judged at `at` (the block's time)."""
@@ -224,7 +259,7 @@ class Validator:
                 )
                 owners.extend([i] * (1 + len(tx.endorsements)))
         results: dict[int, list[Identity | str]] = {}
-        results_in_order = self._pool.map(lambda check: self._verify(check, at), checks)
+        results_in_order = self._pool.map(lambda check: _verify(membership, check, at), checks)
         for i, result in zip(owners, results_in_order, strict=True):
             results.setdefault(i, []).append(result)
         return [
@@ -232,12 +267,14 @@ class Validator:
             for i, d in enumerate(decoded)
         ]
 
-    def _verify(self, check: _SignatureCheck, at: datetime | None) -> Identity | str:
-        """The signer's identity, or why the signature is not acceptable at time `at`."""
-        try:
-            return self._membership.verify(check.cert, check.data, check.signature, at=at)
-        except IdentityError as exc:
-            return str(exc)
+
+
+def _verify(membership: Membership, check: _SignatureCheck, at: datetime | None) -> Identity | str:
+    """The signer's identity, or why the signature is not acceptable at time `at`."""
+    try:
+        return membership.verify(check.cert, check.data, check.signature, at=at)
+    except IdentityError as exc:
+        return str(exc)
 
 
 class _BlockPass:
@@ -245,8 +282,13 @@ class _BlockPass:
 
     def __init__(self, channel: str, policies: Mapping[str, Policy], state: StateDB, block_num: int,
                  block_time: datetime | None = None,
-                 clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW) -> None:
+                 clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW, *,
+                 config: channelconfig.ChannelConfig | None = None, genesis: bool = False,
+                 block_size: int = 0) -> None:
         self._channel = channel
+        self._config = config
+        self._genesis = genesis
+        self._block_size = block_size
         self._policies = policies
         self._state = state
         self._block_num = block_num
@@ -291,6 +333,8 @@ class _BlockPass:
                 f"block {self._block_num}'s time")
             if late:
                 return VC.EXPIRED_TIMESTAMP, late
+        if channelconfig.is_config(d.proposal):
+            return self._check_config(d)
         if d.payload is None:
             return VC.BAD_RESPONSE_PAYLOAD, d.payload_error
         if d.payload.proposal_hash != protoutil.proposal_hash(d.transaction.proposal):
@@ -307,6 +351,20 @@ class _BlockPass:
                     f"valid endorsements from {sorted(sigs.orgs)} do not satisfy policy {policy} of {ns!r}"
                 )
         return self._check_reads(d.payload.rwset)
+
+    def _check_config(self, d: _Decoded) -> tuple[VC, str]:
+        """A configuration update: alone in its block and valid after the configuration in force
+        (the genesis one, in block 0, valid by its own admins policy)."""
+        if self._block_size != 1:
+            return VC.BAD_CONFIG_UPDATE, "a config transaction must be alone in its block"
+        if not self._genesis and self._config is None:
+            return VC.BAD_CONFIG_UPDATE, "no channel configuration is in force to update"
+        try:
+            tx = channelconfig.read_config_tx(d.transaction, d.proposal)
+            channelconfig.next_config(self._config, tx, self._block_time)
+        except channelconfig.ConfigUpdateError as exc:
+            return (VC.ENDORSEMENT_POLICY_FAILURE if exc.denied else VC.BAD_CONFIG_UPDATE), str(exc)
+        return VC.VALID, ""
 
     def _version(self, ns: str, key: str) -> Version | None:
         if (ns, key) in self._written:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from careledger.network.ledger.blockstore import BlockStore
+from careledger.network.orderer.cutter import BatchLimits
 from careledger.protos import common_pb2
 
 
@@ -20,11 +22,15 @@ class Consenter(Protocol):
 
     def stop(self) -> None: ...
 
-    def order(self, envelope: bytes) -> None:
-        """Accept a checked envelope for ordering; it appears in a later block.
+    def order(self, envelope: bytes, alone: bool = False) -> None:
+        """Accept a checked envelope for ordering; it appears in a later block (of its own if
+        `alone`: a configuration update).
 
         Raises OrderingUnavailable when it cannot be accepted now.
         """
+
+    def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
+        """Cut blocks by these limits and timeout from now on (the channel configuration)."""
 
     @property
     def height(self) -> int: ...
@@ -36,6 +42,15 @@ class Consenter(Protocol):
     def get_block(self, number: int) -> common_pb2.Block: ...
 
     def wait_for_height(self, height: int, timeout: float) -> bool: ...
+
+
+# (number, batch) -> the number of the block whose configuration is in force after that block
+LastConfig = Callable[[int, Sequence[bytes]], int]
+
+
+def no_config(number: int, batch: Sequence[bytes]) -> int:
+    """For chains without configuration blocks (unit tests): block 0."""
+    return 0
 
 
 class StoredChain:

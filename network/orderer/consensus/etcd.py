@@ -23,12 +23,13 @@ from dataclasses import dataclass
 
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockstore import BlockStore
+from careledger.network.orderer.consensus.base import LastConfig, no_config
 from careledger.network.orderer.consensus.etcdchain import BlockCheck, ChainKeys, LocalChain
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
 from careledger.network.orderer.consensus.etcdfollower import ChainFollower, OtherOrderers
 from careledger.network.orderer.consensus.etcdleader import Leadership
 from careledger.network.orderer.consensus.etcdwriter import BlockRetention, BlockWriter
-from careledger.network.orderer.cutter import BlockCutter
+from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.protos import common_pb2
 
 
@@ -58,7 +59,8 @@ class EtcdConsenter:
 
     def __init__(self, etcd: EtcdClient, store: BlockStore, signer: Signer, cutter: BlockCutter,
                  settings: EtcdConsenterSettings, *, others: OtherOrderers, check: BlockCheck,
-                 on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
+                 on_block: Callable[[common_pb2.Block], None] = lambda _: None,
+                 last_config: LastConfig = no_config, genesis: bytes = b"") -> None:
         self._etcd = etcd
         self._settings = settings
         self._stopping = threading.Event()
@@ -69,10 +71,10 @@ class EtcdConsenter:
                                       lease_ttl=settings.lease_ttl, stopping=self._stopping,
                                       duties=self._duties)
         self._follower = ChainFollower(etcd, settings.keys, self._chain, self._leadership, others,
-                                       stopping=self._stopping)
+                                       stopping=self._stopping, genesis=genesis)
         self._writer = BlockWriter(etcd, settings.keys, self._chain, self._leadership, signer, cutter,
                                    batch_timeout=settings.batch_timeout, stopping=self._stopping,
-                                   hand_over=self._forward)
+                                   hand_over=self._forward, last_config=last_config)
 
     # -- the Consenter protocol ----------------------------------------------------------------
 
@@ -90,14 +92,18 @@ class EtcdConsenter:
         self._follower.stop()
         self._etcd.close()
 
-    def order(self, envelope: bytes) -> None:
+    def order(self, envelope: bytes, alone: bool = False) -> None:
         """Return once the envelope is in a block that a majority of etcd members stored.
 
         The leader cuts it; any other orderer forwards it there. If the leader dies first, the
         caller gets OrderingUnavailable and may retry, rather than an answer for a lost envelope.
         """
         if not self._forward(envelope):
-            self._writer.cut_and_wait(envelope)
+            self._writer.cut_and_wait(envelope, alone)
+
+    def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
+        """Cut blocks by these limits and timeout whenever this orderer leads."""
+        self._writer.set_batch(limits, batch_timeout)
 
     @property
     def height(self) -> int:

@@ -14,7 +14,7 @@ from aetcd import rpc
 
 from careledger.network.ledger.blockstore import BlockStore
 from careledger.network.orderer.consensus.base import StoredChain
-from careledger.network.orderer.consensus.etcdclient import prefix_end
+from careledger.network.orderer.consensus.etcdclient import EtcdClient, prefix_end
 from careledger.protos import common_pb2
 
 # (block, previous header, expected number) -> "" or what is wrong with it
@@ -74,6 +74,16 @@ def compare(key: bytes, **target: int) -> rpc.Compare:
 def put(key: bytes, value: bytes, lease: int = 0) -> rpc.RequestOp:
     """A txn operation that puts `value` at `key`, attached to `lease` if not 0."""
     return rpc.RequestOp(request_put=rpc.PutRequest(key=key, value=value, lease=lease))
+
+
+def seed_genesis(etcd: EtcdClient, keys: ChainKeys, genesis: bytes) -> bool:
+    """Put the genesis block as block 0 of a chain etcd does not hold yet; False if it holds one.
+
+    Every orderer of a new channel does this with the same genesis block, so whichever is first
+    wins and the others' compare fails harmlessly; then all follow block 0 like any other."""
+    reply = etcd.txn([compare(keys.tip, create_revision=0), compare(keys.block(0), create_revision=0)],
+                     [put(keys.block(0), genesis), put(keys.tip, b"0")])
+    return bool(reply.succeeded)
 
 
 class LocalChain(StoredChain):

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from careledger.network.orderer.consensus.base import OrderingUnavailable
-from careledger.network.orderer.consensus.etcdchain import ChainError, ChainKeys, LocalChain
+from careledger.network.orderer.consensus.etcdchain import ChainError, ChainKeys, LocalChain, seed_genesis
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdError, KeyValue, Watch
 from careledger.network.orderer.consensus.etcdleader import Leadership
 from careledger.protos import common_pb2
@@ -39,13 +39,14 @@ class ChainFollower:
     """Keeps the LocalChain level with etcd on its own thread, and forwards envelopes to the leader."""
 
     def __init__(self, etcd: EtcdClient, keys: ChainKeys, chain: LocalChain, leadership: Leadership,
-                 others: OtherOrderers, *, stopping: threading.Event) -> None:
+                 others: OtherOrderers, *, stopping: threading.Event, genesis: bytes = b"") -> None:
         self._etcd = etcd
         self._keys = keys
         self._chain = chain
         self._leadership = leadership
         self._others = others
         self._stopping = stopping
+        self._genesis = genesis  # block 0 of a new channel, put into etcd if it holds no chain yet
         self._watch: Watch | None = None
         self._problems: dict[str, str] = {}  # by concern: following, the chain itself
         self._thread = threading.Thread(target=self._follow, name="etcd-follower", daemon=True)
@@ -89,6 +90,9 @@ class ChainFollower:
     def _follow(self) -> None:
         while not self._stopping.is_set():
             try:
+                if self._genesis and self._chain.height == 0 and seed_genesis(self._etcd, self._keys,
+                                                                              self._genesis):
+                    log.info("put the genesis block into etcd as block 0 of a new chain")
                 revision = self._catch_up()
                 self._problems["follow"] = ""
                 self._watch = self._etcd.watch(self._keys.block(self._chain.height), self._keys.blocks_end,

@@ -18,12 +18,12 @@ from dataclasses import dataclass, field
 
 from careledger.network.identity.signing import Signer
 from careledger.network.orderer.blockmaker import make_block
-from careledger.network.orderer.consensus.base import OrderingUnavailable
+from careledger.network.orderer.consensus.base import LastConfig, OrderingUnavailable, no_config
 from careledger.network.orderer.consensus.batcher import Batcher
 from careledger.network.orderer.consensus.etcdchain import ChainError, ChainKeys, LocalChain, compare, put
 from careledger.network.orderer.consensus.etcdclient import EtcdClient, EtcdError, EtcdUnavailable, prefix_end
 from careledger.network.orderer.consensus.etcdleader import Leadership
-from careledger.network.orderer.cutter import BlockCutter
+from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class BlockWriter:
 
     def __init__(self, etcd: EtcdClient, keys: ChainKeys, chain: LocalChain, leadership: Leadership,
                  signer: Signer, cutter: BlockCutter, *, batch_timeout: float, stopping: threading.Event,
-                 hand_over: Callable[[bytes], bool]) -> None:
+                 hand_over: Callable[[bytes], bool], last_config: LastConfig = no_config) -> None:
         self._etcd = etcd
         self._keys = keys
         self._chain = chain
@@ -71,6 +71,8 @@ class BlockWriter:
         self._signer = signer
         self._stopping = stopping
         self._hand_over_one = hand_over
+        self._cutter = cutter
+        self._last_config = last_config
         self._batcher = Batcher(cutter, batch_timeout, self._write, "etcd-cutter")
         self._tickets: dict[bytes, _Ticket] = {}
         self._tickets_lock = threading.Lock()
@@ -94,12 +96,18 @@ class BlockWriter:
             waiting = list(self._tickets)
         self._settle(waiting, "the orderer is stopping")
 
-    def cut_and_wait(self, envelope: bytes) -> None:
-        """Queue the envelope and return once its block is in etcd; OrderingUnavailable if it is not."""
+    def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
+        """Cut by these limits and timeout from now on (the channel configuration)."""
+        self._cutter.set_limits(limits)
+        self._batcher.set_timeout(batch_timeout)
+
+    def cut_and_wait(self, envelope: bytes, alone: bool = False) -> None:
+        """Queue the envelope (for a block of its own if `alone`) and return once its block is in
+        etcd; OrderingUnavailable if it is not."""
         ticket = _Ticket()
         with self._tickets_lock:
             self._tickets[envelope] = ticket
-        self._batcher.put(envelope)
+        self._batcher.put(envelope, alone)
         if not ticket.done.wait(ORDER_WAIT):
             with self._tickets_lock:
                 self._tickets.pop(envelope, None)
@@ -139,8 +147,9 @@ class BlockWriter:
             if tip_rev is None:
                 self._chain.wait_for_height(number + 1, 0.2)  # still catching up with etcd
                 continue
-            raw = attempts.get(number) or make_block(number, previous, batch, self._signer).SerializeToString(
-                deterministic=True)
+            raw = attempts.get(number) or make_block(
+                number, previous, batch, self._signer,
+                last_config=self._last_config(number, batch)).SerializeToString(deterministic=True)
             attempts[number] = raw
             try:
                 revision = write_block(self._etcd, self._keys, number, raw, tip_rev, leader_rev)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockstore import BlockStore
 from careledger.network.orderer.blockmaker import make_block
-from careledger.network.orderer.consensus.base import StoredChain
+from careledger.network.orderer.consensus.base import LastConfig, StoredChain, no_config
 from careledger.network.orderer.consensus.batcher import Batcher
-from careledger.network.orderer.cutter import BlockCutter
+from careledger.network.orderer.cutter import BatchLimits, BlockCutter
 from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,13 @@ log = logging.getLogger(__name__)
 class SoloConsenter(StoredChain):
     def __init__(self, store: BlockStore, signer: Signer, cutter: BlockCutter,
                  batch_timeout: float,
-                 on_block: Callable[[common_pb2.Block], None] = lambda _: None) -> None:
+                 on_block: Callable[[common_pb2.Block], None] = lambda _: None,
+                 last_config: LastConfig = no_config) -> None:
         super().__init__(store)
         self._signer = signer
         self._on_block = on_block
+        self._cutter = cutter
+        self._last_config = last_config
         self._batcher = Batcher(cutter, batch_timeout, self._write, "solo-orderer")
         self._last_header = store.get(store.height - 1).header if store.height else None
 
@@ -36,8 +39,12 @@ class SoloConsenter(StoredChain):
     def stop(self) -> None:
         self._batcher.stop()
 
-    def order(self, envelope: bytes) -> None:
-        self._batcher.put(envelope)
+    def order(self, envelope: bytes, alone: bool = False) -> None:
+        self._batcher.put(envelope, alone)
+
+    def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
+        self._cutter.set_limits(limits)
+        self._batcher.set_timeout(batch_timeout)
 
     @property
     def queue_depth(self) -> int:
@@ -45,7 +52,9 @@ class SoloConsenter(StoredChain):
         return self._batcher.depth
 
     def _write(self, batch: list[bytes]) -> None:
-        block = make_block(self._store.height, self._last_header, batch, self._signer)
+        number = self._store.height
+        block = make_block(number, self._last_header, batch, self._signer,
+                           last_config=self._last_config(number, batch))
         self._store.append(block)
         self._last_header = block.header
         log.info("cut block %d with %d transactions", block.header.number, len(batch))
