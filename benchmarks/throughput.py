@@ -11,7 +11,9 @@ from the start of the submit to that answer. Then clients call read_asset the sa
 Clients live in worker processes (one GIL each) with their own Gateway, threads inside them; the
 driver only hands out jobs and adds up. Each point is measured --runs times, interleaved, and the
 median is reported, since the machine is shared and noisy. The CPU time every node and worker used
-is sampled per point, so a slow number comes with where the cores went.
+is sampled per point, so a slow number comes with where the cores went, and is divided by the
+committed transactions with the context switches of every node's threads (/proc/PID/task/*/
+status): those two per-tx figures move far less than tx/s when others share the machine.
 
 Diagnostics: --stages times endorse, submit and commit wait apart; --ping measures health checks/s
 (the floor cost of an RPC); --gateways spreads workers over orgs' gateway peers; --py-spy DIR
@@ -27,6 +29,7 @@ import json
 import multiprocessing
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -58,6 +61,8 @@ CLIENT = "hospital:alice"
 READ_ID = "bench-read"
 TARGET_TX_PER_S = 300.0  # at 32 clients, from the issue
 TARGET_EVAL_PER_S = 1500.0
+TARGET_CPU_MS_PER_TX = 4.0  # server CPU per committed tx at 32 clients (issue 11)
+TARGET_SWITCHES_PER_TX = 60.0  # server context switches per committed tx at 32 clients
 ERROR_PAUSE = 0.05  # a failing client backs off a little instead of spinning
 
 
@@ -86,6 +91,7 @@ class JobResult:
     latencies: list[float] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)
     cpu_seconds: float = 0.0
+    switches: int = 0  # voluntary + involuntary context switches of the worker process
     stages: dict[str, list[float]] = field(default_factory=dict)  # with Job.stages: seconds per step
 
     def add(self, other: JobResult) -> None:
@@ -95,6 +101,7 @@ class JobResult:
         self.latencies.extend(other.latencies)
         self.errors.update(other.errors)
         self.cpu_seconds += other.cpu_seconds
+        self.switches += other.switches
         for stage, values in other.stages.items():
             self.stages.setdefault(stage, []).extend(values)
 
@@ -174,7 +181,7 @@ def _client_loop(contract: Contract, ping: Ping, job: Job, name: str, out: JobRe
 
 
 def _run_job(contract: Contract, ping: Ping, job: Job, worker: int) -> JobResult:
-    cpu_before = _own_cpu_seconds()
+    cpu_before, switches_before = _own_cpu_seconds(), _own_switches()
     results = [JobResult() for _ in range(job.threads)]
     threads = [
         threading.Thread(
@@ -190,12 +197,19 @@ def _run_job(contract: Contract, ping: Ping, job: Job, worker: int) -> JobResult
     for r in results:
         total.add(r)
     total.cpu_seconds = _own_cpu_seconds() - cpu_before
+    total.switches = _own_switches() - switches_before
     return total
 
 
 def _own_cpu_seconds() -> float:
     t = os.times()
     return t.user + t.system
+
+
+def _own_switches() -> int:
+    """Context switches of this process, all its threads (getrusage counts exited ones too)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_nvcsw + usage.ru_nivcsw
 
 
 def worker_main(directory: str, who: str, worker: int, conn: Connection) -> None:
@@ -291,6 +305,8 @@ class Sample:
     late: int
     errors: dict[str, int]
     cpu_percent: dict[str, float]  # of one core, per node and for the client workers
+    cpu_ms_per_tx: dict[str, float]  # per committed tx (per call for evaluate): nodes, servers, clients
+    switches_per_tx: dict[str, float]  # voluntary + involuntary context switches, the same way
     blocks: int  # blocks the orderer cut during the point
     tx_per_block: float
     stages_p50_ms: dict[str, float]  # with --stages: endorse, submit, commit wait
@@ -308,6 +324,8 @@ class Summary:
     runs_per_second: list[float]
     failed: int
     cpu_percent: dict[str, float]
+    cpu_ms_per_tx: dict[str, float]
+    switches_per_tx: dict[str, float]
     tx_per_block: float
     stages_p50_ms: dict[str, float]
 
@@ -337,6 +355,52 @@ def _busy_cpu_seconds() -> float:
     ticks = [int(f) for f in fields]
     idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
     return (sum(ticks[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _proc_tree(pid: int) -> list[int]:
+    """pid and its descendants (a node's helper processes, if any)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], ()))
+    return found
+
+
+def _proc_switches(pid: int) -> int:
+    """Voluntary + involuntary context switches of a process's live threads, from
+    /proc/PID/task/*/status (a thread that exits meanwhile takes its count with it; the nodes'
+    pools keep their threads, so this undercounts little)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        total += sum(int(n) for n in re.findall(r"^(?:non)?voluntary_ctxt_switches:\s+(\d+)", text, re.M))
+    return total
+
+
+@dataclass(frozen=True)
+class Usage:
+    """CPU seconds and context switches of each node (its process tree, all threads) at an instant."""
+
+    cpu: dict[str, float]
+    switches: dict[str, int]
+
+    @classmethod
+    def now(cls, pids: dict[str, int]) -> Usage:
+        trees = {node: _proc_tree(pid) for node, pid in pids.items()}
+        return cls(
+            cpu={node: sum(_proc_cpu_seconds(p) for p in tree) for node, tree in trees.items()},
+            switches={node: sum(_proc_switches(p) for p in tree) for node, tree in trees.items()},
+        )
 
 
 def node_pids(net: LocalNetwork) -> dict[str, int]:
@@ -373,12 +437,23 @@ def measure(
     run: int, stages: bool = False,
 ) -> Sample:
     blocks.since_last()
-    before = {node: _proc_cpu_seconds(pid) for node, pid in pids.items()}
+    before = Usage.now(pids)
     busy_before = _busy_cpu_seconds()
     began = time.monotonic()
     result = workers.run(kind, clients, seconds, tag=f"{kind}-r{run}-c{clients}", stages=stages)
     wall = time.monotonic() - began
-    cpu = {node: 100 * (_proc_cpu_seconds(pid) - before[node]) / wall for node, pid in pids.items()}
+    after = Usage.now(pids)
+    used = {node: after.cpu[node] - before.cpu[node] for node in pids}
+    switched = {node: after.switches[node] - before.switches[node] for node in pids}
+    # per answered call: the window's successes plus the late ones, whose work the nodes did too
+    calls = max(1, result.ok + result.late)
+    cpu_ms = {node: 1000 * v / calls for node, v in used.items()}
+    cpu_ms["servers"] = sum(cpu_ms.values())
+    cpu_ms["clients"] = 1000 * result.cpu_seconds / calls
+    per_tx = {node: v / calls for node, v in switched.items()}
+    per_tx["servers"] = sum(per_tx.values())
+    per_tx["clients"] = result.switches / calls
+    cpu = {node: 100 * v / wall for node, v in used.items()}
     cpu["clients"] = 100 * result.cpu_seconds / wall
     # whatever else the machine did meanwhile (other users, the driver, py-spy): the noise
     cpu["other"] = max(0.0, 100 * (_busy_cpu_seconds() - busy_before) / wall - sum(cpu.values()))
@@ -395,6 +470,8 @@ def measure(
         late=result.late,
         errors=dict(result.errors.most_common(5)),
         cpu_percent={k: round(v, 1) for k, v in cpu.items()},
+        cpu_ms_per_tx={k: round(v, 2) for k, v in cpu_ms.items()},
+        switches_per_tx={k: round(v, 1) for k, v in per_tx.items()},
         blocks=cut,
         tx_per_block=round(txs / cut, 1) if cut else 0.0,
         stages_p50_ms={k: round(1000 * _percentile(v, 0.5), 1) for k, v in result.stages.items()},
@@ -413,6 +490,10 @@ def summarise(samples: list[Sample]) -> Summary:
         runs_per_second=[round(s.per_second, 1) for s in samples],
         failed=sum(s.failed for s in samples),
         cpu_percent={k: round(statistics.median(s.cpu_percent[k] for s in samples), 1) for k in cpu_keys},
+        cpu_ms_per_tx={k: round(statistics.median(s.cpu_ms_per_tx[k] for s in samples), 2)
+                       for k in first.cpu_ms_per_tx},
+        switches_per_tx={k: round(statistics.median(s.switches_per_tx[k] for s in samples), 1)
+                         for k in first.switches_per_tx},
         tx_per_block=statistics.median(s.tx_per_block for s in samples),
         stages_p50_ms={
             k: statistics.median(s.stages_p50_ms[k] for s in samples) for k in first.stages_p50_ms
@@ -496,7 +577,9 @@ def run_benchmark(args: argparse.Namespace, log: Progress) -> dict[str, object]:
                 samples.append(sample)
                 log(
                     f"run {run}/{args.runs} {kind:8} x{clients:<3} {sample.per_second:8.1f}/s  "
-                    f"p50 {sample.p50_ms:7.1f} ms  p99 {sample.p99_ms:7.1f} ms  failed {sample.failed}"
+                    f"p50 {sample.p50_ms:7.1f} ms  p99 {sample.p99_ms:7.1f} ms  failed {sample.failed}  "
+                    f"servers {sample.cpu_ms_per_tx['servers']:.2f} ms CPU "
+                    f"{sample.switches_per_tx['servers']:.0f} switches per call"
                 )
         log("stopping the network")
     groups: dict[tuple[str, int], list[Sample]] = {}
@@ -556,6 +639,13 @@ def format_table(report: dict[str, object]) -> str:
         lines.append(
             f"{s['kind']:<9} {s['clients']:>7} " + " ".join(f"{s['cpu_percent'][n]:>9.1f}" for n in nodes)
         )
+    lines += ["", "Per committed tx (per call for evaluate), median over runs: "
+              "CPU ms / context switches (voluntary + involuntary, all threads):"]
+    keys = list(summary[0]["cpu_ms_per_tx"]) if summary else []
+    lines.append(f"{'call':<9} {'clients':>7} " + " ".join(f"{k.split('.')[-1]:>13}" for k in keys))
+    for s in summary:
+        cells = (f"{s['cpu_ms_per_tx'][k]:.2f} / {s['switches_per_tx'][k]:.0f}" for k in keys)
+        lines.append(f"{s['kind']:<9} {s['clients']:>7} " + " ".join(f"{c:>13}" for c in cells))
     staged = [s for s in summary if s["stages_p50_ms"]]
     if staged:
         lines += ["", "p50 ms per step of a submit (--stages):"]
@@ -570,6 +660,15 @@ def format_table(report: dict[str, object]) -> str:
         lines.append(
             f"target: >= {TARGET_TX_PER_S:.0f} committed tx/s at 32 clients: {verdict} "
             f"({top['per_second']:.1f} at {top['clients']})"
+        )
+        cpu_ms, switches = top["cpu_ms_per_tx"]["servers"], top["switches_per_tx"]["servers"]
+        lines.append(
+            f"target: <= {TARGET_CPU_MS_PER_TX:.0f} ms server CPU per committed tx: "
+            f"{'met' if cpu_ms <= TARGET_CPU_MS_PER_TX else 'MISSED'} ({cpu_ms:.2f})"
+        )
+        lines.append(
+            f"target: <= {TARGET_SWITCHES_PER_TX:.0f} server context switches per committed tx: "
+            f"{'met' if switches <= TARGET_SWITCHES_PER_TX else 'MISSED'} ({switches:.0f})"
         )
     if evaluate is not None:
         verdict = "met" if evaluate["per_second"] >= TARGET_EVAL_PER_S else "MISSED"
