@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from careledger.cli.channel import channel, org
 from careledger.cli.common import JSON_ERRORS, Interrupted, JsonError, wants_json
 from careledger.cli.credentials import credentials
 from careledger.cli.crypto import crypto
@@ -54,5 +55,5 @@ def cli() -> None:
 
 
 for command in (network, node, crypto, ca, identity, tx, ledger, events, blocks, explorer, records,
-                credentials, demo):
+                credentials, demo, channel, org):
     cli.add_command(command)

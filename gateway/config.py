@@ -65,3 +65,91 @@ def submit_update(gateway: Gateway, signed: config_pb2.SignedConfigUpdate, signe
     unsigned = common_pb2.Envelope(payload=envelope.payload).SerializeToString(deterministic=True)
     transaction = gateway.new_signed_transaction(unsigned, envelope.signature)
     return transaction.submit().get_status()
+
+
+# -- editing a configuration (what `careledger channel update` does) --------------------------------
+
+SETTABLE = {  # --set KEY=VALUE: where each key lives in ChannelConfig, and its type
+    "batch_timeout_ms": ("batch", "timeout_ms", int),
+    "batch_max_tx": ("batch", "max_tx", int),
+    "batch_max_bytes": ("batch", "max_bytes", int),
+    "clock_skew_s": ("", "clock_skew_s", float),
+    "admins_policy": ("policies", "admins", str),
+    "lifecycle_policy": ("policies", "lifecycle", str),
+}
+ACCESS_KEYS = ("access.query", "access.block_events", "access.deliver")  # comma-separated roles
+
+
+class ConfigEditError(ValueError):
+    """An edit that cannot apply to the configuration; the message names the key or org."""
+
+
+def copy_config(config: config_pb2.ChannelConfig) -> config_pb2.ChannelConfig:
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(config)
+    return new
+
+
+def org_definition_json(name: str, ca_cert: bytes, peers: list[tuple[str, str, int]]) -> dict[str, object]:
+    """The org definition a new organisation hands the channel's admins: name, CA cert, peers."""
+    return {"name": name, "ca_cert": ca_cert.decode(),
+            "peers": [{"name": n, "host": h, "port": p} for n, h, p in peers]}
+
+
+def add_org(config: config_pb2.ChannelConfig, definition: dict[str, object]) -> config_pb2.ChannelConfig:
+    """The configuration with the org of `definition` (org_definition_json's form) as a member."""
+    try:
+        name = str(definition["name"])
+        ca_cert = str(definition["ca_cert"]).encode()
+        peers = [config_pb2.Endpoint(name=str(p["name"]), org=name, host=str(p["host"]), port=int(p["port"]))
+                 for p in definition.get("peers", [])]  # type: ignore[attr-defined]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigEditError(f"org definition is malformed ({exc!r}); it needs name, ca_cert (PEM) and "
+                              "peers [{name, host, port}], as `careledger org define` writes it") from exc
+    if any(o.name == name for o in config.orgs):
+        raise ConfigEditError(f"organisation {name} is already in the channel configuration")
+    new = copy_config(config)
+    new.orgs.add(name=name, ca_cert=ca_cert, peers=peers)
+    return new
+
+
+def remove_org(config: config_pb2.ChannelConfig, name: str) -> config_pb2.ChannelConfig:
+    """The configuration without organisation `name`."""
+    if not any(o.name == name for o in config.orgs):
+        raise ConfigEditError(f"no organisation {name} in the channel configuration; it has "
+                              f"{', '.join(o.name for o in config.orgs)}")
+    new = copy_config(config)
+    del new.orgs[:]
+    new.orgs.extend(o for o in config.orgs if o.name != name)
+    return new
+
+
+def revoke(config: config_pb2.ChannelConfig, org: str, serial_hex: str) -> config_pb2.ChannelConfig:
+    """The configuration with a certificate serial (lowercase hex) revoked by `org`."""
+    new = copy_config(config)
+    found = next((o for o in new.orgs if o.name == org), None)
+    if found is None:
+        raise ConfigEditError(f"no organisation {org} in the channel configuration")
+    serial = serial_hex.lower().removeprefix("0x").replace(":", "").lstrip("0") or "0"
+    if serial not in found.revoked_serials:
+        found.revoked_serials.append(serial)
+    return new
+
+
+def set_value(config: config_pb2.ChannelConfig, key: str, value: str) -> config_pb2.ChannelConfig:
+    """The configuration with one setting changed (SETTABLE keys and access.SERVICE role lists)."""
+    new = copy_config(config)
+    if key in ACCESS_KEYS:
+        roles = getattr(new.access, key.split(".", 1)[1])
+        del roles[:]
+        roles.extend(r.strip() for r in value.split(",") if r.strip())
+        return new
+    if key not in SETTABLE:
+        raise ConfigEditError(f"unknown setting {key!r}; settable: {', '.join([*SETTABLE, *ACCESS_KEYS])}")
+    section, field, kind = SETTABLE[key]
+    try:
+        typed = kind(value)
+    except ValueError as exc:
+        raise ConfigEditError(f"{key}={value!r}: expected {kind.__name__}") from exc
+    setattr(getattr(new, section) if section else new, field, typed)
+    return new
