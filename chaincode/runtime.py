@@ -44,6 +44,7 @@ logger = logging.getLogger(__name__)
 
 # Fabric's chaincode name rule: the name is also the state namespace.
 CONTRACT_NAME = re.compile(r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$")
+SYSTEM_CONTRACT_NAME = re.compile(r"^_[a-z]+$")
 MAX_CALL_DEPTH = 8
 # Contract and function names travel in every message about the call: a bound keeps a refusal
 # readable (and inside gRPC's 16 KiB metadata limit) instead of echoing 10 kB back.
@@ -133,10 +134,14 @@ class ContractRegistry:
         for contract in contracts:
             self.register(contract)
 
-    def register(self, contract: Contract) -> None:
-        """Deploy `contract` under its `name`; raise ContractDefinitionError if it is unusable."""
+    def register(self, contract: Contract, *, system: bool = False) -> None:
+        """Deploy `contract` under its `name`; raise ContractDefinitionError if it is unusable.
+
+        A system contract of the peer (`_lifecycle`) has a name starting with '_', which no
+        deployable contract may have, so a user contract can never take its namespace."""
         name = getattr(contract, "name", None)
-        if not isinstance(name, str) or not CONTRACT_NAME.match(name):
+        rule = SYSTEM_CONTRACT_NAME if system else CONTRACT_NAME
+        if not isinstance(name, str) or not rule.match(name):
             raise ContractDefinitionError(
                 f"{type(contract).__name__}.name = {name!r} is not a valid contract name; "
                 "use letters and digits separated by '-' or '_'"

@@ -36,6 +36,7 @@ class InstalledPackages:
         self._dir = directory
         self._lock = threading.Lock()
         self._loaded: dict[str, Contract] = {}
+        self.generation = 0  # bumped by each new install: the endorser's contracts are rebuilt
 
     def install(self, archive: bytes) -> tuple[PackageInfo, bool]:
         """Check, store and unpack an archive; (its info, whether it was already installed)."""
@@ -50,6 +51,7 @@ class InstalledPackages:
             partial = stored.with_suffix(".part")
             partial.write_bytes(archive)
             partial.replace(stored)  # the archive's presence marks a complete install
+            self.generation += 1
         log.info("installed contract package %s (entry %s)", info.package_id, info.entry)
         return info, False
 
