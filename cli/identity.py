@@ -18,12 +18,21 @@ from cryptography import x509
 from careledger.cli.common import CliError, dir_option, emit, json_option, parse_attributes, split_who
 from careledger.cli.errors import cli_error
 from careledger.gateway import Identity
-from careledger.gateway.ca import CAClient, new_key, write_identity
-from careledger.gateway.identity import new_private_key_signer
+from careledger.gateway.ca import CAClient, new_key, write_identity, write_token_identity
+from careledger.gateway.identity import new_key_signer
 from careledger.network.ca import server as ca_server
 from careledger.network.ca.service import REASONS
 from careledger.network.config import Layout
-from careledger.network.identity.certs import CERT_FILE, KEY_FILE
+from careledger.network.identity.certs import CERT_FILE
+from careledger.network.identity.hsm import (
+    MODULE_ENV,
+    PIN_ENV,
+    SOFTHSM_MODULE,
+    TokenKeyRef,
+    default_module,
+    generate_key,
+)
+from careledger.network.identity.signing import load_identity_key
 
 
 @click.group()
@@ -80,10 +89,10 @@ def _client(directory: Path, org: str, address: str, who: str | None = None) -> 
                        "USAGE")
     folder = layout.identity_dir(who_org, user)
     try:
-        cert, key = (folder / CERT_FILE).read_bytes(), (folder / KEY_FILE).read_bytes()
+        cert, key = (folder / CERT_FILE).read_bytes(), load_identity_key(folder)
     except OSError as exc:
         raise CliError(f"no identity {who} in {folder}: {exc}", "CRYPTO") from exc
-    return CAClient(address, root, identity=Identity(org, cert), signer=new_private_key_signer(key))
+    return CAClient(address, root, identity=Identity(org, cert), signer=new_key_signer(key))
 
 
 @contextmanager
@@ -131,21 +140,34 @@ def register(directory: Path, name: str, who: str, role: str, attrs: tuple[str, 
 @click.option("--secret", required=True, prompt=True, hide_input=True, help="The one-time secret.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Identity folder to write (default: crypto/ORG/NAME, what --as ORG:NAME reads).")
+@click.option("--hsm", is_flag=True,
+              help=f"Make the signing key inside a PKCS#11 token (PIN from ${PIN_ENV}); the folder then "
+                   "holds key.pkcs11 and a TLS pair in tls/.")
+@click.option("--token", default="careledger", show_default=True, help="With --hsm: the token's label.")
+@click.option("--module", default=default_module, show_default=f"${MODULE_ENV} or {SOFTHSM_MODULE}",
+              help="With --hsm: the PKCS#11 module.")
 @_ca_option
 @json_option
-def enroll(directory: Path, name: str, org: str, secret: str, out: Path | None, address: str,
-           as_json: bool) -> None:
+def enroll(directory: Path, name: str, org: str, secret: str, out: Path | None, hsm: bool, token: str,
+           module: str, address: str, as_json: bool) -> None:
     """Make a key here, send only a CSR with the secret, and write key.pem (0600) and cert.pem."""
     folder = out or Layout(directory.resolve()).identity_dir(org, name)
     if (folder / CERT_FILE).exists():
         raise CliError(f"{folder} already holds an identity; pass another --out, or reenroll it",
                        "ALREADY_EXISTS")
-    key = new_key()
     with _calling(_client(directory, org, address)) as client:
-        enrolment = client.enroll(name, secret, key)
-    write_identity(folder, key, enrolment)
-    emit(as_json, {"org": org, "name": name, "serial": enrolment.serial, "path": str(folder)},
-         f"enrolled {org}/{name} (serial {enrolment.serial}) in {folder}")
+        if hsm:
+            ref = TokenKeyRef(module, token, f"{org}/{name}")
+            tls_key = new_key()
+            write_token_identity(folder, ref, client.enroll(name, secret, generate_key(ref), tls_key=tls_key),
+                                 tls_key)
+        else:
+            key = new_key()
+            enrolment = client.enroll(name, secret, key)
+            write_identity(folder, key, enrolment)
+    serial = format(x509.load_pem_x509_certificate((folder / CERT_FILE).read_bytes()).serial_number, "x")
+    emit(as_json, {"org": org, "name": name, "serial": serial, "path": str(folder), "hsm": hsm},
+         f"enrolled {org}/{name} (serial {serial}{', key in token ' + token if hsm else ''}) in {folder}")
 
 
 @identity.command()

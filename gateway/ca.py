@@ -21,7 +21,9 @@ from google.protobuf.message import Message
 
 from careledger.gateway.errors import GatewayError
 from careledger.gateway.identity import Identity, Signer, sha256
-from careledger.network.identity.certs import ATTRIBUTES_OID, encode_attributes, write_pair
+from careledger.network.identity.certs import ATTRIBUTES_OID, CERT_FILE, encode_attributes, write_pair
+from careledger.network.identity.hsm import TokenKeyRef
+from careledger.network.identity.tls import TLS_DIR
 from careledger.protos import ca_pb2, ca_pb2_grpc, common_pb2
 
 _Request = TypeVar("_Request", bound=Message)
@@ -49,6 +51,7 @@ class Enrolment:
     certificate: bytes
     ca_certificate: bytes
     serial: str
+    tls_certificate: bytes = b""  # when enroll was given a tls_key
 
 
 @dataclass(frozen=True)
@@ -139,10 +142,14 @@ class CAClient:
         return Registered(response.name, response.secret)
 
     def enroll(self, name: str, secret: str, key: ec.EllipticCurvePrivateKey,
-               attributes: Mapping[str, str] | None = None) -> Enrolment:
-        """Get a certificate for `key` with the registration's secret, which then stops working."""
-        request = ca_pb2.EnrollRequest(name=name, secret=secret,
-                                       csr=certificate_request(name, key, attributes))
+               attributes: Mapping[str, str] | None = None,
+               tls_key: ec.EllipticCurvePrivateKey | None = None) -> Enrolment:
+        """Get a certificate for `key` with the registration's secret, which then stops working.
+        With `tls_key`, also a TLS-only certificate for it: for a `key` in a PKCS#11 token, which
+        gRPC's TLS cannot use."""
+        request = ca_pb2.EnrollRequest(
+            name=name, secret=secret, csr=certificate_request(name, key, attributes),
+            tls_csr=certificate_request(name, tls_key) if tls_key is not None else b"")
         return _enrolment(self._call("Enroll", self._stub.Enroll, request))
 
     def reenroll(self, key: ec.EllipticCurvePrivateKey) -> Enrolment:
@@ -207,5 +214,20 @@ def write_identity(folder: Path, key: ec.EllipticCurvePrivateKey, enrolment: Enr
     return Path(folder)
 
 
+def write_token_identity(folder: Path, ref: TokenKeyRef, enrolment: Enrolment,
+                         tls_key: ec.EllipticCurvePrivateKey) -> Path:
+    """An identity folder whose signing key stays in a PKCS#11 token: cert.pem, key.pkcs11 (which
+    token and label; no PIN) and tls/ with the TLS pair (key.pem 0600), read by --as and
+    connect_local like any identity folder."""
+    folder = Path(folder)
+    if not enrolment.tls_certificate:
+        raise ValueError("the enrolment carries no TLS certificate: enroll with tls_key=")
+    write_pair(folder / TLS_DIR, tls_key, x509.load_pem_x509_certificate(enrolment.tls_certificate))
+    ref.save(folder)
+    (folder / CERT_FILE).write_bytes(enrolment.certificate)
+    return folder
+
+
 def _enrolment(response: ca_pb2.EnrollResponse) -> Enrolment:
-    return Enrolment(response.certificate, response.ca_certificate, response.serial)
+    return Enrolment(response.certificate, response.ca_certificate, response.serial,
+                     response.tls_certificate)

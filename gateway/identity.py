@@ -10,6 +10,8 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cryptography.hazmat.primitives.asymmetric import ec
+
 from careledger.gateway.errors import InvalidKeyError
 from careledger.network.identity.errors import KeyFormatError
 from careledger.network.identity.signing import load_private_key, sign_digest
@@ -41,6 +43,12 @@ def new_private_key_signer(key_pem: bytes) -> Signer:
         key = load_private_key(key_pem)
     except KeyFormatError as err:
         raise InvalidKeyError(str(err)) from err
+    return new_key_signer(key)
+
+
+def new_key_signer(key: ec.EllipticCurvePrivateKey) -> Signer:
+    """A Signer for a key object: a loaded PEM key, or one that stays in a PKCS#11 token
+    (careledger.network.identity.hsm.TokenKey), which signs the digest there."""
 
     def sign(digest: bytes) -> bytes:
         return sign_digest(key, digest)

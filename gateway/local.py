@@ -11,7 +11,11 @@ from typing import Any, Unpack
 from careledger.gateway.client import ConnectSettings, GatewayOptions
 from careledger.gateway.errors import LocalNetworkError
 from careledger.gateway.gateway import Gateway, connect
-from careledger.gateway.identity import Identity, Signer, new_private_key_signer
+from careledger.gateway.identity import Identity, Signer, new_key_signer, new_private_key_signer
+from careledger.network.identity.errors import IdentityError
+from careledger.network.identity.hsm import KEY_REF_FILE
+from careledger.network.identity.signing import load_identity_key
+from careledger.network.identity.tls import tls_dir
 
 _HINT = "run `careledger network up` first (or set CARELEDGER_HOME to its directory)"
 
@@ -114,14 +118,23 @@ def local_peer(
     if not user_dir.is_dir():
         raise LocalNetworkError(f"no identity {org}:{user} in {root}; {_known_identities(root, org)}")
     cert_pem = _read(user_dir / "cert.pem", "certificate")
-    key_pem = _read(user_dir / "key.pem", "private key")
     identity = Identity(org=org, certificate=cert_pem)
-    signer = new_private_key_signer(key_pem)
+    if (user_dir / KEY_REF_FILE).is_file():  # the signing key stays in a PKCS#11 token
+        try:
+            signer = new_key_signer(load_identity_key(user_dir))
+        except IdentityError as err:
+            raise LocalNetworkError(f"identity {org}:{user}: {err}") from err
+        tls_folder = tls_dir(user_dir)
+        tls_cert = _read(tls_folder / "cert.pem", "TLS certificate")
+        key_pem = _read(tls_folder / "key.pem", "TLS private key")
+    else:
+        key_pem = _read(user_dir / "key.pem", "private key")
+        signer, tls_cert = new_private_key_signer(key_pem), cert_pem
     peer_org = target["org"]
     tls_root = _read(root / "crypto" / peer_org / "ca" / "cert.pem", f"CA certificate of {peer_org}")
     settings = ConnectSettings(
         tls_root_certificates=tls_root,
-        tls_client_certificate=cert_pem,  # the peers require mutual TLS
+        tls_client_certificate=tls_cert,  # the peers require mutual TLS
         tls_client_key=key_pem,
         server_name=target.get("server_name"),
         fallback_addresses=fallbacks,

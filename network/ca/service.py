@@ -23,6 +23,7 @@ from careledger.network.ca import registrar
 from careledger.network.ca.store import CAStore, IssuedCertificate, Registration, StoreError, serial_hex
 from careledger.network.identity.certs import (
     PSEUDONYM,
+    TLS_ROLE,
     IdentitySpec,
     certificate_attributes,
     check_spec,
@@ -109,13 +110,18 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
                                "secret works once: reenroll with your current certificate, or ask the "
                                "registrar for a new registration")
         cert = self._issue(registration, request.csr, f"enrolment of {who}")
+        tls = (self._issue(registration, request.tls_csr, f"enrolment of {who} (TLS CSR)", tls=True)
+               if request.tls_csr else None)
         try:
-            self._store.enrol(request.name, request.secret, cert, self._now())
+            self._store.enrol(request.name, request.secret, [cert, *([tls] if tls else [])], self._now())
         except StoreError as exc:
             raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
                                f"enrolment of {who} refused: {exc}") from exc
         log.info("enrolled %s, serial %s", who, serial_hex(cert.serial_number))
-        return self._issued(cert)
+        response = self._issued(cert)
+        if tls is not None:
+            response.tls_certificate = tls.public_bytes(serialization.Encoding.PEM)
+        return response
 
     @unary
     def Reenroll(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> ca_pb2.EnrollResponse:
@@ -206,8 +212,10 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
                                        f"({entry.reason}); ask an admin of {self.org} for a new identity")
         return req, caller
 
-    def _issue(self, registration: Registration, csr_bytes: bytes, what: str) -> x509.Certificate:
-        """The certificate for a checked CSR: the registration's name, role and attributes."""
+    def _issue(self, registration: Registration, csr_bytes: bytes, what: str,
+               tls: bool = False) -> x509.Certificate:
+        """The certificate for a checked CSR: the registration's name, role and attributes (with
+        `tls`, a TLS-only certificate for the name: role tls, no attributes, never a signer)."""
         csr = _load_csr(csr_bytes, what)
         if not csr.is_signature_valid:
             raise RequestError(INVALID, f"{what} refused: the CSR's signature does not verify; it must be "
@@ -225,7 +233,8 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
             shown = ", ".join(f"{k}={v}" for k, v in sorted(extra.items()))
             raise RequestError(DENIED, f"{what} refused: the CSR asks for {shown}, which the registration "
                                        "does not allow; ask the registrar to register them")
-        spec = IdentitySpec(registration.name, registration.role, dict(registration.attributes))
+        spec = (IdentitySpec(registration.name, TLS_ROLE) if tls else
+                IdentitySpec(registration.name, registration.role, dict(registration.attributes)))
         try:
             return issue_certificate(self._ca, self.org, spec, csr.public_key())
         except IdentityError as exc:

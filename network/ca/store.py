@@ -12,7 +12,7 @@ import hmac
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -134,9 +134,10 @@ class CAStore:
                                    (name,)).fetchone()
         return row is not None and hmac.compare_digest(row[0], secret_hash(secret))
 
-    def enrol(self, name: str, secret: str, cert: x509.Certificate, at: datetime) -> None:
-        """Use the secret and record the certificate in one transaction; refused if the secret was
-        used meanwhile (two enrolments racing), so at most one certificate is ever handed out."""
+    def enrol(self, name: str, secret: str, certs: Sequence[x509.Certificate], at: datetime) -> None:
+        """Use the secret and record the certificates (signing, and TLS if asked) in one transaction;
+        refused if the secret was used meanwhile (two enrolments racing), so at most one enrolment
+        is ever handed out."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -148,7 +149,8 @@ class CAStore:
                 ).rowcount
                 if used != 1:
                     raise StoreError(f"the secret of {name!r} was used meanwhile; it works once")
-                self._insert_certificate(name, cert)
+                for cert in certs:
+                    self._insert_certificate(name, cert)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
 from cryptography.x509.oid import NameOID
 
+from careledger.network.identity import hsm
 from careledger.network.identity.errors import IdentityError, KeyFormatError
 
 
@@ -23,6 +24,15 @@ def load_private_key(pem: bytes) -> ec.EllipticCurvePrivateKey:
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise KeyFormatError(f"private key is {type(key).__name__}, not an ECDSA key")
     return key
+
+
+def load_identity_key(identity_dir: Path) -> ec.EllipticCurvePrivateKey:
+    """An identity folder's private key: key.pem, or the PKCS#11 token key key.pkcs11 names (its
+    PIN from $CARELEDGER_PKCS11_PIN); either signs the same way."""
+    identity_dir = Path(identity_dir)
+    if (identity_dir / hsm.KEY_REF_FILE).is_file():
+        return hsm.open_key(hsm.TokenKeyRef.load(identity_dir))
+    return load_private_key((identity_dir / "key.pem").read_bytes())
 
 
 def sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
@@ -52,7 +62,7 @@ class Signer:
         identity_dir = Path(identity_dir)
         try:
             cert_pem = (identity_dir / "cert.pem").read_bytes()
-            key_pem = (identity_dir / "key.pem").read_bytes()
+            key = load_identity_key(identity_dir)
         except OSError as exc:
             raise IdentityError(
                 f"cannot read identity in {identity_dir}: {exc}; issue it with generate_org"
@@ -61,9 +71,8 @@ class Signer:
             cert = x509.load_pem_x509_certificate(cert_pem)
         except ValueError as exc:
             raise IdentityError(f"{identity_dir / 'cert.pem'} is not a PEM certificate") from exc
-        key = load_private_key(key_pem)
         if cert.public_key() != key.public_key():
-            raise IdentityError(f"{identity_dir}: key.pem does not belong to cert.pem")
+            raise IdentityError(f"{identity_dir}: the key does not belong to cert.pem")
         return cls(
             cert_pem=cert_pem,
             org=subject_field(cert, NameOID.ORGANIZATION_NAME),

@@ -9,6 +9,9 @@ import grpc
 
 from careledger.network.identity.certs import CERT_FILE, KEY_FILE
 from careledger.network.identity.errors import IdentityError
+from careledger.network.identity.hsm import KEY_REF_FILE
+
+TLS_DIR = "tls"
 
 
 def server_credentials(
@@ -21,7 +24,7 @@ def server_credentials(
     presented" mode: without require_client_auth it does not even request one, so optional client
     certificates would be silently ignored, never checked.
     """
-    key_pem, cert_pem = _read_pair(identity_dir)
+    key_pem, cert_pem = read_pair(identity_dir)
     if client_ca_pems is not None and not client_ca_pems:
         raise IdentityError(
             f"server {identity_dir}: mutual TLS needs at least one client CA; pass None to "
@@ -39,7 +42,7 @@ def dynamic_server_credentials(
 ) -> grpc.ServerCredentials:
     """Mutual TLS whose client CAs are read again at each handshake: a running node trusts the CA
     of an organisation a channel configuration update adds, and stops trusting a removed one."""
-    key_pem, cert_pem = _read_pair(identity_dir)
+    key_pem, cert_pem = read_pair(identity_dir)
     served = [_bundle(client_ca_pems())]
 
     def configuration(bundle: bytes) -> grpc.ServerCertificateConfiguration:
@@ -65,7 +68,7 @@ def channel_credentials(
         raise IdentityError("channel credentials need at least one root CA certificate")
     if identity_dir is None:
         return grpc.ssl_channel_credentials(root_certificates=_bundle(root_pems))
-    key_pem, cert_pem = _read_pair(identity_dir)
+    key_pem, cert_pem = read_pair(identity_dir)
     return grpc.ssl_channel_credentials(
         root_certificates=_bundle(root_pems), private_key=key_pem, certificate_chain=cert_pem
     )
@@ -75,8 +78,16 @@ def _bundle(pems: Sequence[bytes]) -> bytes:
     return b"".join(pem if pem.endswith(b"\n") else pem + b"\n" for pem in pems)
 
 
-def _read_pair(identity_dir: Path) -> tuple[bytes, bytes]:
+def tls_dir(identity_dir: Path) -> Path:
+    """Where an identity's TLS pair is: its own folder, or tls/ in it when its signing key stays in
+    a PKCS#11 token (key.pkcs11), which gRPC's TLS cannot use."""
     identity_dir = Path(identity_dir)
+    return identity_dir / TLS_DIR if (identity_dir / KEY_REF_FILE).is_file() else identity_dir
+
+
+def read_pair(identity_dir: Path) -> tuple[bytes, bytes]:
+    """The TLS key and certificate PEM of an identity folder (see tls_dir)."""
+    identity_dir = tls_dir(identity_dir)
     try:
         return (identity_dir / KEY_FILE).read_bytes(), (identity_dir / CERT_FILE).read_bytes()
     except OSError as exc:

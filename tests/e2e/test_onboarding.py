@@ -10,6 +10,7 @@ refuses it, and the audit entries it signed before still verify.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -26,11 +27,14 @@ from careledger.gateway import Identity
 from careledger.gateway.ca import CAClient, CAError, new_key, write_identity
 from careledger.gateway.identity import new_private_key_signer
 from careledger.network.ca.server import ca_data_dir, endpoint
+from careledger.network.identity.hsm import PIN_ENV
+from careledger.network.local.softhsm import ensure_softhsm, init_token
 from careledger.network.local.testing import LocalNetwork
 
 pytest_plugins = ("healthcare",)
 
 ORG = "hospital"
+HSM_TOKEN, HSM_PIN = "careledger-test", "2468"  # the token test_hsm.py uses too, if it ran first
 
 
 def careledger(net: LocalNetwork, *args: str) -> dict:
@@ -136,3 +140,28 @@ def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
     assert audit_event in {entry["resource"]["id"] for entry in bundle["entry"]}
     report = careledger(net, "ledger", "verify")
     assert all(node["ok"] for node in report.values()), report
+
+
+def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accepts_their_signatures(
+    net: LocalNetwork, care: Ledger, hospital_ca: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
+    why = ensure_softhsm()
+    if why:
+        pytest.skip(why)
+    # the PKCS#11 module reads SoftHSM's config once per process: the setting stays for later tests
+    os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), HSM_TOKEN, HSM_PIN, "13579"))
+    os.environ[PIN_ENV] = HSM_PIN
+    registered = careledger(net, "identity", "register", "--as", "hospital:admin", "--attr", "role=patient")
+    name = registered["name"]
+    enrolled = careledger(net, "identity", "enroll", name, "--org", ORG, "--secret", registered["secret"],
+                          "--hsm", "--token", HSM_TOKEN)
+    folder = net.identity_dir(f"hospital:{name}")
+    assert enrolled["hsm"] and (folder / "key.pkcs11").is_file() and not (folder / "key.pem").exists()
+
+    # gateway, endorsers and committers verify the signatures the token made
+    patient = f"hospital:{name}"
+    registration = care.submit(patient, "consent", "register_patient")
+    assert (registration["id"], registration["status"]) == (f"hospital/{name}", "active")
+    record = register_record(care, patient, new_category())
+    assert record.registered.code == "VALID"

@@ -52,14 +52,16 @@ class RegisterResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., secret: _Optional[str] = ...) -> None: ...
 
 class EnrollRequest(_message.Message):
-    __slots__ = ("name", "secret", "csr")
+    __slots__ = ("name", "secret", "csr", "tls_csr")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     CSR_FIELD_NUMBER: _ClassVar[int]
+    TLS_CSR_FIELD_NUMBER: _ClassVar[int]
     name: str
     secret: str
     csr: bytes
-    def __init__(self, name: _Optional[str] = ..., secret: _Optional[str] = ..., csr: _Optional[bytes] = ...) -> None: ...
+    tls_csr: bytes
+    def __init__(self, name: _Optional[str] = ..., secret: _Optional[str] = ..., csr: _Optional[bytes] = ..., tls_csr: _Optional[bytes] = ...) -> None: ...
 
 class ReenrollRequest(_message.Message):
     __slots__ = ("csr",)
@@ -68,14 +70,16 @@ class ReenrollRequest(_message.Message):
     def __init__(self, csr: _Optional[bytes] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
-    __slots__ = ("certificate", "ca_certificate", "serial")
+    __slots__ = ("certificate", "ca_certificate", "serial", "tls_certificate")
     CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     CA_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     SERIAL_FIELD_NUMBER: _ClassVar[int]
+    TLS_CERTIFICATE_FIELD_NUMBER: _ClassVar[int]
     certificate: bytes
     ca_certificate: bytes
     serial: str
-    def __init__(self, certificate: _Optional[bytes] = ..., ca_certificate: _Optional[bytes] = ..., serial: _Optional[str] = ...) -> None: ...
+    tls_certificate: bytes
+    def __init__(self, certificate: _Optional[bytes] = ..., ca_certificate: _Optional[bytes] = ..., serial: _Optional[str] = ..., tls_certificate: _Optional[bytes] = ...) -> None: ...
 
 class RevokeRequest(_message.Message):
     __slots__ = ("name", "serials", "certificate", "reason")

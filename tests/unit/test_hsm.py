@@ -1,0 +1,83 @@
+"""Keys in a PKCS#11 token (SoftHSM): they sign the same DER ECDSA a file key does, node-side
+verification (Membership) accepts them, and they never leave the token (issue 13)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from careledger.gateway.identity import new_key_signer, sha256
+from careledger.network.identity.certs import IdentitySpec, generate_org, issue_certificate, load_ca
+from careledger.network.identity.errors import IdentityError
+from careledger.network.identity.hsm import PIN_ENV, SOFTHSM_MODULE, TokenKeyRef, generate_key, open_key
+from careledger.network.identity.membership import Membership
+from careledger.network.identity.signing import Signer
+from careledger.network.local.softhsm import ensure_softhsm, init_token
+
+pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
+
+PIN = "2468"
+TOKEN = "careledger-test"
+
+
+@pytest.fixture(scope="module")
+def token(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A SoftHSM token this process sees (the module reads its config once per process, so the
+    setting stays for later tests), with its PIN in the environment as the CLI and SDK read it."""
+    why = ensure_softhsm()
+    if why:
+        pytest.skip(why)
+    os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), TOKEN, PIN, "13579"))
+    os.environ[PIN_ENV] = PIN
+    return TOKEN
+
+
+def test_a_token_key_signs_what_membership_verifies_and_never_leaves_the_token(
+    token: str, tmp_path: Path
+) -> None:
+    ref = TokenKeyRef(SOFTHSM_MODULE, token, f"hospital/nurse-{uuid.uuid4().hex[:8]}")
+    key = generate_key(ref)
+    generate_org(tmp_path, "hospital", [])
+    cert = issue_certificate(load_ca(tmp_path, "hospital"), "hospital",
+                             IdentitySpec("nurse-hsm", "client"), key.public_key())
+    folder = tmp_path / "hospital" / "nurse-hsm"
+    ref.save(folder)
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+    # the node-side Signer and the SDK's digest signer both sign in the token
+    signer = Signer.from_dir(folder)
+    membership = Membership.from_crypto_dir(tmp_path)
+    assert membership.verify(signer.cert_pem, b"block", signer.sign(b"block")).id == "hospital/nurse-hsm"
+    sdk_signature = new_key_signer(open_key(ref))(sha256(b"proposal"))
+    assert membership.verify(signer.cert_pem, b"proposal", sdk_signature).role == "client"
+    key.public_key().verify(key.sign(b"x", ec.ECDSA(hashes.SHA256())), b"x", ec.ECDSA(hashes.SHA256()))
+    assert not (folder / "key.pem").exists()
+    with pytest.raises(TypeError, match="stays in PKCS#11 token"):
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                          serialization.NoEncryption())
+    # a CSR signed in the token verifies too (what enrol --hsm sends)
+    csr = x509.CertificateSigningRequestBuilder().subject_name(cert.subject).sign(key, hashes.SHA256())
+    assert csr.is_signature_valid
+
+
+def test_a_missing_key_a_taken_label_and_a_missing_pin_are_named(token: str) -> None:
+    with pytest.raises(IdentityError, match="no single EC key pair labelled 'nobody'"):
+        open_key(TokenKeyRef(SOFTHSM_MODULE, token, "nobody"))
+    ref = TokenKeyRef(SOFTHSM_MODULE, token, f"taken-{uuid.uuid4().hex[:8]}")
+    generate_key(ref)
+    with pytest.raises(IdentityError, match="already holds a key labelled 'taken-"):
+        generate_key(ref)
+    with pytest.raises(IdentityError, match="no PKCS#11 token labelled 'elsewhere'"):
+        open_key(TokenKeyRef(SOFTHSM_MODULE, "elsewhere", "x"))
+    pin = os.environ.pop(PIN_ENV)
+    try:
+        with pytest.raises(IdentityError, match=PIN_ENV):
+            open_key(TokenKeyRef(SOFTHSM_MODULE, "another", "x"))
+    finally:
+        os.environ[PIN_ENV] = pin
