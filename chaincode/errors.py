@@ -11,7 +11,12 @@ class ContractError(Exception):
     """
 
 
-class InvalidKeyError(ContractError):
+class InvalidArgumentError(ContractError):
+    """A request's argument the contract API refuses before any business rule (a page size out of
+    range, a bookmark another query made); the client is told which argument and why (status 400)."""
+
+
+class InvalidKeyError(InvalidArgumentError):
     """A key (or key part, or event name) the stub refuses: empty, too long, not UTF-8, or holding
     a control character; the client is told which key (escaped) and why (status 400)."""
 
