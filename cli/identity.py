@@ -17,8 +17,10 @@ from cryptography import x509
 
 from careledger.cli.common import CliError, dir_option, emit, json_option, parse_attributes, split_who
 from careledger.cli.errors import cli_error
-from careledger.gateway import Identity
-from careledger.gateway.ca import CAClient, new_key, write_identity, write_token_identity
+from careledger.cli.tx import gateway_channel
+from careledger.gateway import GatewayError, Identity, LocalNetworkError, connect_local
+from careledger.gateway import config as sdkconfig
+from careledger.gateway.ca import CAClient, new_key, revocation_update, write_identity, write_token_identity
 from careledger.gateway.identity import new_key_signer
 from careledger.network.ca import server as ca_server
 from careledger.network.ca.service import REASONS
@@ -196,11 +198,18 @@ def reenroll(directory: Path, who: str, address: str, as_json: bool) -> None:
               help="RFC 5280 reason.")
 @click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
               help="An admin of the org.")
+@click.option("--update", "update_file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write a channel configuration update carrying every serial of the CRL the "
+                   "ledger does not refuse yet, signed by --as: other admins sign it with `careledger "
+                   "channel sign FILE`, one submits it with `careledger channel submit FILE`.")
 @_ca_option
 @json_option
 def revoke(directory: Path, name: str, serials: tuple[str, ...], cert_file: Path | None, reason: str,
-           who: str, address: str, as_json: bool) -> None:
-    """Revoke every certificate of registration NAME (it can no longer reenrol), or --serial/--cert."""
+           who: str, update_file: Path | None, address: str, as_json: bool) -> None:
+    """Revoke every certificate of registration NAME (it can no longer reenrol), or --serial/--cert.
+
+    The CA refuses the certificates at once; the nodes refuse them once a configuration update
+    carrying their serials commits (--update FILE makes it)."""
     org = _org_of(who)
     if not (name or serials or cert_file):
         raise click.UsageError("name a registration, a --serial or a --cert to revoke")
@@ -208,11 +217,36 @@ def revoke(directory: Path, name: str, serials: tuple[str, ...], cert_file: Path
     with _calling(_client(directory, org, address, who)) as client:
         revocation = client.revoke(name=name, serials=serials, certificate=certificate, reason=reason)
     crl = x509.load_pem_x509_crl(revocation.crl)
+    sequence = _propose(directory, who, revocation.crl, update_file) if update_file else None
     emit(as_json, {"org": org, "revoked": [asdict(r) for r in revocation.revoked],
-                   "crl_entries": len(list(crl))},
+                   "crl_entries": len(list(crl)), "update": str(update_file) if sequence else None,
+                   "update_sequence": sequence},
          lambda: "\n".join([f"revoked {org}/{r.name} serial {r.serial} ({r.reason})"
                             for r in revocation.revoked] or ["nothing newly revoked"])
-         + f"\nthe CRL of {org} now lists {len(list(crl))} certificate(s)")
+         + f"\nthe CRL of {org} now lists {len(list(crl))} certificate(s)"
+         + (f"\nwrote configuration update {sequence} to {update_file}, signed by {who}: other admins "
+            f"sign it (`careledger channel sign {update_file} --as ORG/admin`), one submits it "
+            f"(`careledger channel submit {update_file} --as ORG/admin`)" if sequence else
+            "\nthe ledger already refuses every certificate of the CRL" if update_file else ""))
+
+
+def _propose(directory: Path, who: str, crl_pem: bytes, out: Path) -> int | None:
+    """Write the configuration update for the CRL, signed by `who`; its sequence (None: nothing to
+    put on the ledger)."""
+    org, user = split_who(who)
+    folder = Layout(directory.resolve()).identity_dir(org, user)
+    identity = Identity(org, (folder / CERT_FILE).read_bytes())
+    try:
+        with connect_local(directory, f"{org}:{user}") as gateway:
+            current = gateway.get_network(gateway_channel(directory)).get_channel_config()
+        update = revocation_update(current, org, crl_pem)
+    except (GatewayError, LocalNetworkError, ValueError) as exc:
+        raise cli_error(exc) from exc
+    if update is None:
+        return None
+    signed = sdkconfig.sign_update(update, identity, new_key_signer(load_identity_key(folder)))
+    out.write_bytes(signed.SerializeToString(deterministic=True))
+    return sdkconfig.read_update(signed).sequence
 
 
 @identity.command(name="list")

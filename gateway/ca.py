@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from google.protobuf.message import Message
 
+from careledger.gateway.config import new_update
+from careledger.gateway.config import revoke as revoke_in_config
 from careledger.gateway.errors import GatewayError
 from careledger.gateway.identity import Identity, Signer, sha256
 from careledger.network.identity.certs import ATTRIBUTES_OID, CERT_FILE, encode_attributes, write_pair
 from careledger.network.identity.hsm import TokenKeyRef
 from careledger.network.identity.tls import TLS_DIR
-from careledger.protos import ca_pb2, ca_pb2_grpc, common_pb2
+from careledger.protos import ca_pb2, ca_pb2_grpc, common_pb2, config_pb2
 
 _Request = TypeVar("_Request", bound=Message)
 _Response = TypeVar("_Response", bound=Message)
@@ -212,6 +214,26 @@ def write_identity(folder: Path, key: ec.EllipticCurvePrivateKey, enrolment: Enr
     CLI's --as and connect_local can use the identity."""
     write_pair(Path(folder), key, x509.load_pem_x509_certificate(enrolment.certificate))
     return Path(folder)
+
+
+def revocation_update(current: config_pb2.ChannelConfig, org: str,
+                      crl_pem: bytes) -> config_pb2.SignedConfigUpdate | None:
+    """An unsigned channel configuration update putting on the ledger every serial that `org`'s
+    CRL lists and the configuration in force does not (None when there is none). Once enough
+    admins sign it and it commits, every node refuses those certificates. The CRL must verify
+    with the org's CA certificate as the configuration holds it."""
+    found = next((o for o in current.orgs if o.name == org), None)
+    if found is None:
+        raise ValueError(f"organisation {org} is not in the channel configuration")
+    crl = x509.load_pem_x509_crl(crl_pem)
+    ca_key = x509.load_pem_x509_certificate(found.ca_cert).public_key()
+    if not isinstance(ca_key, ec.EllipticCurvePublicKey) or not crl.is_signature_valid(ca_key):
+        raise ValueError(f"the CRL is not signed by the CA of {org} in the channel configuration")
+    new = current
+    for entry in crl:
+        if format(entry.serial_number, "x") not in found.revoked_serials:
+            new = revoke_in_config(new, org, format(entry.serial_number, "x"))
+    return None if new is current else new_update(current, new)
 
 
 def write_token_identity(folder: Path, ref: TokenKeyRef, enrolment: Enrolment,

@@ -3,8 +3,10 @@
 `careledger ca serve` runs for hospital; its admin registers a front-desk registrar, who registers a
 patient; the patient enrols with a key made on their own side (the SDK) and grants consent; a
 practitioner is registered, enrolled and licensed, and reads under that consent (audited); the
-practitioner's key is reported stolen and hospital revokes it at its CA: the CRL lists it, the CA
-refuses it, and the audit entries it signed before still verify.
+practitioner's key is reported stolen and hospital revokes it at its CA (the CRL lists it, the CA
+refuses it) and proposes a channel configuration update carrying its serial; once a majority of
+admins have signed and it committed, the network refuses the key, while the audit entries it
+signed before still verify. A patient whose key is in a SoftHSM token enrols and transacts too.
 """
 
 from __future__ import annotations
@@ -23,13 +25,15 @@ import pytest
 from cryptography import x509
 from healthcare import FAR_AHEAD, LONG_AGO, RITA, Ledger, new_category, new_id, register_record
 
-from careledger.gateway import Identity
+from careledger.gateway import GatewayError, Identity
 from careledger.gateway.ca import CAClient, CAError, new_key, write_identity
 from careledger.gateway.identity import new_private_key_signer
 from careledger.network.ca.server import ca_data_dir, endpoint
 from careledger.network.identity.hsm import PIN_ENV
 from careledger.network.local.softhsm import ensure_softhsm, init_token
 from careledger.network.local.testing import LocalNetwork
+from careledger.network.tools.queryclient import QueryClient
+from careledger.protos import common_pb2
 
 pytest_plugins = ("healthcare",)
 
@@ -117,10 +121,13 @@ def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
     assert (read.code, read.result["granted"]) == ("VALID", True), read
     audit_event = read.result["audit_event"]
 
-    # the practitioner's key is reported stolen: hospital revokes every certificate of theirs
+    # the practitioner's key is reported stolen: hospital revokes every certificate of theirs at
+    # its CA and proposes the channel configuration update that puts the serial on the ledger
+    update = tmp_path / "revoke.update"
     revoked = careledger(net, "identity", "revoke", doctor, "--reason", "keyCompromise",
-                         "--as", "hospital:admin")
+                         "--as", "hospital:admin", "--update", str(update))
     assert [r["serial"] for r in revoked["revoked"]] == [enrolled["serial"]]
+    assert revoked["update"] == str(update)
     crl = careledger(net, "identity", "crl", "--org", ORG)
     assert enrolled["serial"] in crl["revoked_serials"]
     pem = (net.identity_dir(practitioner) / "cert.pem").read_bytes()
@@ -134,11 +141,32 @@ def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
     assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
     assert f"hospital/{doctor}" in refused.value.message and "revoked" in refused.value.message
 
+    # until the update commits the ledger still takes the key; a majority of the admins make it law
+    careledger(net, "channel", "sign", str(update), "--as", "insurer/admin")
+    committed = careledger(net, "channel", "submit", str(update), "--as", "hospital/admin")
+    with QueryClient(net.directory, "hospital") as hospital_peer:
+        config = careledger(net, "channel", "config")
+        (orgconfig,) = [o for o in config["orgs"] if o["name"] == ORG]
+        assert enrolled["serial"] in orgconfig["revoked_serials"]
+        height = hospital_peer.chain_info().height
+        assert height > committed["block"]
+
+        # the stolen key's next submission is refused, naming the identity, and nothing is written
+        with pytest.raises(GatewayError) as stolen:
+            care.submit(practitioner, "consent", "access_record", f"hospital/{pseudonym}",
+                        record.record_id, "TREAT")
+        assert stolen.value.code == grpc.StatusCode.PERMISSION_DENIED, stolen.value
+        assert f"hospital/{doctor}" in str(stolen.value) and "revoked" in str(stolen.value)
+        assert hospital_peer.chain_info().height == height
+
     # the access the practitioner made before stays in the patient's audit trail, and every block
     # (signatures, chain, state) still verifies
     bundle = care.evaluate(patient, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
     assert audit_event in {entry["resource"]["id"] for entry in bundle["entry"]}
-    report = careledger(net, "ledger", "verify")
+    with QueryClient(net.directory, "hospital") as hospital_peer:
+        assert hospital_peer.transaction(read.tx_id).validation_code == common_pb2.VALID
+    # re-validating every block with the configuration in force at it gives the same codes
+    report = careledger(net, "ledger", "verify", "--state")
     assert all(node["ok"] for node in report.values()), report
 
 
