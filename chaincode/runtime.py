@@ -21,7 +21,7 @@ from careledger.chaincode.errors import (
     ContractDefinitionError,
     ContractError,
     ContractNotFoundError,
-    InvalidKeyError,
+    InvalidArgumentError,
 )
 from careledger.chaincode.identity import ClientIdentity
 from careledger.chaincode.state import HistoryEntry, StateView, Version
@@ -325,7 +325,7 @@ def simulate(
         )
     except _Rejected as exc:
         return _failed(exc.status, exc.message)
-    except InvalidKeyError as exc:  # the request's data made a key the stub refuses
+    except InvalidArgumentError as exc:  # the request's data made a key or page the stub refuses
         return _failed(400, str(exc))
     except ContractError as exc:
         return _failed(500, str(exc))

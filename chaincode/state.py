@@ -30,8 +30,11 @@ class StateView(Protocol):
         """The committed value and version of `key`, or None when it does not exist."""
         ...
 
-    def get_range(self, ns: str, start: str, end: str) -> Iterable[tuple[str, bytes, Version]]:
-        """Keys in [start, end) sorted by key; an empty `start` or `end` leaves that side open."""
+    def get_range(
+        self, ns: str, start: str, end: str, limit: int = 0
+    ) -> Iterable[tuple[str, bytes, Version]]:
+        """Keys in [start, end) sorted by key; an empty `start` or `end` leaves that side open; a
+        positive `limit` stops after that many keys (a page must not read the whole range)."""
         ...
 
     def get_history(self, ns: str, key: str) -> list[HistoryEntry]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from careledger.chaincode.codec import to_bytes
 from careledger.chaincode.errors import ContractError, InvalidKeyError
+from careledger.chaincode.paging import Page, check_page_size, decode_bookmark, encode_bookmark
 from careledger.chaincode.state import HistoryEntry
 from careledger.chaincode.txsimulator import TxSimulator
 from careledger.protos import common_pb2
@@ -177,6 +178,33 @@ class Stub:
                 _check_key(bound)
                 _check_simple_key(bound)
         return iter(self._sim.get_range(self._ns, start or EMPTY_KEY_SUBSTITUTE, end))
+
+    def get_state_by_range_with_pagination(
+        self, start: str, end: str, page_size: int, bookmark: str = ""
+    ) -> Page:
+        """At most `page_size` simple keys of [start, end), sorted, from where `bookmark` (a
+        previous page's of the same range) left off; the page's bookmark continues it."""
+        for bound in (start, end):
+            if bound:
+                _check_key(bound)
+                _check_simple_key(bound)
+        first = start or EMPTY_KEY_SUBSTITUTE
+        return self._page(first, end, page_size, bookmark, f"range [{shown(start)}, {shown(end)})")
+
+    def get_state_by_partial_composite_key_with_pagination(
+        self, object_type: str, attrs: Sequence[str], page_size: int, bookmark: str = ""
+    ) -> Page:
+        """get_state_by_partial_composite_key one page at a time, as for the range above."""
+        prefix = create_composite_key(object_type, attrs)
+        shown_key = "/".join((object_type, *attrs))
+        return self._page(prefix, prefix + MAX_UNICODE_RUNE, page_size, bookmark,
+                          f"keys under {shown(shown_key)}")
+
+    def _page(self, start: str, end: str, page_size: int, bookmark: str, query: str) -> Page:
+        check_page_size(page_size)
+        resume = decode_bookmark(bookmark, start, end, query) if bookmark else start
+        entries, after = self._sim.get_range_page(self._ns, resume, end, page_size)
+        return Page(entries, "" if after is None else encode_bookmark(after), len(entries))
 
     def create_composite_key(self, object_type: str, attrs: Sequence[str]) -> str:
         """A key made of a type and attributes, for secondary indexes and partial-key queries."""

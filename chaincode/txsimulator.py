@@ -62,8 +62,36 @@ class TxSimulator:
                 rows[key] = value
         return sorted(rows.items())
 
+    def get_range_page(
+        self, ns: str, start: str, end: str, page_size: int
+    ) -> tuple[list[tuple[str, bytes]], str | None]:
+        """The first `page_size` keys in [start, end), committed merged with pending writes, and
+        the key after them (None when the range is exhausted). Only the range actually read,
+        [start, that key), is recorded, so a key added beyond the page is no phantom of this tx."""
+        pending = sorted((k, v) for k, v in self._writes.get(ns, {}).items() if _in_range(k, start, end))
+        # Each pending delete may hide one committed key: read that many more, and one to peek.
+        want = page_size + 1 + sum(1 for _, value in pending if value is None)
+        committed = list(self._state.get_range(ns, start, end, want))
+        rows = {key: value for key, value, _ in committed}
+        for key, value in pending:
+            if value is None:
+                rows.pop(key, None)
+            else:
+                rows[key] = value
+        merged = sorted(rows.items())
+        if len(merged) <= page_size:  # exhausted: fewer committed keys than `want` exist
+            self._record(ns, start, end, committed)
+            return merged, None
+        after = merged[page_size][0]  # <= the last committed key read, so none before it is unread
+        self._record(ns, start, after, [row for row in committed if row[0] < after])
+        return merged[:page_size], after
+
     def _record_range(self, ns: str, start: str, end: str) -> list[tuple[str, bytes, Version]]:
         committed = list(self._state.get_range(ns, start, end))
+        self._record(ns, start, end, committed)
+        return committed
+
+    def _record(self, ns: str, start: str, end: str, committed: list[tuple[str, bytes, Version]]) -> None:
         ranges = self._range_reads.setdefault(ns, {})
         if (start, end) not in ranges:
             ranges[(start, end)] = common_pb2.RangeRead(
@@ -71,7 +99,6 @@ class TxSimulator:
                 end_key=end,
                 reads=[_kv_read(key, version) for key, _, version in committed],
             )
-        return committed
 
     def get_history(self, ns: str, key: str) -> list[HistoryEntry]:
         """Committed history of `key`; not part of the rwset (as in Fabric)."""

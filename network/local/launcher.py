@@ -26,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from careledger.chaincode.errors import ContractDefinitionError
 from careledger.chaincode.runtime import load_contract
+from careledger.gateway import GatewayError
 from careledger.network.config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -40,6 +41,7 @@ from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.tls import channel_credentials
 from careledger.network.local import etcdcluster
+from careledger.network.local.deploy import DeployError, deploy_contracts
 from careledger.network.local.etcdcluster import ClusterStatus, EtcdClusterError
 from careledger.network.local.genesis import ensure_genesis
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
@@ -170,6 +172,7 @@ def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
         etcd_members=members,
         records_org=config.records_org,
         access=config.access,
+        peer=config.peer,
     )
 
 
@@ -367,6 +370,11 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
                     start_node(layout, profile, node)
                     progress(f"started {node.id}")
                 wait_healthy(layout, profile, list(group), timeout, progress)
+            try:  # the TOML's contracts, defined on the ledger by the real lifecycle
+                deploy_contracts(layout.root, progress, timeout)
+            except (DeployError, GatewayError, grpc.RpcError) as exc:
+                raise LauncherError(f"deploying the contracts failed: {exc}; see logs in "
+                                    f"{layout.logs}") from exc
     except BaseException as exc:
         if isinstance(exc, KeyboardInterrupt):
             progress("interrupted: stopping what was started")

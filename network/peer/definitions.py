@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Protocol
 
@@ -79,7 +79,7 @@ class StateReader(Protocol):
 
     def get_state(self, ns: str, key: str) -> tuple[bytes, Version] | None: ...
 
-    def get_range(self, ns: str, start: str, end: str) -> Iterator[tuple[str, bytes, Version]]: ...
+    def get_range(self, ns: str, start: str, end: str) -> Iterable[tuple[str, bytes, Version]]: ...
 
 
 class ContractDefinitions(Mapping[str, Policy]):

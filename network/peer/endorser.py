@@ -72,12 +72,19 @@ class TxLookup(Protocol):
     def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None: ...
 
 
+class ContractSource(Protocol):
+    """The contracts a peer runs (definitions.LiveContracts: what the ledger defines and this peer
+    has installed); refuses with RequestError a contract it cannot run."""
+
+    def registry_for(self, contract: str) -> ContractRegistry: ...
+
+
 class Endorser:
     def __init__(
         self,
         channel: str,
         membership: Membership,
-        registry: ContractRegistry,
+        contracts: ContractSource,
         state: StateDB,
         signer: Signer,
         committed: TxLookup,
@@ -90,7 +97,7 @@ class Endorser:
         self._clock = clock
         self._max_bytes = max_bytes  # the network's max_message_bytes: a bigger result cannot travel
         self._membership = membership
-        self._registry = registry
+        self._contracts = contracts
         self._state = state
         self._signer = signer
         self._committed = committed
@@ -145,7 +152,7 @@ class Endorser:
             creator=client_identity(who),
         )
         with self._state.snapshot():  # every read of one simulation sees the same block
-            result = simulate(self._registry, self._state, invocation)
+            result = simulate(self._contracts.registry_for(p.contract), self._state, invocation)
         payload = common_pb2.ProposalResponsePayload(
             proposal_hash=protoutil.proposal_hash(protoutil.strip_transient(p)),
             response=result.response,
@@ -163,7 +170,7 @@ class Endorser:
                                 function=function, args=[a.encode() for a in args], transient={},
                                 timestamp=datetime.now(UTC), creator=client_identity(who))
         with self._state.snapshot():
-            return simulate(self._registry, self._state, invocation).response
+            return simulate(self._contracts.registry_for(contract), self._state, invocation).response
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         """Check, then endorse a proposal that arrived from a gateway or a client."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -106,6 +106,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         connections: Connections,
         metrics: PeerMetrics,
         block_event_readers: Sequence[str] | None = None,  # default: the profile's access rules
+        contract_policies: Mapping[str, policies.Policy] | None = None,  # default: the profile's
     ) -> None:
         self._profile = profile
         self._block_readers = (profile.access.block_events if block_event_readers is None
@@ -116,7 +117,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self._ledger = ledger
         self._conn = connections
         self._metrics = metrics
-        self._policies = {c.name: policies.parse(c.policy) for c in profile.contracts}
+        # on a peer: the definitions committed on the ledger (definitions.ContractDefinitions)
+        self._policies = (contract_policies if contract_policies is not None
+                          else {c.name: policies.parse(c.policy) for c in profile.contracts})
         self._pool = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="endorse")
 
     # -- endorsement -------------------------------------------------------------------------

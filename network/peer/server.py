@@ -20,7 +20,6 @@ from functools import partial
 import grpc
 from prometheus_client import CollectorRegistry
 
-from careledger.chaincode.runtime import ContractRegistry, load_contract
 from careledger.network.identity.membership import Identity
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger import channelconfig
@@ -29,15 +28,24 @@ from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channe
 from careledger.network.node.liveconfig import LiveConfig, genesis_config, read_genesis
 from careledger.network.node.nodeproc import node_context, run_until_signal
 from careledger.network.node.operations import OperationsServer, PeerMetrics
-from careledger.network.peer import checkpoint, join, policy, repair, snapshot
+from careledger.network.peer import checkpoint, join, repair, snapshot
 from careledger.network.peer.committer import Committer
+from careledger.network.peer.definitions import ContractDefinitions, LiveContracts, wrote_lifecycle
 from careledger.network.peer.endorser import Endorser, EndorserService
 from careledger.network.peer.gatewayservice import GatewayService
+from careledger.network.peer.installed import InstalledPackages, LifecycleService
 from careledger.network.peer.ledger import Ledger
+from careledger.network.peer.lifecycle import LifecycleContract
 from careledger.network.peer.queryservice import QueryService
 from careledger.network.peer.recordservice import RecordStoreService, record_size_limit
 from careledger.network.peer.validation import Validator
-from careledger.protos import gateway_pb2_grpc, peer_pb2_grpc, query_pb2_grpc, recordstore_pb2_grpc
+from careledger.protos import (
+    gateway_pb2_grpc,
+    lifecycle_pb2_grpc,
+    peer_pb2_grpc,
+    query_pb2_grpc,
+    recordstore_pb2_grpc,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +79,6 @@ def main(argv: list[str] | None = None) -> None:
     live = LiveConfig(genesis_config(read_genesis(ctx.layout.genesis)))
     members, everyone, orderer_members = live.members, live.everyone, live.orderers
     signer = Signer.from_dir(ctx.identity_dir)
-    registry = ContractRegistry(load_contract(c.cls) for c in profile.contracts)
-    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     metrics_registry = CollectorRegistry()
     metrics = PeerMetrics.register(metrics_registry)
     ops = OperationsServer(me.id, me.host, me.ops_port, metrics_registry) if me.ops_port else None
@@ -112,7 +118,9 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("cut the chain before block %d (bytes kept in %s); rebuilding state",
                     damage.first_bad_block, kept)
     # the validator reads the configuration in force at each block from state
-    ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members, policies, state,
+    # contract definitions (policies) come from the _lifecycle state, as committed before each block
+    ledger = Ledger(ctx.data_dir, lambda state: Validator(profile.channel, members,
+                                                          ContractDefinitions(state, profile.orgs), state,
                                                           clock_skew=live.current.clock_skew), signer, start)
 
     def follow_config() -> None:
@@ -137,14 +145,21 @@ def main(argv: list[str] | None = None) -> None:
         ledger_health.repairing = ""
     connections = Connections(open_channel)  # cached; the committer opens its own
     ledger.add_listener(metrics.observe_block)
-    endorser = Endorser(profile.channel, members, registry, ledger.state, signer, ledger, max_bytes,
+    definitions = ContractDefinitions(ledger.state, profile.orgs)
+    packages = InstalledPackages(ctx.data_dir / "packages")
+    contracts = LiveContracts(me.id, definitions, packages, [LifecycleContract(definitions.lifecycle_rule)])
+    ledger.add_listener(lambda _, outcomes: contracts.refresh() if wrote_lifecycle(outcomes) else None)
+    endorser = Endorser(profile.channel, members, contracts, ledger.state, signer, ledger, max_bytes,
                         clock_skew=skew)
     # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
     server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics,
-                       block_event_readers=live.roles("block_events")), server)
+                       block_event_readers=live.roles("block_events"), contract_policies=definitions),
+        server)
+    lifecycle_pb2_grpc.add_LifecycleServicer_to_server(
+        LifecycleService(me.id, me.org, members, packages, lambda: live.current.clock_skew), server)
     query_pb2_grpc.add_QueryServicer_to_server(
         QueryService(profile.channel, members, ledger, live.roles("query")), server)
     records = None
@@ -162,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
     set_serving(health, True)
     log.info("peer %s serving channel %s on %s (operations on %d) at height %d; contracts: %s",
              me.id, profile.channel, me.address, ops.port if ops else 0, ledger.height,
-             ", ".join(registry.names()))
+             ", ".join(contracts.names()))
 
     def stop() -> None:
         set_serving(health, False)

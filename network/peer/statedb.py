@@ -142,14 +142,21 @@ class StateDB:
             return None
         return bytes(row[0]), (row[1], row[2])
 
-    def get_range(self, ns: str, start: str, end: str) -> list[tuple[str, bytes, Version]]:
-        """Keys in [start, end) sorted by key; an empty start or end leaves that side open."""
+    def get_range(
+        self, ns: str, start: str, end: str, limit: int = 0
+    ) -> list[tuple[str, bytes, Version]]:
+        """Keys in [start, end) sorted by key; an empty start or end leaves that side open; a
+        positive limit stops after that many keys."""
         sql = "SELECT key, value, block_num, tx_num FROM state WHERE ns = ? AND key >= ?"
-        params: tuple[str, ...] = (ns, start)
+        params: tuple[str | int, ...] = (ns, start)
         if end:
             sql += " AND key < ?"
             params += (end,)
-        rows = self._conn().execute(sql + " ORDER BY key", params).fetchall()
+        sql += " ORDER BY key"
+        if limit > 0:
+            sql += " LIMIT ?"
+            params += (limit,)
+        rows = self._conn().execute(sql, params).fetchall()
         return [(k, bytes(v), (b, t)) for k, v, b, t in rows]
 
     def get_history(self, ns: str, key: str) -> list[HistoryEntry]:

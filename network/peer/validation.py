@@ -188,7 +188,7 @@ class Validator:
     ) -> None:
         self._channel = channel
         self._membership = membership
-        self._policies = dict(policies)
+        self._policies = policies  # live: definitions.ContractDefinitions reads the committed state
         self._state = state
         self._clock_skew = clock_skew
         self._config: tuple[bytes, channelconfig.ChannelConfig] | None = None  # (stored bytes, view)

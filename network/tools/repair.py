@@ -14,8 +14,8 @@ from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.node.grpcutil import node_channel
 from careledger.network.node.operations import PeerMetrics
-from careledger.network.peer import policy
 from careledger.network.peer.committer import Committer
+from careledger.network.peer.definitions import ContractDefinitions
 from careledger.network.peer.ledger import Ledger
 from careledger.network.peer.repair import Damage, cut, inspect
 from careledger.network.peer.validation import Validator
@@ -26,10 +26,10 @@ __all__ = ["Damage", "cut", "inspect", "open_peer_ledger", "peer_committer"]
 def open_peer_ledger(layout: Layout, profile: Profile, node: NodeInfo) -> Ledger:
     """The peer's ledger with the validator the peer itself uses, for committing offline."""
     members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
-    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     skew = timedelta(seconds=profile.orderer.clock_skew_s)
     return Ledger(layout.node_data(node),
-                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew),
+                  lambda state: Validator(profile.channel, members, ContractDefinitions(state, profile.orgs),
+                                          state, clock_skew=skew),
                   Signer.from_dir(layout.identity_dir(node.org, node.name)))
 
 

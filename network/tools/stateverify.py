@@ -22,7 +22,8 @@ from pathlib import Path
 from careledger.network.config import Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger.blockstore import BLOCKS_FILE, read_raw_blocks
-from careledger.network.peer import policy, snapshot, statecheck
+from careledger.network.peer import snapshot, statecheck
+from careledger.network.peer.definitions import ContractDefinitions
 from careledger.network.peer.ledger import BLOCKS_DIR, STATE_FILE
 from careledger.network.peer.statedb import CommitRecord, StateDB
 from careledger.network.peer.validation import Validator
@@ -106,7 +107,6 @@ def verify_state(layout: Layout, profile: Profile, node: NodeInfo) -> StateRepor
     raw, first = read.blocks, read.first
     height = 0 if savepoint is None else min(savepoint + 1, first + len(raw))
     members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
-    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="careledger-verify-") as tmp:
         if first:  # joined from a snapshot: re-validation starts from the snapshot's state
@@ -117,7 +117,7 @@ def verify_state(layout: Layout, profile: Profile, node: NodeInfo) -> StateRepor
             shutil.copyfile(kept, Path(tmp) / STATE_FILE)
         scratch = StateDB(Path(tmp) / STATE_FILE)
         try:
-            _revalidate(profile, members, policies, scratch, raw, first, height, problems)
+            _revalidate(profile, members, scratch, raw, first, height, problems)
             expected = scratch.state_rows()
         finally:
             scratch.close()
@@ -125,12 +125,12 @@ def verify_state(layout: Layout, profile: Profile, node: NodeInfo) -> StateRepor
     return StateReport(node.id, height, tuple(problems))
 
 
-def _revalidate(profile: Profile, members: Membership, policies: dict[str, policy.Policy],
-                scratch: StateDB, raw: tuple[bytes, ...], first: int, height: int,
-                problems: list[str]) -> None:
+def _revalidate(profile: Profile, members: Membership, scratch: StateDB, raw: tuple[bytes, ...],
+                first: int, height: int, problems: list[str]) -> None:
     """Validate blocks first..height-1 into `scratch`, noting each code that differs."""
-    validator = Validator(profile.channel, members, policies, scratch, workers=2,
-                          clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
+    # contract policies as the replay commits them: each block judged by the definitions before it
+    validator = Validator(profile.channel, members, ContractDefinitions(scratch, profile.orgs), scratch,
+                          workers=2, clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
     try:
         for number in range(first, height):
             block = common_pb2.Block.FromString(raw[number - first])

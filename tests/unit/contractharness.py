@@ -56,12 +56,15 @@ class MemoryState:
     def get_state(self, ns: str, key: str) -> tuple[bytes, Version] | None:
         return self.values.get((ns, key))
 
-    def get_range(self, ns: str, start: str, end: str) -> Iterable[tuple[str, bytes, Version]]:
-        return sorted(
+    def get_range(
+        self, ns: str, start: str, end: str, limit: int = 0
+    ) -> Iterable[tuple[str, bytes, Version]]:
+        rows = sorted(
             (key, value, version)
             for (n, key), (value, version) in self.values.items()
             if n == ns and (not start or key >= start) and (not end or key < end)
         )
+        return rows[:limit] if limit > 0 else rows
 
     def get_history(self, ns: str, key: str) -> list[HistoryEntry]:
         return list(self.history.get((ns, key), []))

@@ -47,6 +47,8 @@ def test_range_is_sorted_end_exclusive_and_open_ended(db: StateDB) -> None:
     assert [k for k, _, _ in db.get_range("consent", "b", "")] == ["b", "c"]
     assert [k for k, _, _ in db.get_range("consent", "", "")] == ["a", "b", "c"]
     assert db.get_range("other", "", "") == []
+    assert [k for k, _, _ in db.get_range("consent", "", "", limit=2)] == ["a", "b"]  # a page's read
+    assert [k for k, _, _ in db.get_range("consent", "b", "", limit=5)] == ["b", "c"]
 
 
 def test_history_lists_writes_and_deletes_oldest_first(db: StateDB) -> None:

@@ -1,0 +1,93 @@
+"""Deploy the network TOML's contracts through the real lifecycle when `network up` starts a network.
+
+The TOML names the contracts and their initial policies (the operator's wish); the ledger holds the
+truth. For each contract without a committed definition: package it from its installed source,
+install the package on every peer (as the peer's org admin), have every org's admin approve
+sequence 1, and commit. Each step runs concurrently across peers, orgs and contracts, so start-up
+waits for about two blocks. A resumed network whose contracts are defined only gets any missing
+package installed. Returns once every peer has committed the definitions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+from careledger.network.config import Layout, Profile
+from careledger.network.local import lifecycleclient
+from careledger.network.local.lifecycleclient import Proposed
+from careledger.network.peer import contractpackage
+from careledger.network.tools.queryclient import QueryClient
+
+INITIAL_VERSION = "1.0"  # a TOML contract's first definition
+ADMIN = "admin"
+
+T = TypeVar("T")
+
+
+class DeployError(Exception):
+    """A contract could not be deployed; the message names it and the step."""
+
+
+def _all(pool: ThreadPoolExecutor, calls: Iterable[Callable[[], T]]) -> list[T]:
+    return [f.result() for f in [pool.submit(call) for call in calls]]
+
+
+def deploy_contracts(directory: Path, progress: Callable[[str], None] = lambda _: None,
+                     timeout: float = 60.0) -> list[Proposed]:
+    """Define the profile's contracts on the ledger (those not yet defined); the new definitions."""
+    layout = Layout(directory.resolve())
+    profile = Profile.load(layout.root)
+    if not profile.contracts:
+        return []
+    first_org = profile.orgs[0]
+    defined = lifecycleclient.definitions(layout.root, (first_org, ADMIN))
+    packages: dict[str, bytes] = {}
+    wanted: list[Proposed] = []
+    for contract in profile.contracts:
+        existing = defined.get(contract.name)
+        archive = contractpackage.build_from_module(contract.name, existing.version if existing
+                                                    else INITIAL_VERSION, contract.cls)
+        info = contractpackage.inspect(archive)
+        if existing is None:
+            wanted.append(Proposed(contract.name, INITIAL_VERSION, 1, contract.policy, info.package_id))
+            packages[info.package_id] = archive
+        elif existing.package_id == info.package_id:
+            packages[info.package_id] = archive  # a resumed network: make sure every peer has it
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="deploy") as pool:
+        started = time.monotonic()
+        _all(pool, [partial(lifecycleclient.install, layout.root, peer.id, (peer.org, ADMIN), archive)
+                    for peer in profile.peers for archive in packages.values()])
+        if packages:
+            progress(f"installed {len(packages)} contract package(s) on {len(profile.peers)} peer(s) in "
+                     f"{time.monotonic() - started:.1f}s")
+        if not wanted:
+            return []
+        _all(pool, [partial(lifecycleclient.submit, layout.root, (org, ADMIN), "approve", p)
+                    for org in profile.orgs for p in wanted])
+        _all(pool, [partial(lifecycleclient.submit, layout.root, (first_org, ADMIN), "commit", p)
+                    for p in wanted])
+    _wait_for_peers(layout.root, profile, timeout)
+    progress(f"defined {', '.join(f'{p.name} {p.version}' for p in wanted)} on the ledger "
+             f"(approved by {', '.join(profile.orgs)}) in {time.monotonic() - started:.1f}s")
+    return wanted
+
+
+def _wait_for_peers(root: Path, profile: Profile, timeout: float) -> None:
+    """Until every peer's height reaches the highest one (the definitions committed everywhere)."""
+    def height(peer_id: str) -> int:
+        with QueryClient(root, profile.node(peer_id).org, ADMIN, profile.node(peer_id)) as client:
+            return client.chain_info().height
+
+    target = max(height(p.id) for p in profile.peers)
+    deadline = time.monotonic() + timeout
+    for peer in profile.peers:
+        while height(peer.id) < target:
+            if time.monotonic() > deadline:
+                raise DeployError(f"{peer.id} has not committed the contract definitions (height "
+                                  f"{height(peer.id)} < {target}) after {timeout:.0f}s")
+            time.sleep(0.05)
