@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -27,6 +28,7 @@ from careledger.network.ca.service import REASONS
 from careledger.network.config import Layout
 from careledger.network.identity.certs import CERT_FILE
 from careledger.network.identity.hsm import (
+    KEY_REF_FILE,
     MODULE_ENV,
     PIN_ENV,
     SOFTHSM_MODULE,
@@ -178,12 +180,21 @@ def enroll(directory: Path, name: str, org: str, secret: str, out: Path | None, 
 @_ca_option
 @json_option
 def reenroll(directory: Path, who: str, address: str, as_json: bool) -> None:
-    """Renew --as's certificate for a new key, signed for by its current one; replaces its files."""
+    """Renew --as's certificate for a new key, signed for by its current one; replaces its files.
+    A key in a PKCS#11 token is renewed in the same token, under a new label."""
     org, user = split_who(who)
-    key = new_key()
+    folder = Layout(directory.resolve()).identity_dir(org, user)
     with _calling(_client(directory, org, address, who)) as client:
-        enrolment = client.reenroll(key)
-    folder = write_identity(Layout(directory.resolve()).identity_dir(org, user), key, enrolment)
+        if (folder / KEY_REF_FILE).is_file():
+            ref = TokenKeyRef.load(folder)
+            ref = replace(ref, label=f"{org}/{user}/{datetime.now(UTC):%Y%m%dT%H%M%S}")
+            enrolment = client.reenroll(generate_key(ref))
+            ref.save(folder)
+            (folder / CERT_FILE).write_bytes(enrolment.certificate)
+        else:
+            key = new_key()
+            enrolment = client.reenroll(key)
+            write_identity(folder, key, enrolment)
     emit(as_json, {"org": org, "name": user, "serial": enrolment.serial, "path": str(folder)},
          f"reenrolled {org}/{user} (serial {enrolment.serial}) in {folder}")
 

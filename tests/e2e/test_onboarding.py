@@ -193,3 +193,13 @@ def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accept
     assert (registration["id"], registration["status"]) == (f"hospital/{name}", "active")
     record = register_record(care, patient, new_category())
     assert record.registered.code == "VALID"
+
+    # reenrolment makes the next key in the token too, and the network takes the new certificate
+    before = (folder / "cert.pem").read_bytes()
+    renewed = careledger(net, "identity", "reenroll", "--as", patient)
+    assert (folder / "cert.pem").read_bytes() != before and not (folder / "key.pem").exists()
+    assert renewed["serial"] != enrolled["serial"]
+    with net.connect(patient) as gateway:
+        consent = gateway.get_network(net.profile.channel).get_contract("consent")
+        bundle = json.loads(consent.evaluate_transaction("audit_events_fhir", "2000-01-01", "2100-01-01"))
+    assert bundle["resourceType"] == "Bundle"

@@ -13,11 +13,19 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from careledger.gateway.identity import new_key_signer, sha256
-from careledger.network.identity.certs import IdentitySpec, generate_org, issue_certificate, load_ca
+from careledger.network.identity.certs import (
+    TLS_ROLE,
+    IdentitySpec,
+    generate_org,
+    issue_certificate,
+    load_ca,
+    write_pair,
+)
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.hsm import PIN_ENV, SOFTHSM_MODULE, TokenKeyRef, generate_key, open_key
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
+from careledger.network.identity.tls import read_pair
 from careledger.network.local.softhsm import ensure_softhsm, init_token
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
@@ -61,6 +69,12 @@ def test_a_token_key_signs_what_membership_verifies_and_never_leaves_the_token(
     with pytest.raises(TypeError, match="stays in PKCS#11 token"):
         key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                           serialization.NoEncryption())
+    # gRPC's TLS cannot use the token key: such a folder serves and presents the pair in tls/
+    tls_key = ec.generate_private_key(ec.SECP256R1())
+    tls_cert = issue_certificate(load_ca(tmp_path, "hospital"), "hospital",
+                                 IdentitySpec("nurse-hsm", TLS_ROLE), tls_key.public_key())
+    write_pair(folder / "tls", tls_key, tls_cert)
+    assert read_pair(folder)[1] == tls_cert.public_bytes(serialization.Encoding.PEM)
     # a CSR signed in the token verifies too (what enrol --hsm sends)
     csr = x509.CertificateSigningRequestBuilder().subject_name(cert.subject).sign(key, hashes.SHA256())
     assert csr.is_signature_valid
