@@ -1,7 +1,9 @@
 """The peer's side of the contract API: deployed contracts and the simulation of one proposal.
 
 simulate() never raises for contract-level problems; it answers with a Response status like Fabric:
-200 ok, 400 bad arguments, 404 unknown contract or function, 500 contract error or contract bug.
+200 ok, 400 bad arguments, 404 unknown contract or function, 500 contract error or contract bug
+(any exception a contract raises, SystemExit and KeyboardInterrupt included), 504 a call cut off
+at its time limit (sandbox.py).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import inspect
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +27,7 @@ from careledger.chaincode.errors import (
     InvalidArgumentError,
 )
 from careledger.chaincode.identity import ClientIdentity
+from careledger.chaincode.sandbox import CallCutOff, CallTimedOut, Sandbox
 from careledger.chaincode.state import HistoryEntry, StateView, Version
 from careledger.chaincode.stub import Stub, control_character, shown
 from careledger.chaincode.txsimulator import TxSimulator
@@ -46,6 +50,7 @@ logger = logging.getLogger(__name__)
 CONTRACT_NAME = re.compile(r"^[A-Za-z0-9]+([-_][A-Za-z0-9]+)*$")
 SYSTEM_CONTRACT_NAME = re.compile(r"^_[a-z]+$")
 MAX_CALL_DEPTH = 8
+TIMED_OUT = 504  # the Response status of a call cut off at the sandbox's time limit
 # Contract and function names travel in every message about the call: a bound keeps a refusal
 # readable (and inside gRPC's 16 KiB metadata limit) instead of echoing 10 kB back.
 MAX_NAME_LENGTH = 128
@@ -314,9 +319,29 @@ def _failed(status: int, message: str) -> SimulationResult:
 
 
 def simulate(
-    registry: ContractRegistry, state: StateView, invocation: Invocation
+    registry: ContractRegistry,
+    state: StateView,
+    invocation: Invocation,
+    sandbox: Sandbox | None = None,
+    pin: Callable[[], AbstractContextManager[object]] = nullcontext,
 ) -> SimulationResult:
-    """Run the invocation against committed state; return its response, rwset and event."""
+    """Run the invocation against committed state, inside pin() (which holds one view of it);
+    return its response, rwset and event. With a sandbox, a call past its time limit is cut off
+    and answered with status 504 naming contract, function, tx, peer and limit."""
+    if sandbox is None:
+        with pin():
+            return _simulate(registry, state, invocation)
+    try:
+        return sandbox.run(lambda: _simulate(registry, state, invocation),
+                           lambda: f"contract {invocation.contract!r} function "
+                                   f"{invocation.function!r} (tx {invocation.tx_id})", pin)
+    except CallTimedOut as exc:
+        logger.warning("%s", exc)
+        return _failed(TIMED_OUT, f"{exc}; the contract must finish sooner, or the peer's "
+                                  "[peer] contract_time_limit_ms be raised")
+
+
+def _simulate(registry: ContractRegistry, state: StateView, invocation: Invocation) -> SimulationResult:
     sim = TxSimulator(state)
     try:
         args = _decode_args(invocation)
@@ -329,11 +354,14 @@ def simulate(
         return _failed(400, str(exc))
     except ContractError as exc:
         return _failed(500, str(exc))
-    except Exception as exc:
+    except CallCutOff:
+        raise  # the sandbox's own: the call ran past its time limit
+    except BaseException as exc:  # a contract bug, incl. SystemExit or KeyboardInterrupt it raised
         message = (
             f"contract {invocation.contract!r} function {invocation.function!r} failed: "
             f"{type(exc).__name__}: {exc}"
         )
-        logger.exception("tx %s: %s", invocation.tx_id, message)
+        logger.error("tx %s: %s", invocation.tx_id, message,
+                     exc_info=not isinstance(exc, RecursionError | MemoryError))
         return _failed(500, message)
     return SimulationResult(common_pb2.Response(status=200, payload=payload), sim.rwset(), sim.event)

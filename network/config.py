@@ -102,6 +102,27 @@ class OrdererSettings:
 
 
 @dataclass(frozen=True)
+class PeerSettings:
+    """[peer]: how every peer runs contracts."""
+
+    # A contract call (endorse or evaluate) running longer is cut off and answered with an error
+    # naming it, so a looping contract cannot tie up the peer's threads (chaincode/sandbox.py).
+    contract_time_limit_ms: int = 3000
+
+    @classmethod
+    def parse(cls, raw: object) -> PeerSettings:
+        """From the TOML [peer] table or the profile's peer object."""
+        if not isinstance(raw, dict):
+            raise ValueError("[peer] must be a table")
+        settings = cls(**raw)
+        if not (isinstance(settings.contract_time_limit_ms, int)
+                and settings.contract_time_limit_ms > 0):
+            raise ValueError(f"peer.contract_time_limit_ms is {settings.contract_time_limit_ms!r}; "
+                             "it must be a positive number of milliseconds (e.g. 3000)")
+        return settings
+
+
+@dataclass(frozen=True)
 class EtcdMember:
     """One member of the etcd cluster that `network up` runs for the orderers."""
 
@@ -222,6 +243,10 @@ class _OrdererTable(_Table):
     clock_skew_s: Annotated[float, Field(gt=0)] = 300.0
 
 
+class _PeerTable(_Table):
+    contract_time_limit_ms: Annotated[int, Field(gt=0)] = 3000
+
+
 class _AccessTable(_Table):
     query: list[Annotated[str, Field(min_length=1)]] = list(FULL_BLOCK_READERS)
     block_events: list[Annotated[str, Field(min_length=1)]] = list(FULL_BLOCK_READERS)
@@ -264,6 +289,7 @@ class _NetworkFile(_Table):
     contracts: dict[str, _ContractTable] = {}
     access: _AccessTable = _AccessTable()
     records: _RecordsTable = _RecordsTable()
+    peer: _PeerTable = _PeerTable()
 
     @model_validator(mode="after")
     def _org_names_unique(self) -> _NetworkFile:
@@ -365,6 +391,7 @@ class NetworkConfig:
     orderer_host: str = "127.0.0.1"
     records_org: str = DEFAULT_RECORDS_ORG  # [records] host_org: whose peers host the record store
     access: AccessRules = AccessRules()
+    peer: PeerSettings = PeerSettings()
 
     def with_peers_per_org(self, peers: int) -> NetworkConfig:
         """The same network with `peers` peers in every organisation."""
@@ -421,7 +448,8 @@ class NetworkConfig:
                 raise ValueError("[records] must be a table")
             records_org = str(records.get("host_org", DEFAULT_RECORDS_ORG))
             config = cls(raw.get("channel", "healthcare"), orderer_org, count, OrdererSettings.parse(o),
-                         orgs, contracts, orderer_host, records_org, AccessRules.parse(raw.get("access", {})))
+                         orgs, contracts, orderer_host, records_org, AccessRules.parse(raw.get("access", {})),
+                         PeerSettings.parse(raw.get("peer", {})))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"network config {path} is malformed: {exc!r}") from exc
         config.check_ordering()
@@ -445,6 +473,7 @@ class Profile:
     etcd_members: tuple[EtcdMember, ...] = ()  # the local etcd cluster `network up` runs, if any
     records_org: str = DEFAULT_RECORDS_ORG  # whose peers host the off-ledger record store
     access: AccessRules = AccessRules()
+    peer: PeerSettings = PeerSettings()
 
     def peers_of(self, org: str) -> list[NodeInfo]:
         return [p for p in self.peers if p.org == org]
@@ -491,6 +520,7 @@ class Profile:
             etcd_members=tuple(EtcdMember(**m) for m in d.get("etcd_members", ())),
             records_org=str(d.get("records_org", DEFAULT_RECORDS_ORG)),
             access=AccessRules.parse(d.get("access", {})),
+            peer=PeerSettings.parse(d.get("peer", {})),
         )
 
 

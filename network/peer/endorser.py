@@ -15,7 +15,8 @@ from typing import Protocol
 import grpc
 
 from careledger.chaincode import ClientIdentity
-from careledger.chaincode.runtime import ContractRegistry, Invocation, simulate
+from careledger.chaincode.runtime import TIMED_OUT, ContractRegistry, Invocation, simulate
+from careledger.chaincode.sandbox import Sandbox
 from careledger.network.identity.membership import Identity, IdentityError, Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger import protoutil, txtime
@@ -31,6 +32,8 @@ RESPONSE_STATUS = {
     400: grpc.StatusCode.INVALID_ARGUMENT,
     403: grpc.StatusCode.PERMISSION_DENIED,
     404: grpc.StatusCode.NOT_FOUND,
+    # not DEADLINE_EXCEEDED: clients read that as their own deadline and would hide the message
+    TIMED_OUT: grpc.StatusCode.RESOURCE_EXHAUSTED,
 }
 
 
@@ -91,8 +94,10 @@ class Endorser:
         max_bytes: int,
         clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sandbox: Sandbox | None = None,
     ) -> None:
         self._channel = channel
+        self._sandbox = sandbox  # runs each contract call under the peer's time limit
         self._clock_skew = clock_skew  # how far a proposal's time may be from this peer's clock
         self._clock = clock
         self._max_bytes = max_bytes  # the network's max_message_bytes: a bigger result cannot travel
@@ -151,8 +156,9 @@ class Endorser:
             timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
             creator=client_identity(who),
         )
-        with self._state.snapshot():  # every read of one simulation sees the same block
-            result = simulate(self._contracts.registry_for(p.contract), self._state, invocation)
+        # every read of one simulation sees the same block (a snapshot on the thread running it)
+        result = simulate(self._contracts.registry_for(p.contract), self._state, invocation,
+                          self._sandbox, self._state.snapshot)
         payload = common_pb2.ProposalResponsePayload(
             proposal_hash=protoutil.proposal_hash(protoutil.strip_transient(p)),
             response=result.response,
@@ -169,8 +175,8 @@ class Endorser:
         invocation = Invocation(tx_id=LOCAL_EVALUATION, channel=self._channel, contract=contract,
                                 function=function, args=[a.encode() for a in args], transient={},
                                 timestamp=datetime.now(UTC), creator=client_identity(who))
-        with self._state.snapshot():
-            return simulate(self._contracts.registry_for(contract), self._state, invocation).response
+        return simulate(self._contracts.registry_for(contract), self._state, invocation,
+                        self._sandbox, self._state.snapshot).response
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         """Check, then endorse a proposal that arrived from a gateway or a client."""

@@ -20,6 +20,7 @@ from functools import partial
 import grpc
 from prometheus_client import CollectorRegistry
 
+from careledger.chaincode.sandbox import Sandbox
 from careledger.network.identity.membership import Identity
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger import channelconfig
@@ -150,7 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     contracts = LiveContracts(me.id, definitions, packages, [LifecycleContract(definitions.lifecycle_rule)])
     ledger.add_listener(lambda _, outcomes: contracts.refresh() if wrote_lifecycle(outcomes) else None)
     endorser = Endorser(profile.channel, members, contracts, ledger.state, signer, ledger, max_bytes,
-                        clock_skew=skew)
+                        clock_skew=skew,
+                        sandbox=Sandbox(profile.peer.contract_time_limit_ms, me.id))
     # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
     server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
