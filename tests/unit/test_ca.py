@@ -3,15 +3,18 @@ its state surviving a restart (issue 13)."""
 
 from __future__ import annotations
 
+import shlex
 import sqlite3
 import stat
 from pathlib import Path
 
+import click
 import pytest
 from cafixtures import FRONT_DESK, ORG, RunningCA, enrol, signed_client, start_ca
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from careledger.cli.main import cli
 from careledger.gateway.ca import new_key
 from careledger.network.ca import registrar
 from careledger.network.config import Layout
@@ -19,6 +22,8 @@ from careledger.network.identity.certs import PSEUDONYM, certificate_attributes
 from careledger.network.identity.membership import Membership
 
 pytest_plugins = ("cafixtures",)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_patient_registered_by_the_front_desk_enrols_with_a_key_made_on_their_side(
     ca: RunningCA, tmp_path: Path
@@ -130,3 +135,22 @@ def test_a_registrar_grants_only_what_its_own_certificate_lists(
 ) -> None:
     why = registrar.refusal("hospital/x", caller_role, attrs, role, granted)
     assert (why is None) == allowed, why
+
+
+def test_the_readme_commands_for_the_ca_are_real_commands_with_real_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "revoke.update").write_bytes(b"")  # what `identity revoke --update` wrote
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("### Enrol people with the CA", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    lines = [line.split(" #", 1)[0].rstrip(" &") for line in block.splitlines() if line.strip()]
+    assert len(lines) >= 10
+    for line in lines:
+        argv = shlex.split(line)
+        assert argv[0] == "careledger", line
+        command: click.Command = cli
+        args = argv[1:]
+        while isinstance(command, click.Group):
+            command = command.commands[args.pop(0)]
+        command.make_context(argv[1], args)  # refuses an unknown option or a missing argument
