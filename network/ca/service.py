@@ -131,6 +131,12 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
             state = "revoked" if registration else "not registered with this CA"
             raise RequestError(DENIED, f"reenrolment of {caller.id} refused: the identity is {state}; "
                                        f"ask a registrar of {self.org} for a new registration")
+        serial = serial_hex(x509.load_pem_x509_certificate(caller.cert_pem).serial_number)
+        issued = self._store.certificate(serial)
+        if issued is None or issued.name != caller.name:  # e.g. one `crypto issue` made with this name
+            raise RequestError(DENIED, f"reenrolment of {caller.id} refused: its certificate (serial "
+                                       f"{serial}) was not issued by this CA service for that registration; "
+                                       "only a certificate enrolled here renews it")
         cert = self._issue(registration, req.reenroll.csr, f"reenrolment of {caller.id}")
         self._store.add_certificate(caller.name, cert)
         log.info("reenrolled %s, serial %s", caller.id, serial_hex(cert.serial_number))

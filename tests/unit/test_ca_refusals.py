@@ -144,7 +144,7 @@ def test_revoke_and_list_by_anyone_but_an_org_admin_are_refused(ca: RunningCA, r
         refused(ca, lambda: admin.revoke(serials=["abc123"]), grpc.StatusCode.NOT_FOUND, "abc123")
 
 
-def test_reenrol_with_a_revoked_or_expired_certificate_is_refused(
+def test_reenrol_with_a_revoked_expired_or_foreign_certificate_is_refused(
     ca: RunningCA, registered: str, tmp_path: Path
 ) -> None:
     enrol(ca, "drnew", registered, tmp_path / "drnew")
@@ -160,6 +160,11 @@ def test_reenrol_with_a_revoked_or_expired_certificate_is_refused(
     with signed_client(ca.address, root, expired_dir / ORG / "drnew") as expired:
         refused(ca, lambda: expired.reenroll(new_key()),
                 grpc.StatusCode.PERMISSION_DENIED, "reenroll refused", "hospital/drnew", "not at")
+    # a valid certificate with the registration's name that the service did not issue
+    issue_identity(expired_dir, ORG, IdentitySpec("drnew", "client"), overwrite=True)
+    with signed_client(ca.address, root, expired_dir / ORG / "drnew") as offline:
+        refused(ca, lambda: offline.reenroll(new_key()),
+                grpc.StatusCode.PERMISSION_DENIED, "hospital/drnew", "not issued by this CA service")
     with ca.client("admin") as admin:
         admin.revoke(name="drnew", reason="keyCompromise")
     with signed_client(ca.address, root, tmp_path / "drnew") as revoked:
