@@ -12,7 +12,6 @@ import functools
 import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -120,35 +119,55 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         # on a peer: the definitions committed on the ledger (definitions.ContractDefinitions)
         self._policies = (contract_policies if contract_policies is not None
                           else {c.name: policies.parse(c.policy) for c in profile.contracts})
-        self._pool = futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix="endorse")
 
     # -- endorsement -------------------------------------------------------------------------
 
-    def _endorse_at(
+    def _start_endorsement(
         self, org: str, signed: common_pb2.SignedProposal, checked: CheckedProposal | None = None
-    ) -> PeerAnswer:
-        """One org's endorsement: this peer if it is ours (reusing the check already made, when
-        given), else that org's peers in turn."""
+    ) -> Callable[[], PeerAnswer]:
+        """Start one org's endorsement and return the wait for its answer: this peer if the org
+        is ours (reusing the check already made, when given; it runs when waited for), else that
+        org's peers in turn. Another org's first peer is asked at once, without a thread of our
+        own, so its call runs while this peer endorses its share: no hand-off to a pool."""
         if org == self._me.org:
-            try:
-                response = (self._endorser.endorse(checked) if checked
-                            else self._endorser.process(signed))
-                return PeerAnswer(self._me, response, "")
-            except RequestError as exc:
-                return PeerAnswer(self._me, None, exc.message, exc.code)
-        answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
-        for node in self._profile.peers_of(org):
-            stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
-            try:
-                height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
-                reply = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
-                return PeerAnswer(node, reply, "")
-            except grpc.RpcError as exc:
-                answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
-                if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                    break  # the peer answered: another peer of the org would say the same
-                log.warning("peer %s unavailable for endorsement; trying the next peer of %s", node.id, org)
-        return answer
+            return functools.partial(self._endorse_here, signed, checked)
+        nodes = self._profile.peers_of(org)
+        if not nodes:
+            return lambda: PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
+        first = self._ask(nodes[0], signed)
+
+        def wait() -> PeerAnswer:
+            call = first
+            for node in nodes:
+                if node is not nodes[0]:
+                    call = self._ask(node, signed)
+                try:
+                    return PeerAnswer(node, call.result(), "")
+                except grpc.RpcError as exc:
+                    answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
+                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                        break  # the peer answered: another peer of the org would say the same
+                    log.warning("peer %s unavailable for endorsement; trying the next peer of %s",
+                                node.id, org)
+            return answer
+
+        return wait
+
+    def _endorse_here(
+        self, signed: common_pb2.SignedProposal, checked: CheckedProposal | None
+    ) -> PeerAnswer:
+        try:
+            response = self._endorser.endorse(checked) if checked else self._endorser.process(signed)
+            return PeerAnswer(self._me, response, "")
+        except RequestError as exc:
+            return PeerAnswer(self._me, None, exc.message, exc.code)
+
+    def _ask(self, node: NodeInfo, signed: common_pb2.SignedProposal) -> Any:
+        """ProcessProposal at another org's peer, under way: a grpc.Future whose result() is the
+        ProposalResponse or raises the call's grpc.RpcError."""
+        stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
+        height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
+        return stub.ProcessProposal.future(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
 
     def _orgs_for(self, request: gateway_pb2.EndorseRequest, contract: str) -> list[str]:
         known = set(self._profile.orgs)
@@ -187,7 +206,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         tx_id, contract = checked.tx_id, checked.proposal.contract
         _check_names(checked.proposal, tx_id)
         orgs = self._orgs_for(request, contract)
-        answers = list(self._pool.map(lambda org: self._endorse_at(org, signed, checked), orgs))
+        waits = [self._start_endorsement(org, signed, checked) for org in orgs]
+        answers = [wait() for wait in waits]
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
             first = failed[0]
@@ -227,7 +247,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         signed = _proposal_of(request, "evaluate")
         targets = list(request.target_organizations)
         if targets and self._me.org not in targets:
-            answer = self._endorse_at(targets[0], signed)
+            answer = self._start_endorsement(targets[0], signed)()
             if answer.response is None:
                 raise RequestError(
                     grpc.StatusCode.UNAVAILABLE, f"evaluate at {targets[0]} failed: {answer.error}"
