@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from careledger.network.identity.signing import Signer
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockstore import BlockNotFoundError, BlockStore, BlockWriteError
 from careledger.network.peer import checkpoint, statecheck
+from careledger.network.peer.commitwait import CommitWaiters
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
 from careledger.network.peer.validation import Validator, replay_outcomes
@@ -84,6 +84,7 @@ class Ledger:
         self._changed = threading.Condition()
         self._listeners_lock = threading.Lock()
         self._listeners: list[Listener] = []
+        self._commit_waiters = CommitWaiters(self)
         self._height = 0
         self._broken = ""
         self.state_repair: StateRepair | None = None  # set when opening had to rebuild the state
@@ -286,15 +287,10 @@ class Ledger:
             return self._changed.wait_for(lambda: self._height >= height, timeout)
 
     def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
-        """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while (found := self.tx_status(tx_id)) is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                self._changed.wait(remaining)
-        return found
+        """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds.
+
+        Woken only by the block that holds it (commitwait.py), not by every block."""
+        return self._commit_waiters.wait(tx_id, timeout)
 
     def add_listener(self, fn: Listener) -> None:
         """Call `fn(block, outcomes)` after each commit, on the committing thread."""
