@@ -8,6 +8,7 @@ import click
 
 from careledger.cli.channel import channel, org
 from careledger.cli.common import JSON_ERRORS, Interrupted, JsonError, wants_json
+from careledger.cli.contract import contract
 from careledger.cli.credentials import credentials
 from careledger.cli.crypto import crypto
 from careledger.cli.demo import demo
@@ -55,5 +56,5 @@ def cli() -> None:
 
 
 for command in (network, node, crypto, ca, identity, tx, ledger, events, blocks, explorer, records,
-                credentials, demo, channel, org):
+                credentials, demo, channel, org, contract):
     cli.add_command(command)

@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from careledger.gateway import connect_local
+from careledger.gateway import CommitError, connect_local
 from careledger.network.config import Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
@@ -84,13 +84,16 @@ def installed(directory: Path, peer_id: str, who: tuple[str, str]) -> lifecycle_
 
 
 def submit(directory: Path, who: tuple[str, str], function: str, proposed: Proposed) -> dict[str, Any]:
-    """approve or commit through the identity's org's peer; waits for a VALID commit (the SDK's
-    EndorseError / CommitError carry a refusal)."""
+    """approve or commit through the identity's org's peer; waits for a VALID commit and gives the
+    contract's answer with tx_id and block (the SDK's EndorseError / CommitError carry a refusal)."""
     with connect_local(directory, f"{who[0]}:{who[1]}") as gateway:
         network = gateway.get_network(Profile.load(directory).channel)
-        result = network.get_contract(LIFECYCLE).submit_transaction(function, *proposed.args())
-    answer: dict[str, Any] = json.loads(result)
-    return answer
+        submitted = network.get_contract(LIFECYCLE).submit_async(function, *proposed.args())
+        status = submitted.get_status()
+    if not status.successful:
+        raise CommitError(status.tx_id, status.code, status.block_number)
+    answer: dict[str, Any] = json.loads(submitted.result)
+    return answer | {"tx_id": status.tx_id, "block": status.block_number}
 
 
 def evaluate(directory: Path, who: tuple[str, str], function: str, *args: str) -> Any:

@@ -69,7 +69,7 @@ class LifecycleRule:
 
 def lifecycle_policy(orgs: Sequence[str], text: str = channelconfig.MAJORITY) -> LifecycleRule:
     """The rule for these member orgs: MAJORITY (more than half of them) unless `text` says else."""
-    members = tuple(sorted(orgs))
+    members = tuple(orgs)  # in the channel's order: refusals name whom to ask in it
     return LifecycleRule(members, channelconfig.resolve_policy(text, members),
                          channelconfig.describe_policy(text, members))
 

@@ -56,7 +56,7 @@ def test_a_commit_without_enough_approvals_names_who_to_ask(ledger: Ledger) -> N
     message = ledger.refusal(admin("hospital"), "_lifecycle", "commit", "consent", "1.0", "1", POLICY, PKG1)
     assert message == ("commit of consent sequence 1 has approvals from hospital only of that definition; "
                        "the lifecycle policy MAJORITY of board, hospital, insurer needs 2; "
-                       "ask board or insurer to approve")
+                       "ask insurer or board to approve")
     assert ledger.state.values == before
 
 
