@@ -19,7 +19,7 @@ import click
 
 from careledger.cli.common import default_dir, dir_option, invocation, json_option, progress
 from careledger.cli.crypto import new_pseudonym
-from careledger.gateway import Contract, Gateway, connect_local
+from careledger.gateway import Contract, Gateway, connect_local, items
 from careledger.gateway.records import connect_local_records
 from careledger.network.config import Layout, Profile
 from careledger.network.identity.certs import IdentitySpec, issue_identity
@@ -197,7 +197,7 @@ def story(directory: Path, teller: Narrator) -> None:
 
         teller.chapter("7. The patient's accounting of disclosures (HIPAA 164.528)")
         since, until = str(yesterday), str(today + timedelta(days=1))
-        for entry in _json(consent.evaluate_transaction, "disclosures", since, until):
+        for entry in sorted(items(consent, "disclosures", since, until), key=lambda d: str(d["date"])):
             basis = entry.get("basis", "").split("/")[0]
             _say(entry.get("date", "")[:19], f"{entry.get('recipient')} read {entry.get('record')} "
                  f"({entry.get('category')}) for {entry.get('purpose')} under {basis}")

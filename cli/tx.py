@@ -9,7 +9,7 @@ import click
 
 from careledger.cli.common import dir_option, emit, json_option
 from careledger.cli.errors import cli_error
-from careledger.gateway import CommitError, GatewayError, LocalNetworkError, connect_local
+from careledger.gateway import CommitError, GatewayError, ListPage, LocalNetworkError, connect_local, pages
 
 
 def _parse_transient(items: tuple[str, ...]) -> dict[str, bytes]:
@@ -86,6 +86,45 @@ def gateway_channel(directory: Path) -> str:
     return Profile.load(directory.resolve()).channel
 
 
+@click.command(name="list")
+@dir_option
+@click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
+              help="Identity to sign with.")
+@click.option("--channel", default=None, help="Channel (default: the network's).")
+@click.option("--page-size", type=click.IntRange(min=1), default=None,
+              help="Entries a page (default: the contract's, 100; at most 1000).")
+@click.option("--bookmark", default="", help="Where to go on: the bookmark a previous page printed.")
+@click.option("--all", "every", is_flag=True, help="Follow the bookmarks to the last page.")
+@click.argument("contract")
+@click.argument("function")
+@click.argument("args", nargs=-1)
+@json_option
+def list_command(directory: Path, who: str, channel: str | None, page_size: int | None, bookmark: str,
+                 every: bool, contract: str, function: str, args: tuple[str, ...], as_json: bool) -> None:
+    """Evaluate a list FUNCTION of CONTRACT (patient_records, disclosures START END, my_claims,
+    get_all_assets, ...) one page at a time, printing the bookmark of the next page; --all reads
+    every page. A page of a filtering function may hold fewer items than --page-size, even none."""
+    read: list[ListPage] = []
+    try:
+        with connect_local(directory, who) as gateway:
+            c = gateway.get_network(channel or gateway_channel(directory)).get_contract(contract)
+            for page in pages(c, function, *args, page_size=page_size, bookmark=bookmark):
+                read.append(page)
+                if not every:
+                    break
+    except (GatewayError, LocalNetworkError) as exc:
+        raise cli_error(exc) from exc
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    found = [item for page in read for item in page.items]
+    last = read[-1].bookmark
+    data = {"items": found, "bookmark": last, "fetched": sum(page.fetched for page in read),
+            "pages": len(read)}
+    more = f"next page: --bookmark {last}" if last else "(last page)"
+    emit(as_json, data, "\n".join([*(json.dumps(item) for item in found),
+                                    f"{len(found)} item(s) in {len(read)} page(s); {more}"]))
+
+
 @click.group()
 def tx() -> None:
     """Submit or evaluate a contract function as an identity of the local network."""
@@ -93,3 +132,4 @@ def tx() -> None:
 
 tx.add_command(_tx_command(submit=True))
 tx.add_command(_tx_command(submit=False))
+tx.add_command(list_command)

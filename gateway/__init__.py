@@ -32,6 +32,7 @@ from careledger.gateway.gateway import Gateway, connect
 from careledger.gateway.identity import Identity, Signer
 from careledger.gateway.local import connect_local, default_directory
 from careledger.gateway.network import Network
+from careledger.gateway.pages import ListPage, items, pages
 from careledger.gateway.proposal import Proposal
 from careledger.gateway.transaction import Transaction
 
@@ -58,6 +59,7 @@ __all__ = [
     "InMemoryCheckpointer",
     "InvalidKeyError",
     "InvalidRequestError",
+    "ListPage",
     "LocalNetworkError",
     "MalformedMessageError",
     "Network",
@@ -73,5 +75,7 @@ __all__ = [
     "connect",
     "connect_local",
     "default_directory",
+    "items",
+    "pages",
     "signers",
 ]

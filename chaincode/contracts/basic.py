@@ -9,6 +9,7 @@ import json
 
 from careledger.chaincode import Context, Contract, ContractError, evaluate, submit
 from careledger.chaincode.codec import canonical_json
+from careledger.chaincode.paging import page_size_arg
 
 Asset = dict[str, str]
 
@@ -56,9 +57,11 @@ class BasicContract(Contract):
         ctx.stub.set_event("AssetDeleted", asset)
 
     @evaluate
-    def get_all_assets(self, ctx: Context) -> list[Asset]:
-        """Every asset, sorted by id."""
-        return [json.loads(value) for _, value in ctx.stub.get_state_by_range("", "")]
+    def get_all_assets(self, ctx: Context, page_size: str = "", bookmark: str = "") -> dict[str, object]:
+        """The assets sorted by id, a page at a time: {items, bookmark (of the next page, "" after
+        the last), fetched}; page_size empty is 100, at most 1000."""
+        page = ctx.stub.get_state_by_range_with_pagination("", "", page_size_arg(page_size), bookmark)
+        return page.answer([json.loads(value) for _, value in page.entries])
 
     @evaluate
     def asset_history(self, ctx: Context, asset_id: str) -> list[dict[str, object]]:

@@ -17,6 +17,7 @@ from typing import Any, Protocol, Self, TypeVar
 
 from careledger.chaincode import ClientIdentity, Context, ContractError
 from careledger.chaincode.codec import canonical_json
+from careledger.chaincode.paging import Page, page_size_arg
 
 JsonObject = dict[str, Any]
 """A JSON object as json.loads gives it: what records are written as and contracts return."""
@@ -222,6 +223,20 @@ def scan(ctx: Context, object_type: str, *attrs: str, kind: type[R]) -> list[R]:
     """Every `kind` record under composite keys starting with `object_type` and `attrs`, in key order."""
     rows = ctx.stub.get_state_by_partial_composite_key(object_type, attrs)
     return [kind.from_json(json.loads(value)) for _, value in rows]
+
+
+def list_page(ctx: Context, object_type: str, *attrs: str, page_size: str, bookmark: str) -> Page:
+    """One page of the composite keys starting with `object_type` and `attrs`, for a list function's
+    page_size (empty: the default) and bookmark (empty: the first page) arguments. A list function
+    that filters the page answers fewer items than page_size, maybe none, with a bookmark to go on."""
+    return ctx.stub.get_state_by_partial_composite_key_with_pagination(
+        object_type, attrs, page_size_arg(page_size), bookmark
+    )
+
+
+def page_records(page: Page, kind: type[R]) -> list[R]:
+    """The `kind` records of a page, in key order."""
+    return [kind.from_json(json.loads(value)) for _, value in page.entries]
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ the page as "access restricted" with the peer's own message, and never an error 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -123,14 +122,14 @@ class LedgerView:
                         "arg_bytes": [len(a) for a in common_pb2.Proposal.FromString(tx.proposal).args]}
 
     async def disclosures(self, start: str, end: str) -> list[Json]:
-        """The signed-in patient's accounting of disclosures in [start, end) (consent contract)."""
+        """The signed-in patient's accounting of disclosures in [start, end) (consent contract),
+        every page of it, by date (each page is sorted, the pages follow the audit keys)."""
         contract = self.gateway().get_network(self.profile.channel).get_contract("consent")
         try:
-            answer = await contract.evaluate_transaction("disclosures", start, end)
+            found = [entry async for entry in sdk.items(contract, "disclosures", start, end)]
         except GatewayError as exc:
             raise _refused(exc) from exc
-        result: list[Json] = json.loads(answer)
-        return result
+        return sorted(found, key=lambda entry: str(entry["date"]))
 
     async def follow(self, start: int, on_block: Callable[[Json], Awaitable[None]]) -> None:
         """Hand each committed block from start on to on_block, as the BlockEvents stream of the

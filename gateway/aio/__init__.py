@@ -17,6 +17,7 @@ from careledger.gateway.aio.commit import Commit, SubmittedTransaction
 from careledger.gateway.aio.contract import Contract
 from careledger.gateway.aio.gateway import Gateway, connect, connect_local
 from careledger.gateway.aio.network import Network
+from careledger.gateway.aio.pages import items, pages
 from careledger.gateway.aio.proposal import Proposal
 from careledger.gateway.aio.transaction import Transaction
 
@@ -33,4 +34,6 @@ __all__ = [
     "Transaction",
     "connect",
     "connect_local",
+    "items",
+    "pages",
 ]

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError
+from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError, items
 from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.tools.queryclient import QueryClient
@@ -132,6 +132,10 @@ class Ledger:
     def evaluate(self, who: str, contract: str, fn: str, *args: str) -> Any:
         """Evaluate on the caller's own org's peer and return the JSON answer."""
         return json.loads(self.contract(who, contract).evaluate_transaction(fn, *args))
+
+    def items(self, who: str, contract: str, fn: str, *args: str) -> list[Any]:
+        """Every item of a list function, its pages read one after the other through the SDK."""
+        return list(items(self.contract(who, contract), fn, *args))
 
     def refusal(
         self, who: str, contract: str, fn: str, *args: str, transient: Mapping[str, bytes] | None = None

@@ -689,7 +689,7 @@ def test_patients_and_providers_see_their_own_claims_only(care: Ledger, plan: Pl
     bobs = claim(care, bobs_plan, item(bobs_plan.visit))["id"]
 
     def mine(who: str) -> set[str]:
-        return {c["id"] for c in care.evaluate(who, "claims", "my_claims")}
+        return {c["id"] for c in care.items(who, "claims", "my_claims")}
 
     assert (alices in mine(ALICE), bobs in mine(ALICE)) == (True, False)
     assert (alices in mine(BOB), bobs in mine(BOB)) == (False, True)

@@ -78,7 +78,7 @@ def test_patient_registers_once_and_only_patients_may(care: Ledger, registered_p
 def test_record_pointer_and_hash_travel_as_transient_and_list_for_the_patient(
     care: Ledger, record: Pointer
 ) -> None:
-    listed = {r["id"]: r for r in care.evaluate(ALICE, "consent", "patient_records")}
+    listed = {r["id"]: r for r in care.items(ALICE, "consent", "patient_records")}
     assert listed[record.record_id] | {"registered": ""} == {
         "id": record.record_id,
         "patient": PATIENT,
@@ -178,7 +178,7 @@ def test_grant_records_a_permit_listed_and_exported_as_fhir(care: Ledger, regist
         "roles": ["practitioner"],
     }
     assert consent["period"] == {"start": consent["recorded"], "end": "2099-01-01T00:00:00Z"}
-    assert consent in care.evaluate(ALICE, "consent", "patient_consents")
+    assert consent in care.items(ALICE, "consent", "patient_consents")
     fhir = care.evaluate(ALICE, "consent", "consent_fhir", consent_id)
     assert (fhir["resourceType"], fhir["status"], fhir["provision"]["type"]) == (
         "Consent",
@@ -310,7 +310,7 @@ def test_refused_access_is_committed_with_its_audit_event(care: Ledger, record: 
     assert [(trail[tx]["outcome"], trail[tx]["outcomeDesc"]) for tx in refused] == [
         ("4", c[3]) for c in cases
     ]
-    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert not {d["record"] for d in disclosed} & {record.record_id, "rec-none"}
 
 
@@ -328,7 +328,7 @@ def test_the_patient_reads_their_own_record_without_a_disclosure(care: Ledger, r
     assert (own.result["granted"], own.result["reason"]) == (True, "the patient reads their own record")
     assert own.result["location"] == record.location
     assert audit_trail(care)[own.tx_id]["outcome"] == "0"
-    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert record.record_id not in {d["record"] for d in disclosed}
 
 
@@ -410,7 +410,7 @@ def test_accounting_of_disclosures_covers_exactly_the_date_range(care: Ledger, r
     }
 
     def disclosed(start: str, end: str) -> list[dict]:
-        found = care.evaluate(ALICE, "consent", "disclosures", start, end)
+        found = care.items(ALICE, "consent", "disclosures", start, end)
         return [d for d in found if d["record"] == record.record_id]
 
     assert disclosed(recorded, instant(recorded, seconds=1)) == [expected]
@@ -475,7 +475,7 @@ def test_break_glass_by_a_licensed_practitioner_opens_emergency_access(
     )
     assert access(care, JONES, record, "ETREAT", patient="hospital/bob").result["granted"] is False
     assert glass in care.evaluate(BOB, "consent", "access_summary")["break_glass"]
-    disclosed = care.evaluate(BOB, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(BOB, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert [d["basis"] for d in disclosed if d["record"] == record.record_id] == [
         f"break-glass/{glass['id']}"
     ]
@@ -485,10 +485,10 @@ def test_break_glass_waits_for_review_by_the_practitioners_org_admin(
     care: Ledger, registered_patients: dict, smith_licensed: dict
 ) -> None:
     glass = care.submit(SMITH, "consent", "break_glass", ledger_id(BOB), transient={"reason": b"seizure"})
-    pending = care.evaluate(HOSPITAL_ADMIN, "consent", "pending_reviews")
+    pending = care.items(HOSPITAL_ADMIN, "consent", "pending_reviews")
     assert glass | {"review": "pending"} in pending
     assert glass["id"] not in {
-        item["id"] for item in care.evaluate(INSURER_ADMIN, "consent", "pending_reviews")
+        item["id"] for item in care.items(INSURER_ADMIN, "consent", "pending_reviews")
     }
     assert care.query_refusal(SMITH, "consent", "pending_reviews") == (
         "hospital/drsmith may not call pending_reviews: it needs an org admin identity"
@@ -505,7 +505,7 @@ def test_break_glass_waits_for_review_by_the_practitioners_org_admin(
     closed = care.submit(HOSPITAL_ADMIN, "consent", "close_review", glass["id"], "justified")
     assert (closed["review"], closed["reviewer"]) == ("justified", "hospital/admin")
     assert glass["id"] not in {
-        item["id"] for item in care.evaluate(HOSPITAL_ADMIN, "consent", "pending_reviews")
+        item["id"] for item in care.items(HOSPITAL_ADMIN, "consent", "pending_reviews")
     }
     assert care.refusal(HOSPITAL_ADMIN, "consent", "close_review", glass["id"], "unjustified") == (
         f"break-glass use {glass['id']} was already reviewed: justified"
@@ -560,7 +560,7 @@ def test_patient_erasure_leaves_a_tombstone_and_the_audit_trail_intact(care: Led
         "tx_id": erased.tx_id,
     }
     assert SALT not in care.block_bytes(erased.block)
-    listed = {r["id"]: r for r in care.evaluate(ALICE, "consent", "patient_records")}
+    listed = {r["id"]: r for r in care.items(ALICE, "consent", "patient_records")}
     assert listed[record.record_id] == tombstone
     after = access(care, SMITH, record)
     assert after.result == {
@@ -570,7 +570,7 @@ def test_patient_erasure_leaves_a_tombstone_and_the_audit_trail_intact(care: Led
     }
     trail = audit_trail(care)
     assert (trail[before.tx_id]["outcome"], trail[after.tx_id]["outcome"]) == ("0", "4")
-    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert [d["recipient"] for d in disclosed if d["record"] == record.record_id] == ["hospital/drsmith"]
     assert care.refusal(
         ALICE, "consent", "erase_record", PATIENT, record.record_id, transient={"salt": SALT}
@@ -632,7 +632,7 @@ def test_erasure_refusals(care: Ledger, record: Pointer) -> None:
 
 
 def consents_of(care: Ledger, who: str = ALICE) -> list[dict]:
-    return care.evaluate(who, "consent", "patient_consents")
+    return care.items(who, "consent", "patient_consents")
 
 
 def test_an_org_wide_consent_admits_no_patient_admin_or_billing_staff(
@@ -705,7 +705,7 @@ def test_a_refused_edit_is_audited_and_changes_nothing_else(care: Ledger, record
         f"no consent permits hospital/drsmith {record.category} correct for TREAT",
     )
     (pointer,) = [
-        r for r in care.evaluate(ALICE, "consent", "patient_records") if r["id"] == record.record_id
+        r for r in care.items(ALICE, "consent", "patient_records") if r["id"] == record.record_id
     ]
     assert pointer["content_hash"] == record.content_hash and "corrected" not in pointer
     assert audit_trail(care)[refused.tx_id]["action"] == "U"
@@ -773,7 +773,7 @@ def test_a_guardian_manages_consents_and_reads_disclosures_audited_for_the_patie
     made = care.commit(guardian, "consent", "grant_consent_for", *args)
     assert (made.result["patient"], made.result["by"]) == (patient, guardian_id)
     read = care.commit(guardian, "consent", "disclosures_for", patient, "2000-01-01", "2100-01-01")
-    assert read.result == []
+    assert read.result["items"] == []
     trail = audit_trail(care, child)
     for tx in (made.tx_id, read.tx_id):
         agents = trail[tx]["agent"]

@@ -233,7 +233,7 @@ def test_a_revoked_consent_stops_reads_under_an_earlier_access_tx(
     access = granted_access(care, SMITH, stored)
     (consent,) = [
         c
-        for c in care.evaluate(ALICE, "consent", "patient_consents")
+        for c in care.items(ALICE, "consent", "patient_consents")
         if c["categories"] == [stored.pointer.category]
     ]
     care.submit(ALICE, "consent", "revoke_consent", consent["id"])
@@ -276,10 +276,10 @@ def test_erase_destroys_the_document_and_its_key_while_the_audit_trail_stays(
     trail = care.evaluate(ALICE, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
     event = {entry["resource"]["id"]: entry["resource"] for entry in trail["entry"]}[access.tx_id]
     assert (event["outcome"], event["entity"][0]["what"]["identifier"]["value"]) == ("0", stored.record_id)
-    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert [d["recipient"] for d in disclosed if d["record"] == stored.record_id] == ["hospital/drsmith"]
     (tombstone,) = [
-        r for r in care.evaluate(ALICE, "consent", "patient_records") if r["id"] == stored.record_id
+        r for r in care.items(ALICE, "consent", "patient_records") if r["id"] == stored.record_id
     ]
     assert (tombstone["status"], tombstone["location"]) == ("entered-in-error", None)
     assert tombstone["content_hash"] != hashlib.sha256(stored.content).hexdigest()
@@ -289,7 +289,7 @@ def test_erase_destroys_the_document_and_its_key_while_the_audit_trail_stays(
 
 
 def ledger_hash(care: Ledger, record_id: str) -> str:
-    (pointer,) = [r for r in care.evaluate(ALICE, "consent", "patient_records") if r["id"] == record_id]
+    (pointer,) = [r for r in care.items(ALICE, "consent", "patient_records") if r["id"] == record_id]
     return pointer["content_hash"]
 
 
@@ -356,7 +356,7 @@ def test_an_edit_needs_a_correct_grant_and_moves_the_ledger_hash_with_an_audited
     assert ledger_hash(care, stored.record_id) == new_hash
     own = care.commit(ALICE, "consent", "access_record", PATIENT, stored.record_id, "TREAT")
     assert records(ALICE).get(stored.record_id, own.tx_id).content == corrected
-    disclosed = care.evaluate(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
+    disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert [(d["recipient"], d["action"]) for d in disclosed if d["record"] == stored.record_id] == [
         ("hospital/drsmith", "read"),
         ("hospital/drsmith", "edit"),

@@ -127,7 +127,8 @@ def _consent(ledger: RecordingLedger, queries: dict[str, Any]) -> None:
                                                "2027-01-01")
     queries["patient_delegates"] = ledger.evaluate(PAT, "consent", "patient_delegates")
     queries["pending_reviews"] = ledger.evaluate(HOSPITAL_ADMIN, "consent", "pending_reviews")
-    ledger.submit(HOSPITAL_ADMIN, "consent", "close_review", queries["pending_reviews"][0]["id"], "justified")
+    first_review = queries["pending_reviews"]["items"][0]
+    ledger.submit(HOSPITAL_ADMIN, "consent", "close_review", first_review["id"], "justified")
     queries["check_access"] = ledger.evaluate(BOB, "consent", "check_access", PAT.id, "r-mh", "TREAT")
     for fn in ("patient_records", "patient_consents", "access_summary"):
         queries[fn] = ledger.evaluate(PAT, "consent", fn)

@@ -504,9 +504,9 @@ def test_patients_and_providers_see_their_own_claims_only(ledger):
     treats(ledger, OTHER_PAT, CARA)
     claim(ledger, "c1")
     claim(ledger, "c2", item(day="2026-02-21"), who=CARA, coverage="cov2")
-    assert [c["id"] for c in ledger.evaluate(PAT, "claims", "my_claims")] == ["c1"]
-    assert [c["id"] for c in ledger.evaluate(OTHER_PAT, "claims", "my_claims")] == ["c2"]
-    assert [c["id"] for c in ledger.evaluate(BOB, "claims", "my_claims")] == ["c1"]
+    assert [c["id"] for c in ledger.evaluate(PAT, "claims", "my_claims")["items"]] == ["c1"]
+    assert [c["id"] for c in ledger.evaluate(OTHER_PAT, "claims", "my_claims")["items"]] == ["c2"]
+    assert [c["id"] for c in ledger.evaluate(BOB, "claims", "my_claims")["items"]] == ["c1"]
     assert ledger.refusal(ADJUSTER, "claims", "my_claims") == (
         "insurer/ivy may not call my_claims: it needs attribute role=patient or practitioner"
     )

@@ -80,7 +80,7 @@ def test_patient_registers_once_and_only_patients_may():
 
 
 def test_record_pointer_comes_from_transient_data_and_lists_for_the_patient(ledger):
-    records = ledger.evaluate(PAT, "consent", "patient_records")
+    records = ledger.evaluate(PAT, "consent", "patient_records")["items"]
     assert [r["id"] for r in records] == ["r-lab", "r-mh"]
     assert records[0] == {
         "id": "r-lab",
@@ -161,7 +161,7 @@ def test_grant_records_a_permit_provision_and_lists_it(ledger):
         "roles": ["practitioner"],
     }
     assert ledger.event() == ("ConsentGranted", consent)
-    assert ledger.evaluate(PAT, "consent", "patient_consents") == [consent]
+    assert ledger.evaluate(PAT, "consent", "patient_consents")["items"] == [consent]
     assert ledger.refusal(OTHER_PAT, "consent", "patient_consents") == (
         "patient hospital/pat2 is not registered"
     )
@@ -406,7 +406,7 @@ def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
     access(ledger, PAT)
     access(ledger, IVY)
     access(ledger, CARA)
-    assert ledger.evaluate(PAT, "consent", "disclosures", "2026-03-01", "2026-04-01") == [
+    assert ledger.evaluate(PAT, "consent", "disclosures", "2026-03-01", "2026-04-01")["items"] == [
         {
             "date": "2026-03-01T12:00:00Z",
             "recipient": "hospital/bob",
@@ -426,7 +426,7 @@ def test_disclosures_account_for_granted_access_by_others_in_the_range(ledger):
             "action": "read",
         },
     ]
-    later = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-02", "2026-04-01")
+    later = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-02", "2026-04-01")["items"]
     assert [d["recipient"] for d in later] == ["hospital/cara"]
     assert ledger.refusal(IVY, "consent", "disclosures", "2026-03-01", "2026-04-01").startswith(
         "insurer/ivy may not call disclosures"
@@ -529,9 +529,9 @@ def test_break_glass_needs_a_licensed_practitioner_a_reason_and_a_patient(ledger
 def test_break_glass_leaves_a_review_item_for_the_practitioners_org_admin(ledger):
     license_bob(ledger)
     glass = ledger.submit(BOB, "consent", "break_glass", PAT.id, transient={"reason": b"unconscious"})
-    (item,) = ledger.evaluate(admin("hospital"), "consent", "pending_reviews")
+    (item,) = ledger.evaluate(admin("hospital"), "consent", "pending_reviews")["items"]
     assert item == glass | {"review": "pending"}
-    assert ledger.evaluate(admin("insurer"), "consent", "pending_reviews") == []
+    assert ledger.evaluate(admin("insurer"), "consent", "pending_reviews")["items"] == []
     for function, args in [("pending_reviews", ()), ("close_review", (glass["id"], "justified"))]:
         assert ledger.refusal(BOB, "consent", function, *args) == (
             f"hospital/bob may not call {function}: it needs an org admin identity"
@@ -551,7 +551,7 @@ def test_break_glass_leaves_a_review_item_for_the_practitioners_org_admin(ledger
         "reason_hash": "",
     }
     assert ledger.event() == ("BreakGlassReviewed", closed)
-    assert ledger.evaluate(admin("hospital"), "consent", "pending_reviews") == []
+    assert ledger.evaluate(admin("hospital"), "consent", "pending_reviews")["items"] == []
     assert ledger.refusal(admin("hospital"), "consent", "close_review", glass["id"], "unjustified") == (
         f"break-glass use {glass['id']} was already reviewed: justified"
     )
@@ -699,7 +699,8 @@ def test_an_edit_needs_a_correct_grant_moves_the_hash_and_is_an_audited_update(l
         "audit_event": refused["audit_event"],
     }
     assert ledger.event()[0] == "RecordCorrectionRefused"
-    assert ledger.evaluate(PAT, "consent", "patient_records")[0]["content_hash"] == LAB_HASH  # unchanged
+    first = ledger.evaluate(PAT, "consent", "patient_records")["items"][0]
+    assert first["content_hash"] == LAB_HASH  # unchanged
     grant(ledger, "c2", BOB.id, "correct", "TREAT", "lab")
     done = ledger.submit(BOB, "consent", "correct_record", PAT.id, "r-lab", "TREAT", transient=edit)
     assert done == {
@@ -711,9 +712,9 @@ def test_an_edit_needs_a_correct_grant_moves_the_hash_and_is_an_audited_update(l
     }
     name, audit = ledger.event()
     assert (name, audit["action"], audit["patient"]) == ("RecordCorrected", "U", PAT.id)
-    record = ledger.evaluate(PAT, "consent", "patient_records")[0]
+    record = ledger.evaluate(PAT, "consent", "patient_records")["items"][0]
     assert (record["content_hash"], record["corrected"]) == (EDITED_HASH, "2026-03-01T12:00:00Z")
-    disclosed = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-01", "2026-04-01")
+    disclosed = ledger.evaluate(PAT, "consent", "disclosures", "2026-03-01", "2026-04-01")["items"]
     assert [(d["recipient"], d["action"]) for d in disclosed] == [("hospital/bob", "edit")]
     trail = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-03-01", "2026-04-01")
     assert [(e["resource"]["action"], e["resource"]["outcome"]) for e in trail["entry"]] == [
@@ -741,7 +742,7 @@ def test_a_delegate_manages_consents_and_reads_disclosures_audited_for_the_patie
     assert (made["patient"], made["by"]) == (PAT.id, MUM.id)
     ledger.submit(MUM, "consent", "revoke_consent_for", PAT.id, "c1")
     disclosures = ledger.submit(MUM, "consent", "disclosures_for", PAT.id, "2026-01-01", "2027-01-01")
-    assert disclosures == []
+    assert disclosures == {"items": [], "bookmark": "", "fetched": 2}  # the delegate's own two acts
     assert ledger.event()[0] == "DelegateReadDisclosures"
     trail = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01")
     acts = [e["resource"] for e in trail["entry"]]
@@ -751,7 +752,7 @@ def test_a_delegate_manages_consents_and_reads_disclosures_audited_for_the_patie
         assert act["agent"][0]["role"][0]["coding"][0]["code"] == "GUARD"
         assert act["agent"][1]["who"]["identifier"]["value"] == PAT.id
         assert "on behalf of hospital/pat1" in act["outcomeDesc"]
-    assert [d["delegate"] for d in ledger.evaluate(PAT, "consent", "patient_delegates")] == [MUM.id]
+    assert [d["delegate"] for d in ledger.evaluate(PAT, "consent", "patient_delegates")["items"]] == [MUM.id]
     ledger.submit(PAT, "consent", "revoke_delegate", PAT.id, MUM.id)
     assert ledger.refusal(MUM, "consent", "revoke_consent_for", PAT.id, "c1") == (
         "hospital/mum's delegation for hospital/pat1 is revoked"

@@ -40,7 +40,9 @@ from careledger.chaincode.contracts.common import (
     iso,
     key,
     licence,
+    list_page,
     load,
+    page_records,
     parse_json,
     require_id,
     require_identity_id,
@@ -142,8 +144,9 @@ class ClaimsContract(Contract):
         return _visible_claim(ctx, claim_id).to_json()
 
     @evaluate
-    def my_claims(self, ctx: Context) -> list[JsonObject]:
-        """The calling patient's claims, or the calling practitioner's claims, in id order."""
+    def my_claims(self, ctx: Context, page_size: str = "", bookmark: str = "") -> JsonObject:
+        """The calling patient's claims, or the calling practitioner's claims, in id order, a page
+        at a time: {items, bookmark (of the next page, "" after the last), fetched}."""
         who = ctx.client_identity
         index = {PATIENT: "claim-by-patient", PRACTITIONER: "claim-by-provider"}.get(
             who.get_attribute("role") or ""
@@ -152,7 +155,8 @@ class ClaimsContract(Contract):
             raise ContractError(
                 f"{who.id} may not call my_claims: it needs attribute role=patient or practitioner"
             )
-        return [_claim(ctx, entry.claim).to_json() for entry in scan(ctx, index, who.id, kind=ClaimRef)]
+        found = list_page(ctx, index, who.id, page_size=page_size, bookmark=bookmark)
+        return found.answer([_claim(ctx, entry.claim).to_json() for entry in page_records(found, ClaimRef)])
 
     @evaluate
     def claim_fhir(self, ctx: Context, claim_id: str) -> JsonObject:

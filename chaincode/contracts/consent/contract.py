@@ -20,7 +20,9 @@ from careledger.chaincode.contracts.common import (
     iso,
     key,
     licence,
+    list_page,
     load,
+    page_records,
     parse_time,
     require_digest,
     require_id,
@@ -51,6 +53,7 @@ from careledger.chaincode.contracts.consent.records import (
     RecordPointer,
     Review,
 )
+from careledger.chaincode.paging import Page
 
 
 class ConsentContract(Contract):
@@ -90,9 +93,11 @@ class ConsentContract(Contract):
         return changed(ctx, state_key, record, "RecordRegistered")
 
     @evaluate
-    def patient_records(self, ctx: Context) -> list[JsonObject]:
-        """The calling patient's record pointers, erased ones included as tombstones."""
-        return [r.to_json() for r in scan(ctx, "record", _patient(ctx).id, kind=RecordPointer)]
+    def patient_records(self, ctx: Context, page_size: str = "", bookmark: str = "") -> JsonObject:
+        """The calling patient's record pointers, erased ones included as tombstones, a page at a
+        time: {items, bookmark (of the next page, "" after the last), fetched}."""
+        found = list_page(ctx, "record", _patient(ctx).id, page_size=page_size, bookmark=bookmark)
+        return found.answer([r.to_json() for r in page_records(found, RecordPointer)])
 
     @submit
     def erase_record(self, ctx: Context, patient: str, record_id: str, legal_basis: str = "") -> JsonObject:
@@ -155,9 +160,10 @@ class ConsentContract(Contract):
         return _revoke(ctx, _patient(ctx).id, consent_id)
 
     @evaluate
-    def patient_consents(self, ctx: Context) -> list[JsonObject]:
-        """Every consent of the calling patient, inactive ones included."""
-        return [c.to_json() for c in scan(ctx, "consent", _patient(ctx).id, kind=Consent)]
+    def patient_consents(self, ctx: Context, page_size: str = "", bookmark: str = "") -> JsonObject:
+        """The calling patient's consents, inactive ones included, a page at a time."""
+        found = list_page(ctx, "consent", _patient(ctx).id, page_size=page_size, bookmark=bookmark)
+        return found.answer([c.to_json() for c in page_records(found, Consent)])
 
     @evaluate
     def consent_fhir(self, ctx: Context, consent_id: str) -> JsonObject:
@@ -256,10 +262,16 @@ class ConsentContract(Contract):
         return {"related": answer.related, "reason": answer.reason}
 
     @evaluate
-    def disclosures(self, ctx: Context, start: str, end: str) -> list[JsonObject]:
+    def disclosures(
+        self, ctx: Context, start: str, end: str, page_size: str = "", bookmark: str = ""
+    ) -> JsonObject:
         """The calling patient's accounting of disclosures in [start, end) (HIPAA 164.528):
-        date, recipient, what and purpose of every granted access by someone else."""
-        return _disclosures(_audits(ctx, require_role(ctx, PATIENT).id, start, end))
+        date, recipient, what and purpose of every granted access by someone else. A page covers
+        page_size audit events in key (tx id) order and answers the disclosures among them, by
+        date: fewer items than page_size, maybe none, while the bookmark goes on."""
+        patient = require_role(ctx, PATIENT).id
+        found = list_page(ctx, "audit", patient, page_size=page_size, bookmark=bookmark)
+        return found.answer(_disclosures(_audits_in(found, start, end)))
 
     @evaluate
     def audit_events_fhir(self, ctx: Context, start: str, end: str) -> JsonObject:
@@ -303,9 +315,10 @@ class ConsentContract(Contract):
         return changed(ctx, state_key, rules.revoke_delegation(found, tx_time(ctx)), "DelegateRevoked")
 
     @evaluate
-    def patient_delegates(self, ctx: Context) -> list[JsonObject]:
-        """The calling patient's delegates, revoked ones included."""
-        return [d.to_json() for d in scan(ctx, "delegate", _patient(ctx).id, kind=Delegation)]
+    def patient_delegates(self, ctx: Context, page_size: str = "", bookmark: str = "") -> JsonObject:
+        """The calling patient's delegates, revoked ones included, a page at a time."""
+        found = list_page(ctx, "delegate", _patient(ctx).id, page_size=page_size, bookmark=bookmark)
+        return found.answer([d.to_json() for d in page_records(found, Delegation)])
 
     @submit
     def grant_consent_for(
@@ -371,16 +384,20 @@ class ConsentContract(Contract):
         return revoked
 
     @submit
-    def disclosures_for(self, ctx: Context, patient: str, start: str, end: str) -> list[JsonObject]:
-        """The patient's accounting of disclosures in [start, end), for their delegate: a
-        transaction, so that the patient's trail records the read (action R) on their behalf."""
+    def disclosures_for(
+        self, ctx: Context, patient: str, start: str, end: str, page_size: str = "", bookmark: str = ""
+    ) -> JsonObject:
+        """The patient's accounting of disclosures in [start, end), for their delegate, paged as
+        disclosures is: a transaction, so that the patient's trail records each page's read
+        (action R) on their behalf."""
         acting = _delegate(ctx, patient)
-        found = _disclosures(_audits(ctx, patient, start, end))
+        found = list_page(ctx, "audit", patient, page_size=page_size, bookmark=bookmark)
+        answer = found.answer(_disclosures(_audits_in(found, start, end)))
         audit = _audit_delegate(
             ctx, acting, "*", READ, "disclosures", f"read the disclosures {start} to {end}"
         )
         ctx.stub.set_event("DelegateReadDisclosures", audit.to_json())
-        return found
+        return answer
 
     # --- break-glass -----------------------------------------------------------------------
 
@@ -413,10 +430,12 @@ class ConsentContract(Contract):
         return changed(ctx, key(ctx, "break-glass", patient, grant.id), grant, "BreakGlassOpened")
 
     @evaluate
-    def pending_reviews(self, ctx: Context) -> list[JsonObject]:
-        """Break-glass uses by the calling admin's org that still wait for review."""
-        items = scan(ctx, "review", _admin(ctx).org, kind=Review)
-        return [item.to_json() for item in items if item.review == "pending"]
+    def pending_reviews(self, ctx: Context, page_size: str = "", bookmark: str = "") -> JsonObject:
+        """Break-glass uses by the calling admin's org that still wait for review: a page of the
+        org's reviews answers the pending ones among them (fewer than page_size, maybe none)."""
+        found = list_page(ctx, "review", _admin(ctx).org, page_size=page_size, bookmark=bookmark)
+        pending = [item.to_json() for item in page_records(found, Review) if item.review == "pending"]
+        return found.answer(pending)
 
     @submit
     def close_review(self, ctx: Context, break_glass_id: str, outcome: str) -> JsonObject:
@@ -447,6 +466,9 @@ def _provision(
     state_key = key(ctx, "consent", patient, require_new_id(consent_id, "consent_id"))
     if ctx.stub.get_state(state_key) is not None:
         raise ContractError(f"consent {consent_id} of {patient} already exists")
+    # Key-level endorsement: every later change of this consent (revoke) needs the patient's home
+    # hospital, the org of the patient's certificate at registration (its id is org/name).
+    ctx.stub.set_state_validation_parameter(state_key, home_org_policy(patient))
     consent = rules.provision(
         kind,
         consent_id,
@@ -462,6 +484,13 @@ def _provision(
         by=None if delegate is None else delegate.delegate,
     )
     return changed(ctx, state_key, consent, "ConsentGranted" if kind == "permit" else "ConsentDenied")
+
+
+def home_org_policy(patient: str) -> str:
+    """The endorsement policy naming the patient's home organisation alone (quoted, so that any
+    org name parses)."""
+    org = patient.partition("/")[0]
+    return "'" + org.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _revoke(ctx: Context, patient: str, consent_id: str) -> JsonObject:
@@ -584,6 +613,10 @@ def _disclosures(audits: list[AuditEvent]) -> list[JsonObject]:
 
 def _audits(ctx: Context, patient: str, start: str, end: str) -> list[AuditEvent]:
     return rules.audits_between(scan(ctx, "audit", patient, kind=AuditEvent), start, end)
+
+
+def _audits_in(page: Page, start: str, end: str) -> list[AuditEvent]:
+    return rules.audits_between(page_records(page, AuditEvent), start, end)
 
 
 def _patient(ctx: Context) -> ClientIdentity:
