@@ -3,6 +3,7 @@ its state surviving a restart (issue 13)."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sqlite3
 import stat
@@ -11,6 +12,7 @@ from pathlib import Path
 import click
 import pytest
 from cafixtures import FRONT_DESK, ORG, RunningCA, enrol, signed_client, start_ca
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
@@ -154,3 +156,36 @@ def test_the_readme_commands_for_the_ca_are_real_commands_with_real_options(
         while isinstance(command, click.Group):
             command = command.commands[args.pop(0)]
         command.make_context(argv[1], args)  # refuses an unknown option or a missing argument
+
+
+def run_cli(*args: str) -> tuple[int, dict]:
+    result = CliRunner().invoke(cli, [*args, "--json"])
+    return result.exit_code, json.loads(result.output)
+
+
+def test_the_identity_commands_enrol_into_the_folder_as_reads_and_answer_json(
+    ca: RunningCA, layout: Layout
+) -> None:
+    common = ("--dir", str(layout.root), "--ca", ca.address)
+    code, registered = run_cli("identity", "register", "drcli", "--attr", "role=practitioner", *common)
+    assert code == 0 and registered["name"] == "drcli"
+    code, enrolled = run_cli("identity", "enroll", "drcli", "--secret", registered["secret"], *common)
+    assert code == 0 and enrolled["path"] == str(layout.identity_dir(ORG, "drcli"))
+    code, again = run_cli("identity", "enroll", "drcli", "--secret", registered["secret"], "--out",
+                          str(layout.root / "elsewhere"), *common)
+    assert (code, again["error"]["code"]) == (1, "FAILED_PRECONDITION"), again
+    code, renewed = run_cli("identity", "reenroll", "--as", "hospital:drcli", *common)
+    assert code == 0 and renewed["serial"] != enrolled["serial"]
+    code, listed = run_cli("identity", "list", *common)
+    (drcli,) = [r for r in listed if r["name"] == "drcli"]
+    assert (drcli["state"], len(drcli["certificates"])) == ("enrolled", 2)
+    code, revoked = run_cli("identity", "revoke", "drcli", "--reason", "superseded", *common)
+    assert code == 0 and len(revoked["revoked"]) == 2 and revoked["update"] is None
+    code, crl = run_cli("identity", "crl", *common)
+    assert set(crl["revoked_serials"]) == {enrolled["serial"], renewed["serial"]}
+
+
+def test_without_a_running_ca_the_identity_commands_say_how_to_start_one(tmp_path: Path) -> None:
+    code, out = run_cli("identity", "register", "x", "--dir", str(tmp_path))
+    assert code == 1 and out["error"]["code"] == "NO_NETWORK"
+    assert "careledger ca serve --org hospital" in out["error"]["message"]
