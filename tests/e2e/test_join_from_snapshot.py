@@ -20,6 +20,7 @@ from careledger.network.tools.queryclient import QueryClient
 
 CONFIG = Path(__file__).with_name("snapshot-network.toml")
 NEW = "peer1.hospital"
+BASIC = "careledger.chaincode.contracts.basic:BasicContract"  # as snapshot-network.toml names it
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +76,12 @@ def test_a_peer_joins_from_a_snapshot_catches_up_and_serves_the_same_state(
             "--name", NEW, "--from-snapshot", str(out)]
     launcher._spawn(net.layout, NEW, argv, net.layout.node_log(node))
     launcher.wait_healthy(net.layout, net.profile, [node], 60, lambda _: None)
+    # a new peer runs only the contracts its org's admin installs on it (the lifecycle, issue 12)
+    package = tmp_path / "basic.tar.gz"
+    for step in (("package", "--name", "basic", "--version", "1.0", "--module", BASIC, "--out", str(package)),
+                 ("install", str(package), "--peer", NEW, "--as", "hospital/admin")):
+        done = _cli(net, "contract", *step)
+        assert done.returncode == 0, done.stdout + done.stderr
     deadline = time.monotonic() + 30
     while _info(net, NEW) != _info(net, "peer0.hospital"):
         assert time.monotonic() < deadline, f"{NEW} did not catch up: {_info(net, NEW)}"
