@@ -39,7 +39,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     },
     "careledger.network.ca": {
         "careledger.protos", "careledger.network.identity", "careledger.network.config",
-        "careledger.network.ledger", "careledger.network.node",
+        "careledger.network.node",
     },
     "careledger.network.tools": {
         "careledger.protos", "careledger.chaincode", "careledger.network.identity",
