@@ -171,6 +171,22 @@ class Stub:
         _check_key(key)
         self._sim.del_state(self._ns, key)
 
+    def set_state_validation_parameter(self, key: str, policy: str) -> None:
+        """Put an endorsement policy on `key` (text as in the network configuration, e.g.
+        "hospital" or "AND(hospital, board)"; "" removes it). Once committed, every write to the
+        key and every change of its policy needs endorsements satisfying this policy instead of
+        the contract's; a policy set in this transaction already guards the key in later
+        transactions of the same block. It outlives a delete of the key."""
+        _check_key(key)
+        if not isinstance(policy, str):
+            raise TypeError(f"the policy for key {shown(key)} must be a str, not {type(policy).__name__}")
+        self._sim.set_key_policy(self._ns, key, policy)
+
+    def get_state_validation_parameter(self, key: str) -> str | None:
+        """The endorsement policy on `key` (this transaction's if it set one), or None."""
+        _check_key(key)
+        return self._sim.get_key_policy(self._ns, key)
+
     def get_state_by_range(self, start: str, end: str) -> Iterator[tuple[str, bytes]]:
         """Simple keys in [start, end), sorted; an empty bound leaves that side open."""
         for bound in (start, end):

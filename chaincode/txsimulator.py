@@ -7,6 +7,7 @@ value (read-your-writes) and are not recorded as committed reads.
 
 from __future__ import annotations
 
+from careledger.chaincode.keypolicy import KEY_POLICY_NAMESPACE, policy_key
 from careledger.chaincode.state import HistoryEntry, StateView, Version
 from careledger.protos import common_pb2
 
@@ -30,6 +31,7 @@ class TxSimulator:
         self._reads: dict[str, dict[str, Version | None]] = {}
         self._writes: dict[str, dict[str, bytes | None]] = {}  # None marks a delete
         self._range_reads: dict[str, dict[tuple[str, str], common_pb2.RangeRead]] = {}
+        self._policies: dict[str, dict[str, str]] = {}  # key-level policies set ("" removes)
         self.event: common_pb2.ChaincodeEvent | None = None
 
     def get_state(self, ns: str, key: str) -> bytes | None:
@@ -104,10 +106,25 @@ class TxSimulator:
         """Committed history of `key`; not part of the rwset (as in Fabric)."""
         return list(self._state.get_history(ns, key))
 
+    def set_key_policy(self, ns: str, key: str, policy: str) -> None:
+        """Keep `policy` as the pending key-level endorsement policy of `key` ("" removes it)."""
+        self._policies.setdefault(ns, {})[key] = policy
+
+    def get_key_policy(self, ns: str, key: str) -> str | None:
+        """The pending policy if this simulation set one, else the committed one, or None. Not a
+        recorded read: the committers judge the policy in force when the transaction commits."""
+        pending = self._policies.get(ns, {})
+        if key in pending:
+            return pending[key] or None
+        found = self._state.get_state(KEY_POLICY_NAMESPACE, policy_key(ns, key))
+        return None if found is None else found[0].decode("utf-8")
+
     def rwset(self) -> common_pb2.ReadWriteSet:
         """The canonical read-write set: namespaces sorted, reads and writes sorted by key."""
         result = common_pb2.ReadWriteSet()
-        for ns in sorted(self._reads.keys() | self._writes.keys() | self._range_reads.keys()):
+        namespaces = (self._reads.keys() | self._writes.keys() | self._range_reads.keys()
+                      | self._policies.keys())
+        for ns in sorted(namespaces):
             reads = self._reads.get(ns, {})
             writes = self._writes.get(ns, {})
             result.ns_rwset.append(
@@ -119,6 +136,10 @@ class TxSimulator:
                         for key, value in sorted(writes.items())
                     ],
                     range_reads=list(self._range_reads.get(ns, {}).values()),
+                    metadata_writes=[
+                        common_pb2.KVMetadataWrite(key=key, endorsement_policy=policy)
+                        for key, policy in sorted(self._policies.get(ns, {}).items())
+                    ],
                 )
             )
         return result

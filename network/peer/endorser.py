@@ -22,6 +22,7 @@ from careledger.network.identity.signing import Signer
 from careledger.network.ledger import protoutil, txtime
 from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import identity_error, parse
+from careledger.network.peer import keypolicies
 from careledger.network.peer.statedb import StateDB
 from careledger.protos import common_pb2, peer_pb2_grpc
 
@@ -177,6 +178,10 @@ class Endorser:
                                 timestamp=datetime.now(UTC), creator=client_identity(who))
         return simulate(self._contracts.registry_for(contract), self._state, invocation,
                         self._sandbox, self._state.snapshot).response
+
+    def key_policies(self, rwset: common_pb2.ReadWriteSet) -> list[keypolicies.KeyPolicy]:
+        """The committed key-level policies of the keys `rwset` writes: whom else to ask."""
+        return keypolicies.touched(self._state, rwset)
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         """Check, then endorse a proposal that arrived from a gateway or a client."""

@@ -28,11 +28,13 @@ from datetime import UTC, datetime, timedelta
 from google.protobuf.message import DecodeError
 
 from careledger.chaincode.state import Version
+from careledger.chaincode.stub import shown
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import channelconfig, protoutil, txtime
+from careledger.network.peer import keypolicies
 from careledger.network.peer.outcome import TxOutcome
-from careledger.network.peer.policy import Policy
+from careledger.network.peer.policy import Policy, PolicyError
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
 from careledger.protos import common_pb2
 
@@ -74,7 +76,9 @@ class _Decoded:
             return ((channelconfig.CONFIG_NAMESPACE, channelconfig.state_write(tx)),)
         if self.payload is None:
             return ()
-        return tuple((ns.namespace, w) for ns in self.payload.rwset.ns_rwset for w in ns.writes)
+        rwset = self.payload.rwset
+        writes = tuple((ns.namespace, w) for ns in rwset.ns_rwset for w in ns.writes)
+        return writes + keypolicies.state_writes(rwset)
 
     def event(self) -> common_pb2.ChaincodeEvent | None:
         if self.payload is None or not self.payload.HasField("event"):
@@ -297,6 +301,7 @@ class _BlockPass:
         self._tx_num = -1
         self._seen_tx_ids: set[str] = set()
         self._written: dict[tuple[str, str], Version | None] = {}  # None marks a delete
+        self._key_policies: dict[tuple[str, str], str | None] = {}  # set by earlier valid txs
 
     def decide(self, d: _Decoded | _Failure, sigs: _Signatures | None) -> TxOutcome:
         """The outcome of the next transaction; a VALID one's writes become visible to later ones."""
@@ -311,6 +316,9 @@ class _BlockPass:
         if code == VC.VALID:
             for ns, w in d.writes():
                 self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
+            for rw in d.payload.rwset.ns_rwset if d.payload is not None else ():
+                for m in rw.metadata_writes:
+                    self._key_policies[(rw.namespace, m.key)] = m.endorsement_policy or None
         return d.outcome(code, reason)
 
     def _check(self, d: _Decoded, sigs: _Signatures) -> tuple[VC, str]:
@@ -341,16 +349,55 @@ class _BlockPass:
             return VC.BAD_RESPONSE_PAYLOAD, "response payload was endorsed for another proposal"
         if d.payload.response.status != 200:
             return VC.BAD_RESPONSE_PAYLOAD, f"response status {d.payload.response.status} != 200"
-        namespaces = [d.proposal.contract] + [ns.namespace for ns in d.payload.rwset.ns_rwset if ns.writes]
-        for ns in dict.fromkeys(namespaces):
-            policy = self._policies.get(ns)
-            if policy is None:
-                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns!r}"
-            if not policy.satisfied_by(sigs.orgs):
-                return VC.ENDORSEMENT_POLICY_FAILURE, (
-                    f"valid endorsements from {sorted(sigs.orgs)} do not satisfy policy {policy} of {ns!r}"
-                )
+        code, reason = self._check_endorsements(d.proposal.contract, d.payload.rwset, sigs.orgs)
+        if code != VC.VALID:
+            return code, reason
         return self._check_reads(d.payload.rwset)
+
+    def _check_endorsements(self, contract: str, rwset: common_pb2.ReadWriteSet,
+                            orgs: frozenset[str]) -> tuple[VC, str]:
+        """A key with a key-level policy (committed, or set by an earlier valid transaction of the
+        block) needs its policy satisfied, instead of its contract's; every other key written,
+        and a transaction writing no guarded key of the contract it calls, needs the contract's."""
+        written = [ns.namespace for ns in rwset.ns_rwset if ns.writes or ns.metadata_writes]
+        for ns_name in dict.fromkeys([contract, *written]):
+            if self._policies.get(ns_name) is None:
+                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
+        unguarded: set[str] = set()  # namespaces writing a key without a key-level policy
+        guarded: set[str] = set()
+        for ns in rwset.ns_rwset:
+            for m in ns.metadata_writes:
+                try:
+                    if m.endorsement_policy:
+                        keypolicies.parse(m.endorsement_policy)
+                except PolicyError as exc:
+                    return VC.INVALID_OTHER_REASON, (f"the key-level policy set on key "
+                                                     f"{ns.namespace}/{shown(m.key)} does not parse: {exc}")
+            for key in keypolicies.written_keys(ns):
+                text = self._key_policy(ns.namespace, key)
+                if text is None:
+                    unguarded.add(ns.namespace)
+                    continue
+                guarded.add(ns.namespace)
+                policy = keypolicies.parse(text)
+                if not policy.satisfied_by(orgs):
+                    return VC.ENDORSEMENT_POLICY_FAILURE, (
+                        f"valid endorsements from {sorted(orgs)} do not satisfy the key-level policy "
+                        f"{policy} of key {ns.namespace}/{shown(key)}")
+        if contract not in guarded:  # writing none of its guarded keys, the call needs its contract
+            unguarded.add(contract)
+        for ns_name in dict.fromkeys([contract, *written]):
+            policy = self._policies.get(ns_name)
+            if ns_name in unguarded and policy is not None and not policy.satisfied_by(orgs):
+                return VC.ENDORSEMENT_POLICY_FAILURE, (
+                    f"valid endorsements from {sorted(orgs)} do not satisfy policy {policy} of {ns_name!r}"
+                )
+        return VC.VALID, ""
+
+    def _key_policy(self, namespace: str, key: str) -> str | None:
+        if (namespace, key) in self._key_policies:
+            return self._key_policies[(namespace, key)]
+        return keypolicies.committed(self._state, namespace, key)
 
     def _check_config(self, d: _Decoded) -> tuple[VC, str]:
         """A configuration update: alone in its block and valid after the configuration in force

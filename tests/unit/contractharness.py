@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from careledger.chaincode import ClientIdentity, Contract, HistoryEntry
+from careledger.chaincode.keypolicy import KEY_POLICY_NAMESPACE, policy_key
 from careledger.chaincode.runtime import (
     ContractRegistry,
     Invocation,
@@ -98,6 +99,9 @@ class MemoryState:
             for write in ns.writes:
                 value = None if write.is_delete else write.value
                 self.commit(ns.namespace, write.key, value, version, tx_id, at)
+            for meta in ns.metadata_writes:  # key-level policies, stored as a peer stores them
+                self.commit(KEY_POLICY_NAMESPACE, policy_key(ns.namespace, meta.key),
+                            meta.endorsement_policy.encode() or None, version, tx_id, at)
 
     def _version(self, ns: str, key: str) -> Version | None:
         found = self.values.get((ns, key))

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x61reledger/protos/common.proto\x12\ncareledger\x1a\x1fgoogle/protobuf/timestamp.proto\"w\n\x06Header\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\x0c\x12\r\n\x05nonce\x18\x04 \x01(\x0c\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\x08Proposal\x12\"\n\x06header\x18\x01 \x01(\x0b\x32\x12.careledger.Header\x12\x10\n\x08\x63ontract\x18\x02 \x01(\t\x12\x10\n\x08\x66unction\x18\x03 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x04 \x03(\x0c\x12\x36\n\ttransient\x18\x05 \x03(\x0b\x32#.careledger.Proposal.TransientEntry\x1a\x30\n\x0eTransientEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\";\n\x0eSignedProposal\x12\x16\n\x0eproposal_bytes\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\",\n\x07Version\x12\x11\n\tblock_num\x18\x01 \x01(\x04\x12\x0e\n\x06tx_num\x18\x02 \x01(\x04\";\n\x06KVRead\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x07version\x18\x02 \x01(\x0b\x32\x13.careledger.Version\"8\n\x07KVWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x11\n\tis_delete\x18\x03 \x01(\x08\"R\n\tRangeRead\x12\x11\n\tstart_key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nd_key\x18\x02 \x01(\t\x12!\n\x05reads\x18\x03 \x03(\x0b\x32\x12.careledger.KVRead\"\x97\x01\n\x0eNsReadWriteSet\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12!\n\x05reads\x18\x02 \x03(\x0b\x32\x12.careledger.KVRead\x12#\n\x06writes\x18\x03 \x03(\x0b\x32\x13.careledger.KVWrite\x12*\n\x0brange_reads\x18\x04 \x03(\x0b\x32\x15.careledger.RangeRead\"<\n\x0cReadWriteSet\x12,\n\x08ns_rwset\x18\x01 \x03(\x0b\x32\x1a.careledger.NsReadWriteSet\"V\n\x0e\x43haincodeEvent\x12\x10\n\x08\x63ontract\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"<\n\x08Response\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"\xac\x01\n\x17ProposalResponsePayload\x12\x15\n\rproposal_hash\x18\x01 \x01(\x0c\x12&\n\x08response\x18\x02 \x01(\x0b\x32\x14.careledger.Response\x12\'\n\x05rwset\x18\x03 \x01(\x0b\x32\x18.careledger.ReadWriteSet\x12)\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x1a.careledger.ChaincodeEvent\"2\n\x0b\x45ndorsement\x12\x10\n\x08\x65ndorser\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"y\n\x10ProposalResponse\x12&\n\x08response\x18\x01 \x01(\x0b\x32\x14.careledger.Response\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12,\n\x0b\x65ndorsement\x18\x03 \x01(\x0b\x32\x17.careledger.Endorsement\"h\n\x0bTransaction\x12\x10\n\x08proposal\x18\x01 \x01(\x0c\x12\x18\n\x10response_payload\x18\x02 \x01(\x0c\x12-\n\x0c\x65ndorsements\x18\x03 \x03(\x0b\x32\x17.careledger.Endorsement\".\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"v\n\x0b\x42lockHeader\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x15\n\rprevious_hash\x18\x02 \x01(\x0c\x12\x11\n\tdata_hash\x18\x03 \x01(\x0c\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\tBlockData\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"~\n\rBlockMetadata\x12\x0f\n\x07orderer\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x34\n\x10validation_codes\x18\x03 \x03(\x0e\x32\x1a.careledger.ValidationCode\x12\x13\n\x0blast_config\x18\x04 \x01(\x04\"\x82\x01\n\x05\x42lock\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x17.careledger.BlockHeader\x12#\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x15.careledger.BlockData\x12+\n\x08metadata\x18\x03 \x01(\x0b\x32\x19.careledger.BlockMetadata\",\n\x06Signed\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c*\x83\x03\n\x0eValidationCode\x12\t\n\x05VALID\x10\x00\x12\x10\n\x0cNIL_ENVELOPE\x10\x01\x12\x0f\n\x0b\x42\x41\x44_PAYLOAD\x10\x02\x12\x19\n\x15\x42\x41\x44_CREATOR_SIGNATURE\x10\x03\x12\x15\n\x11\x42\x41\x44_PROPOSAL_TXID\x10\x04\x12\x12\n\x0e\x44UPLICATE_TXID\x10\x05\x12\x1e\n\x1a\x45NDORSEMENT_POLICY_FAILURE\x10\x06\x12\x16\n\x12MVCC_READ_CONFLICT\x10\x07\x12\x19\n\x15PHANTOM_READ_CONFLICT\x10\x08\x12\x18\n\x14\x42\x41\x44_RESPONSE_PAYLOAD\x10\t\x12 \n\x1cINVALID_ENDORSER_TRANSACTION\x10\n\x12\x14\n\x10UNKNOWN_CONTRACT\x10\x0b\x12\x0f\n\x0b\x42\x41\x44_CHANNEL\x10\x0c\x12\x15\n\x11\x45XPIRED_TIMESTAMP\x10\r\x12\x15\n\x11\x42\x41\x44_CONFIG_UPDATE\x10\x0e\x12\x19\n\x14INVALID_OTHER_REASON\x10\xff\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1e\x63\x61reledger/protos/common.proto\x12\ncareledger\x1a\x1fgoogle/protobuf/timestamp.proto\"w\n\x06Header\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x0f\n\x07\x63reator\x18\x03 \x01(\x0c\x12\r\n\x05nonce\x18\x04 \x01(\x0c\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\x08Proposal\x12\"\n\x06header\x18\x01 \x01(\x0b\x32\x12.careledger.Header\x12\x10\n\x08\x63ontract\x18\x02 \x01(\t\x12\x10\n\x08\x66unction\x18\x03 \x01(\t\x12\x0c\n\x04\x61rgs\x18\x04 \x03(\x0c\x12\x36\n\ttransient\x18\x05 \x03(\x0b\x32#.careledger.Proposal.TransientEntry\x1a\x30\n\x0eTransientEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c:\x02\x38\x01\";\n\x0eSignedProposal\x12\x16\n\x0eproposal_bytes\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\",\n\x07Version\x12\x11\n\tblock_num\x18\x01 \x01(\x04\x12\x0e\n\x06tx_num\x18\x02 \x01(\x04\";\n\x06KVRead\x12\x0b\n\x03key\x18\x01 \x01(\t\x12$\n\x07version\x18\x02 \x01(\x0b\x32\x13.careledger.Version\"8\n\x07KVWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x11\n\tis_delete\x18\x03 \x01(\x08\"R\n\tRangeRead\x12\x11\n\tstart_key\x18\x01 \x01(\t\x12\x0f\n\x07\x65nd_key\x18\x02 \x01(\t\x12!\n\x05reads\x18\x03 \x03(\x0b\x32\x12.careledger.KVRead\"\xcd\x01\n\x0eNsReadWriteSet\x12\x11\n\tnamespace\x18\x01 \x01(\t\x12!\n\x05reads\x18\x02 \x03(\x0b\x32\x12.careledger.KVRead\x12#\n\x06writes\x18\x03 \x03(\x0b\x32\x13.careledger.KVWrite\x12*\n\x0brange_reads\x18\x04 \x03(\x0b\x32\x15.careledger.RangeRead\x12\x34\n\x0fmetadata_writes\x18\x05 \x03(\x0b\x32\x1b.careledger.KVMetadataWrite\":\n\x0fKVMetadataWrite\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x1a\n\x12\x65ndorsement_policy\x18\x02 \x01(\t\"<\n\x0cReadWriteSet\x12,\n\x08ns_rwset\x18\x01 \x03(\x0b\x32\x1a.careledger.NsReadWriteSet\"V\n\x0e\x43haincodeEvent\x12\x10\n\x08\x63ontract\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x12\n\nevent_name\x18\x03 \x01(\t\x12\x0f\n\x07payload\x18\x04 \x01(\x0c\"<\n\x08Response\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\x12\x0f\n\x07payload\x18\x03 \x01(\x0c\"\xac\x01\n\x17ProposalResponsePayload\x12\x15\n\rproposal_hash\x18\x01 \x01(\x0c\x12&\n\x08response\x18\x02 \x01(\x0b\x32\x14.careledger.Response\x12\'\n\x05rwset\x18\x03 \x01(\x0b\x32\x18.careledger.ReadWriteSet\x12)\n\x05\x65vent\x18\x04 \x01(\x0b\x32\x1a.careledger.ChaincodeEvent\"2\n\x0b\x45ndorsement\x12\x10\n\x08\x65ndorser\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"y\n\x10ProposalResponse\x12&\n\x08response\x18\x01 \x01(\x0b\x32\x14.careledger.Response\x12\x0f\n\x07payload\x18\x02 \x01(\x0c\x12,\n\x0b\x65ndorsement\x18\x03 \x01(\x0b\x32\x17.careledger.Endorsement\"h\n\x0bTransaction\x12\x10\n\x08proposal\x18\x01 \x01(\x0c\x12\x18\n\x10response_payload\x18\x02 \x01(\x0c\x12-\n\x0c\x65ndorsements\x18\x03 \x03(\x0b\x32\x17.careledger.Endorsement\".\n\x08\x45nvelope\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\"v\n\x0b\x42lockHeader\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x15\n\rprevious_hash\x18\x02 \x01(\x0c\x12\x11\n\tdata_hash\x18\x03 \x01(\x0c\x12-\n\ttimestamp\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x1e\n\tBlockData\x12\x11\n\tenvelopes\x18\x01 \x03(\x0c\"~\n\rBlockMetadata\x12\x0f\n\x07orderer\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\x12\x34\n\x10validation_codes\x18\x03 \x03(\x0e\x32\x1a.careledger.ValidationCode\x12\x13\n\x0blast_config\x18\x04 \x01(\x04\"\x82\x01\n\x05\x42lock\x12\'\n\x06header\x18\x01 \x01(\x0b\x32\x17.careledger.BlockHeader\x12#\n\x04\x64\x61ta\x18\x02 \x01(\x0b\x32\x15.careledger.BlockData\x12+\n\x08metadata\x18\x03 \x01(\x0b\x32\x19.careledger.BlockMetadata\",\n\x06Signed\x12\x0f\n\x07payload\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c*\x83\x03\n\x0eValidationCode\x12\t\n\x05VALID\x10\x00\x12\x10\n\x0cNIL_ENVELOPE\x10\x01\x12\x0f\n\x0b\x42\x41\x44_PAYLOAD\x10\x02\x12\x19\n\x15\x42\x41\x44_CREATOR_SIGNATURE\x10\x03\x12\x15\n\x11\x42\x41\x44_PROPOSAL_TXID\x10\x04\x12\x12\n\x0e\x44UPLICATE_TXID\x10\x05\x12\x1e\n\x1a\x45NDORSEMENT_POLICY_FAILURE\x10\x06\x12\x16\n\x12MVCC_READ_CONFLICT\x10\x07\x12\x19\n\x15PHANTOM_READ_CONFLICT\x10\x08\x12\x18\n\x14\x42\x41\x44_RESPONSE_PAYLOAD\x10\t\x12 \n\x1cINVALID_ENDORSER_TRANSACTION\x10\n\x12\x14\n\x10UNKNOWN_CONTRACT\x10\x0b\x12\x0f\n\x0b\x42\x41\x44_CHANNEL\x10\x0c\x12\x15\n\x11\x45XPIRED_TIMESTAMP\x10\r\x12\x15\n\x11\x42\x41\x44_CONFIG_UPDATE\x10\x0e\x12\x19\n\x14INVALID_OTHER_REASON\x10\xff\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PROPOSAL_TRANSIENTENTRY']._loaded_options = None
   _globals['_PROPOSAL_TRANSIENTENTRY']._serialized_options = b'8\001'
-  _globals['_VALIDATIONCODE']._serialized_start=2045
-  _globals['_VALIDATIONCODE']._serialized_end=2432
+  _globals['_VALIDATIONCODE']._serialized_start=2159
+  _globals['_VALIDATIONCODE']._serialized_end=2546
   _globals['_HEADER']._serialized_start=79
   _globals['_HEADER']._serialized_end=198
   _globals['_PROPOSAL']._serialized_start=201
@@ -53,31 +53,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RANGEREAD']._serialized_start=631
   _globals['_RANGEREAD']._serialized_end=713
   _globals['_NSREADWRITESET']._serialized_start=716
-  _globals['_NSREADWRITESET']._serialized_end=867
-  _globals['_READWRITESET']._serialized_start=869
-  _globals['_READWRITESET']._serialized_end=929
-  _globals['_CHAINCODEEVENT']._serialized_start=931
-  _globals['_CHAINCODEEVENT']._serialized_end=1017
-  _globals['_RESPONSE']._serialized_start=1019
-  _globals['_RESPONSE']._serialized_end=1079
-  _globals['_PROPOSALRESPONSEPAYLOAD']._serialized_start=1082
-  _globals['_PROPOSALRESPONSEPAYLOAD']._serialized_end=1254
-  _globals['_ENDORSEMENT']._serialized_start=1256
-  _globals['_ENDORSEMENT']._serialized_end=1306
-  _globals['_PROPOSALRESPONSE']._serialized_start=1308
-  _globals['_PROPOSALRESPONSE']._serialized_end=1429
-  _globals['_TRANSACTION']._serialized_start=1431
-  _globals['_TRANSACTION']._serialized_end=1535
-  _globals['_ENVELOPE']._serialized_start=1537
-  _globals['_ENVELOPE']._serialized_end=1583
-  _globals['_BLOCKHEADER']._serialized_start=1585
-  _globals['_BLOCKHEADER']._serialized_end=1703
-  _globals['_BLOCKDATA']._serialized_start=1705
-  _globals['_BLOCKDATA']._serialized_end=1735
-  _globals['_BLOCKMETADATA']._serialized_start=1737
-  _globals['_BLOCKMETADATA']._serialized_end=1863
-  _globals['_BLOCK']._serialized_start=1866
-  _globals['_BLOCK']._serialized_end=1996
-  _globals['_SIGNED']._serialized_start=1998
-  _globals['_SIGNED']._serialized_end=2042
+  _globals['_NSREADWRITESET']._serialized_end=921
+  _globals['_KVMETADATAWRITE']._serialized_start=923
+  _globals['_KVMETADATAWRITE']._serialized_end=981
+  _globals['_READWRITESET']._serialized_start=983
+  _globals['_READWRITESET']._serialized_end=1043
+  _globals['_CHAINCODEEVENT']._serialized_start=1045
+  _globals['_CHAINCODEEVENT']._serialized_end=1131
+  _globals['_RESPONSE']._serialized_start=1133
+  _globals['_RESPONSE']._serialized_end=1193
+  _globals['_PROPOSALRESPONSEPAYLOAD']._serialized_start=1196
+  _globals['_PROPOSALRESPONSEPAYLOAD']._serialized_end=1368
+  _globals['_ENDORSEMENT']._serialized_start=1370
+  _globals['_ENDORSEMENT']._serialized_end=1420
+  _globals['_PROPOSALRESPONSE']._serialized_start=1422
+  _globals['_PROPOSALRESPONSE']._serialized_end=1543
+  _globals['_TRANSACTION']._serialized_start=1545
+  _globals['_TRANSACTION']._serialized_end=1649
+  _globals['_ENVELOPE']._serialized_start=1651
+  _globals['_ENVELOPE']._serialized_end=1697
+  _globals['_BLOCKHEADER']._serialized_start=1699
+  _globals['_BLOCKHEADER']._serialized_end=1817
+  _globals['_BLOCKDATA']._serialized_start=1819
+  _globals['_BLOCKDATA']._serialized_end=1849
+  _globals['_BLOCKMETADATA']._serialized_start=1851
+  _globals['_BLOCKMETADATA']._serialized_end=1977
+  _globals['_BLOCK']._serialized_start=1980
+  _globals['_BLOCK']._serialized_end=2110
+  _globals['_SIGNED']._serialized_start=2112
+  _globals['_SIGNED']._serialized_end=2156
 # @@protoc_insertion_point(module_scope)

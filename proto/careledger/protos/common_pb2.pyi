@@ -125,16 +125,26 @@ class RangeRead(_message.Message):
     def __init__(self, start_key: _Optional[str] = ..., end_key: _Optional[str] = ..., reads: _Optional[_Iterable[_Union[KVRead, _Mapping]]] = ...) -> None: ...
 
 class NsReadWriteSet(_message.Message):
-    __slots__ = ("namespace", "reads", "writes", "range_reads")
+    __slots__ = ("namespace", "reads", "writes", "range_reads", "metadata_writes")
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     READS_FIELD_NUMBER: _ClassVar[int]
     WRITES_FIELD_NUMBER: _ClassVar[int]
     RANGE_READS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_WRITES_FIELD_NUMBER: _ClassVar[int]
     namespace: str
     reads: _containers.RepeatedCompositeFieldContainer[KVRead]
     writes: _containers.RepeatedCompositeFieldContainer[KVWrite]
     range_reads: _containers.RepeatedCompositeFieldContainer[RangeRead]
-    def __init__(self, namespace: _Optional[str] = ..., reads: _Optional[_Iterable[_Union[KVRead, _Mapping]]] = ..., writes: _Optional[_Iterable[_Union[KVWrite, _Mapping]]] = ..., range_reads: _Optional[_Iterable[_Union[RangeRead, _Mapping]]] = ...) -> None: ...
+    metadata_writes: _containers.RepeatedCompositeFieldContainer[KVMetadataWrite]
+    def __init__(self, namespace: _Optional[str] = ..., reads: _Optional[_Iterable[_Union[KVRead, _Mapping]]] = ..., writes: _Optional[_Iterable[_Union[KVWrite, _Mapping]]] = ..., range_reads: _Optional[_Iterable[_Union[RangeRead, _Mapping]]] = ..., metadata_writes: _Optional[_Iterable[_Union[KVMetadataWrite, _Mapping]]] = ...) -> None: ...
+
+class KVMetadataWrite(_message.Message):
+    __slots__ = ("key", "endorsement_policy")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    ENDORSEMENT_POLICY_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    endorsement_policy: str
+    def __init__(self, key: _Optional[str] = ..., endorsement_policy: _Optional[str] = ...) -> None: ...
 
 class ReadWriteSet(_message.Message):
     __slots__ = ("ns_rwset",)
