@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 import grpc
 
 from careledger.chaincode.runtime import name_problem
+from careledger.chaincode.stub import shown
 from careledger.network.config import NodeInfo, Profile
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
@@ -196,6 +197,35 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             )
         return chosen
 
+    def _endorsements(self, orgs: Sequence[str], signed: common_pb2.SignedProposal,
+                      checked: CheckedProposal) -> list[PeerAnswer]:
+        """The orgs' endorsements, asked at once."""
+        waits = [self._start_endorsement(org, signed, checked) for org in orgs]
+        return [wait() for wait in waits]
+
+    def _orgs_for_keys(self, contract: str, orgs: Sequence[str], first: PeerAnswer) -> list[str]:
+        """More orgs to ask when the keys the first endorser's result writes carry key-level
+        policies (committed on this peer) that `orgs` do not satisfy. Simpler than exact: the
+        contract's policy and every key's policy are asked for together, as AND."""
+        if first.response is None or first.response.response.status != 200:
+            return []  # refused: reported as it is
+        rwset = common_pb2.ProposalResponsePayload.FromString(first.response.payload).rwset
+        guarded = self._endorser.key_policies(rwset)
+        contract_policy = self._policies.get(contract)
+        if not guarded or contract_policy is None:
+            return []
+        rules = (contract_policy, *dict.fromkeys(g.policy for g in guarded))
+        needed = policies.OutOf(len(rules), rules)
+        if needed.satisfied_by(orgs):
+            return []
+        preferred = [*orgs, *[o for o in self._profile.orgs if o not in orgs]]
+        chosen = policies.choose_endorsers(needed, [o for o in preferred if self._profile.peers_of(o)])
+        if chosen is None:
+            keys = ", ".join(f"{g.namespace}/{shown(g.key)} ({g.policy})" for g in guarded)
+            raise RequestError(grpc.StatusCode.UNAVAILABLE, f"no set of organisations with peers satisfies "
+                               f"the key-level policies of the keys this transaction writes: {keys}")
+        return [o for o in chosen if o not in orgs]
+
     @unary
     @timed("endorse_seconds")
     def Endorse(
@@ -206,8 +236,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         tx_id, contract = checked.tx_id, checked.proposal.contract
         _check_names(checked.proposal, tx_id)
         orgs = self._orgs_for(request, contract)
-        waits = [self._start_endorsement(org, signed, checked) for org in orgs]
-        answers = [wait() for wait in waits]
+        answers = self._endorsements(orgs, signed, checked)
+        extra = [] if request.endorsing_organizations else self._orgs_for_keys(contract, orgs, answers[0])
+        if extra:  # the keys written carry policies the contract's orgs do not satisfy
+            answers += self._endorsements(extra, signed, checked)
+            orgs = [*orgs, *extra]
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
             first = failed[0]
