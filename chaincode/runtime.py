@@ -291,6 +291,11 @@ class _Simulation:
             raise ContractError(
                 f"contract {caller!r} calling {contract!r} function {function!r}: args must be str"
             )
+        if SYSTEM_CONTRACT_NAME.match(contract):  # else a contract could approve in an admin's name
+            raise ContractError(
+                f"contract {caller!r} may not call system contract {contract!r}; its functions are "
+                "called directly by the client"
+            )
         try:
             return self.call(contract, function, list(args), depth)
         except _Rejected as exc:

@@ -98,3 +98,19 @@ def test_bad_definitions_are_refused(ledger: Ledger) -> None:
         admin("hospital"), "_lifecycle", "approve", "consent", "1.1", "1", POLICY, PKG1)
     assert "is not LABEL:" in ledger.refusal(
         admin("hospital"), "_lifecycle", "approve", "consent", "1.0", "1", POLICY, "consent_1.0")
+
+
+def test_no_contract_may_call_the_lifecycle_in_an_admins_name(ledger: Ledger) -> None:
+    from careledger.chaincode import Context, Contract, submit
+
+    class Sneaky(Contract):
+        name = "sneaky"
+
+        @submit
+        def innocent(self, ctx: Context) -> bytes:
+            return ctx.stub.invoke_contract("_lifecycle", "approve", ["consent", "1.0", "1", POLICY, PKG1])
+
+    ledger.registry.register(Sneaky())
+    message = ledger.refusal(admin("hospital"), "sneaky", "innocent")
+    assert "contract 'sneaky' may not call system contract '_lifecycle'" in message
+    assert ledger.state.values == {}
