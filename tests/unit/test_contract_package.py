@@ -5,12 +5,21 @@ from __future__ import annotations
 import gzip
 import io
 import tarfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import grpc
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from careledger.network.config import Layout
+from careledger.network.identity.certs import IdentitySpec, generate_org
+from careledger.network.identity.membership import Membership
+from careledger.network.identity.signing import Signer
 from careledger.network.peer import contractpackage as cp
-from careledger.network.peer.installed import InstalledPackages
+from careledger.network.peer.installed import InstalledPackages, LifecycleService
+from careledger.protos.common_pb2 import Signed
+from careledger.protos.lifecycle_pb2 import LifecycleRequest
 
 CONSENT = "careledger.chaincode.contracts.consent:ConsentContract"
 
@@ -102,3 +111,56 @@ def test_a_package_whose_class_has_another_name_does_not_load(tmp_path: Path) ->
     info, _ = store.install(cp.build_from_path("tally", "1", src, "counter:Counter"))
     with pytest.raises(Exception, match="not the package's 'tally'"):
         store.contract(info.package_id)
+
+
+class _Aborted(Exception):
+    def __init__(self, code: object, details: str) -> None:
+        super().__init__(details)
+        self.code, self.details = code, details
+
+
+class _Context:
+    def abort(self, code: object, details: str) -> None:
+        raise _Aborted(code, details)
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> tuple[LifecycleService, Layout]:
+    layout = Layout(tmp_path)
+    for org in ("hospital", "insurer"):
+        generate_org(layout.crypto, org, [IdentitySpec("admin", "admin"), IdentitySpec("nurse", "client")])
+    members = Membership.from_crypto_dir(layout.crypto, ["hospital", "insurer"])
+    return LifecycleService("peer0.hospital", "hospital", members, InstalledPackages(tmp_path / "pk")), layout
+
+
+def _signed(layout: Layout, who: tuple[str, str], at: datetime | None = None, **operation: object) -> Signed:
+    signer = Signer.from_dir(layout.identity_dir(*who))
+    stamp = Timestamp()
+    stamp.FromDatetime(at or datetime.now(UTC))
+    payload = LifecycleRequest(creator=signer.cert_pem, timestamp=stamp, **operation).SerializeToString()
+    return Signed(payload=payload, signature=signer.sign(payload))
+
+
+def test_only_a_fresh_request_of_an_admin_of_the_peers_org_installs(
+        service: tuple[LifecycleService, Layout], tmp_path: Path) -> None:
+    svc, layout = service
+    archive = _counter(tmp_path, "1.0")
+    for who, at, expected in [
+        (("hospital", "nurse"), None, "hospital/nurse is not an admin of hospital"),
+        (("insurer", "admin"), None, "insurer/admin is not an admin of hospital"),
+        (("hospital", "admin"), datetime.now(UTC) - timedelta(hours=1), "check the clock"),
+    ]:
+        with pytest.raises(_Aborted) as refused:
+            svc.InstallPackage(_signed(layout, who, at, install=archive), _Context())
+        assert expected in refused.value.details
+        assert "install on peer0.hospital refused" in refused.value.details
+    with pytest.raises(_Aborted) as refused:
+        svc.InstallPackage(_signed(layout, ("hospital", "admin"), install=b"junk"), _Context())
+    assert refused.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not a contract package" in refused.value.details
+    listed = svc.QueryInstalled(_signed(layout, ("hospital", "admin"), query_installed=True), _Context())
+    assert list(listed.packages) == []  # nothing refused was kept
+    done = svc.InstallPackage(_signed(layout, ("hospital", "admin"), install=archive), _Context())
+    assert done.package.package_id == cp.inspect(archive).package_id and not done.already_installed
+    listed = svc.QueryInstalled(_signed(layout, ("hospital", "admin"), query_installed=True), _Context())
+    assert [p.package_id for p in listed.packages] == [done.package.package_id]
