@@ -379,11 +379,11 @@ class _BlockPass:
                     unguarded.add(ns.namespace)
                     continue
                 guarded.add(ns.namespace)
-                policy = keypolicies.parse(text)
-                if not policy.satisfied_by(orgs):
+                key_policy = keypolicies.parse(text)
+                if not key_policy.satisfied_by(orgs):
                     return VC.ENDORSEMENT_POLICY_FAILURE, (
                         f"valid endorsements from {sorted(orgs)} do not satisfy the key-level policy "
-                        f"{policy} of key {ns.namespace}/{shown(key)}")
+                        f"{key_policy} of key {ns.namespace}/{shown(key)}")
         if contract not in guarded:  # writing none of its guarded keys, the call needs its contract
             unguarded.add(contract)
         for ns_name in dict.fromkeys([contract, *written]):
