@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import click
 
 from careledger.cli.common import CliError, dir_option, emit, json_option, progress
 from careledger.cli.errors import cli_error
+from careledger.gateway import GatewayError, LocalNetworkError
 from careledger.network.config import CONSENSUS_TYPES, PROFILE_NAME, ConfigError, Layout, Profile
-from careledger.network.local import launcher
+from careledger.network.local import launcher, lifecycleclient
 from careledger.network.local.etcdcluster import EtcdClusterError
 
 
@@ -46,6 +48,18 @@ def up(directory: Path, config_path: Path | None, peers_per_org: int | None, ord
          f"{len(profile.orderers)} orderer(s), {len(profile.peers)} peer(s){etcd}")
 
 
+def _contracts(directory: Path, profile: Profile, serving: bool) -> list[dict[str, Any]]:
+    """The definitions on the ledger (the truth since the lifecycle, issue 12) when a peer serves,
+    else what the TOML asks for."""
+    if serving:
+        try:
+            defined = lifecycleclient.definitions(directory, (profile.orgs[0], "admin"))
+            return [asdict(d) | {"source": "ledger"} for d in defined.values()]
+        except (GatewayError, LocalNetworkError):
+            pass  # the peers are starting or stopping: say what the TOML asks for instead
+    return [{"name": c.name, "policy": c.policy, "source": "network TOML"} for c in profile.contracts]
+
+
 @network.command()
 @dir_option
 @json_option
@@ -58,7 +72,7 @@ def status(directory: Path, as_json: bool) -> None:
     heights = launcher.heights(directory, profile, [n for n in nodes if n.serving and n.kind == "peer"])
     ops = {n.id: f"{n.host}:{n.ops_port}" for n in (*profile.peers, *profile.orderers) if n.ops_port}
     rows = [{**asdict(n), "height": heights.get(n.id), "ops": ops.get(n.id)} for n in nodes]
-    contracts = [{"name": c.name, "policy": c.policy} for c in profile.contracts]
+    contracts = _contracts(directory, profile, any(n.serving and n.kind == "peer" for n in nodes))
     cluster = launcher.consensus_status(directory)
     consensus = {"type": profile.orderer.consensus,
                  **(asdict(cluster) if cluster else {})}
@@ -78,7 +92,9 @@ def status(directory: Path, as_json: bool) -> None:
                       + (f"healthy, raft term {m.raft_term}{', raft leader' if m.is_raft_leader else ''}, "
                          f"db {m.db_size // 1024} KiB" if m.healthy else f"UNHEALTHY: {m.error}")
                       for m in cluster.members]
-        lines += [f"  contract {c['name']}: policy {c['policy']}" for c in contracts]
+        lines += [f"  contract {c['name']}" + (f" {c['version']} sequence {c['sequence']}" if "version" in c
+                                              else "") + f" ({c['source']}): policy {c['policy']}"
+                  for c in contracts]
         return "\n".join(lines)
 
     emit(as_json, {"channel": profile.channel, "nodes": rows, "consensus": consensus,
