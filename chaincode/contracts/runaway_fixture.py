@@ -56,6 +56,13 @@ class RunawayContract(Contract):
         ctx.stub.put_state(key, value)
         return value
 
+    @submit
+    def bad_policy(self, ctx: Context, key: str) -> str:
+        """Put a policy that does not parse on `key` (the endorser refuses the result)."""
+        ctx.stub.put_state(key, "x")
+        ctx.stub.set_state_validation_parameter(key, "AND(hospital,")
+        return "x"
+
     @evaluate
     def get(self, ctx: Context, key: str) -> str:
         """A well-behaved read."""

@@ -160,12 +160,19 @@ class Endorser:
         # every read of one simulation sees the same block (a snapshot on the thread running it)
         result = simulate(self._contracts.registry_for(p.contract), self._state, invocation,
                           self._sandbox, self._state.snapshot)
+        response, rwset = result.response, result.rwset
+        # a policy committers could not parse would make the transaction invalid: say so now
+        problem = keypolicies.unparseable(rwset) if response.status == 200 else None
+        if problem is not None:
+            response = common_pb2.Response(
+                status=500, message=f"contract {p.contract!r} function {p.function!r}: {problem}")
+            rwset = common_pb2.ReadWriteSet()
         payload = common_pb2.ProposalResponsePayload(
             proposal_hash=protoutil.proposal_hash(protoutil.strip_transient(p)),
-            response=result.response,
-            rwset=result.rwset,
+            response=response,
+            rwset=rwset,
         )
-        if result.event is not None:
+        if result.event is not None and problem is None:
             payload.event.CopyFrom(result.event)
         return payload
 

@@ -9,11 +9,12 @@ from functools import lru_cache
 
 from careledger.chaincode.keypolicy import KEY_POLICY_NAMESPACE, policy_key
 from careledger.chaincode.state import StateView
+from careledger.chaincode.stub import shown
 from careledger.network.peer import policy as policies
 from careledger.network.peer.policy import Policy
 from careledger.protos import common_pb2
 
-__all__ = ["KeyPolicy", "committed", "parse", "state_writes", "touched"]
+__all__ = ["KeyPolicy", "committed", "parse", "state_writes", "touched", "unparseable", "written_keys"]
 
 
 @lru_cache(maxsize=4096)
@@ -36,6 +37,18 @@ def state_writes(rwset: common_pb2.ReadWriteSet) -> tuple[tuple[str, common_pb2.
                                                   is_delete=not m.endorsement_policy))
         for ns in rwset.ns_rwset for m in ns.metadata_writes
     )
+
+
+def unparseable(rwset: common_pb2.ReadWriteSet) -> str | None:
+    """Why a policy the transaction sets cannot be used (the first one), or None."""
+    for ns in rwset.ns_rwset:
+        for m in ns.metadata_writes:
+            try:
+                if m.endorsement_policy:
+                    parse(m.endorsement_policy)
+            except policies.PolicyError as exc:
+                return f"the key-level policy set on key {ns.namespace}/{shown(m.key)} does not parse: {exc}"
+    return None
 
 
 def written_keys(ns: common_pb2.NsReadWriteSet) -> list[str]:

@@ -34,7 +34,7 @@ from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import channelconfig, protoutil, txtime
 from careledger.network.peer import keypolicies
 from careledger.network.peer.outcome import TxOutcome
-from careledger.network.peer.policy import Policy, PolicyError
+from careledger.network.peer.policy import Policy
 from careledger.network.peer.statedb import UNVERIFIED_TX_ID_CODES, StateDB
 from careledger.protos import common_pb2
 
@@ -365,14 +365,10 @@ class _BlockPass:
                 return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
         unguarded: set[str] = set()  # namespaces writing a key without a key-level policy
         guarded: set[str] = set()
+        problem = keypolicies.unparseable(rwset)
+        if problem is not None:
+            return VC.INVALID_OTHER_REASON, problem
         for ns in rwset.ns_rwset:
-            for m in ns.metadata_writes:
-                try:
-                    if m.endorsement_policy:
-                        keypolicies.parse(m.endorsement_policy)
-                except PolicyError as exc:
-                    return VC.INVALID_OTHER_REASON, (f"the key-level policy set on key "
-                                                     f"{ns.namespace}/{shown(m.key)} does not parse: {exc}")
             for key in keypolicies.written_keys(ns):
                 text = self._key_policy(ns.namespace, key)
                 if text is None:

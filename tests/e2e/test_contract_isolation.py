@@ -93,3 +93,11 @@ def test_a_crashing_contract_is_answered_naming_it_and_the_peer_keeps_serving(
     asset = f"c-{uuid.uuid4().hex[:8]}"
     contracts["basic"].submit_transaction("create_asset", asset, "carol", "2")
     assert b"carol" in contracts["basic"].evaluate_transaction("read_asset", asset)
+
+
+def test_a_key_policy_that_does_not_parse_is_refused_at_endorsement(contracts: dict[str, Contract]) -> None:
+    with pytest.raises(GatewayError) as caught:
+        contracts["runaway"].submit_transaction("bad_policy", "guarded")
+    assert ("contract 'runaway' function 'bad_policy': the key-level policy set on key runaway/'guarded' "
+            "does not parse") in str(caught.value)
+    assert contracts["runaway"].evaluate_transaction("get", "guarded") == b""
