@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from careledger.chaincode.contracts.basic import BasicContract
 from careledger.chaincode.contracts.runaway_fixture import RunawayContract
 from careledger.chaincode.runtime import TIMED_OUT, ContractRegistry, Invocation, simulate
 from careledger.chaincode.sandbox import CallTimedOut, Sandbox
+from careledger.network.config import ConfigError, NetworkConfig, PeerSettings, Profile
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import StateDB
 from careledger.protos import common_pb2
@@ -126,3 +128,19 @@ def test_the_sandbox_hands_back_exceptions_and_refuses_a_bad_limit():
         Sandbox(0)
     with pytest.raises(CallTimedOut, match="sleeper on peer this peer ran longer than the time limit of 1"):
         Sandbox(1000).run(lambda: time.sleep(1.5), lambda: "the sleeper")
+
+
+def test_the_limit_is_a_peer_setting_checked_and_carried_into_the_profile(tmp_path: Path) -> None:
+    base = (Path(__file__).parents[2] / "network" / "default-network.toml").read_text()
+    good = tmp_path / "good.toml"
+    good.write_text(base.replace("contract_time_limit_ms = 3000", "contract_time_limit_ms = 250"))
+    assert NetworkConfig.load(good).peer == PeerSettings(contract_time_limit_ms=250)
+    for wrong, expected in [("0", "greater than 0"), ('"lots"', "expected an integer")]:
+        bad = tmp_path / "bad.toml"
+        bad.write_text(base.replace("contract_time_limit_ms = 3000", f"contract_time_limit_ms = {wrong}"))
+        with pytest.raises(ConfigError, match=rf"peer\.contract_time_limit_ms: .*{expected}"):
+            NetworkConfig.load(bad)
+    orderer = NetworkConfig.load(good).orderer
+    profile = replace(Profile("healthcare", "orderer", ("hospital",), orderer, (), ()), peer=PeerSettings(9))
+    profile.save(tmp_path)
+    assert Profile.load(tmp_path).peer.contract_time_limit_ms == 9
