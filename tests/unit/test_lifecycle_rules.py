@@ -114,3 +114,54 @@ def test_no_contract_may_call_the_lifecycle_in_an_admins_name(ledger: Ledger) ->
     message = ledger.refusal(admin("hospital"), "sneaky", "innocent")
     assert "contract 'sneaky' may not call system contract '_lifecycle'" in message
     assert ledger.state.values == {}
+
+
+class _Packages:
+    """Installed packages as LiveContracts sees them: a dict, and a generation bumped per install."""
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.contracts: dict[str, object] = {}
+
+    def contract(self, package_id: str):  # type: ignore[no-untyped-def]
+        return self.contracts.get(package_id)
+
+
+def test_the_endorser_runs_the_defined_version_once_installed_and_switches_on_refresh(ledger: Ledger) -> None:
+    from careledger.chaincode import Contract, evaluate
+    from careledger.network.node.grpcutil import RequestError
+    from careledger.network.peer.definitions import LiveContracts
+
+    def version(text: str) -> Contract:
+        class Consent(Contract):
+            name = "consent"
+
+            @evaluate
+            def version(self, ctx: object) -> str:
+                return text
+
+        return Consent()
+
+    _define(ledger, "hospital", "insurer")
+    ledger.submit(admin("hospital"), "_lifecycle", "commit", "consent", "1.0", "1", POLICY, PKG1)
+    packages = _Packages()
+    definitions = ContractDefinitions(ledger.state, ORGS)
+    system = [LifecycleContract(definitions.lifecycle_rule)]
+    live = LiveContracts("peer0.hospital", definitions, packages, system)
+    with pytest.raises(RequestError) as refused:
+        live.registry_for("consent")
+    assert refused.value.code.name == "FAILED_PRECONDITION"
+    assert refused.value.message == (
+        f"contract consent version 1.0 (sequence 1) is defined with package {PKG1}, which peer "
+        "peer0.hospital has not installed; an admin of its org runs `careledger contract install "
+        "PACKAGE --peer peer0.hospital`")
+    assert live.registry_for("basic").get("basic") is None  # undefined: the runtime's 404
+    packages.contracts |= {PKG1: version("1.0"), PKG2: version("2.0")}
+    packages.generation += 1
+    assert live.registry_for("consent").get("consent").version(None) == "1.0"  # type: ignore[union-attr]
+    _define(ledger, "hospital", "insurer", version="2.0", seq="2", package=PKG2)
+    ledger.submit(admin("hospital"), "_lifecycle", "commit", "consent", "2.0", "2", POLICY, PKG2)
+    assert definitions.definition("consent").version == "2.0"  # type: ignore[union-attr]
+    live.refresh()  # what the peer's ledger listener does after a block that wrote to _lifecycle
+    assert live.registry_for("consent").get("consent").version(None) == "2.0"  # type: ignore[union-attr]
+    assert live.names() == ["_lifecycle", "consent"]
