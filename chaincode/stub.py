@@ -174,8 +174,8 @@ class Stub:
     def set_state_validation_parameter(self, key: str, policy: str) -> None:
         """Put an endorsement policy on `key` (text as in the network configuration, e.g.
         "hospital" or "AND(hospital, board)"; "" removes it). Once committed, every write to the
-        key and every change of its policy needs endorsements satisfying this policy instead of
-        the contract's; a policy set in this transaction already guards the key in later
+        key and every change of its policy needs endorsements satisfying this policy as well as
+        the contract's (it narrows who must agree, never widens it); a policy set in this transaction already guards the key in later
         transactions of the same block. It outlives a delete of the key."""
         _check_key(key)
         if not isinstance(policy, str):

@@ -356,38 +356,33 @@ class _BlockPass:
 
     def _check_endorsements(self, contract: str, rwset: common_pb2.ReadWriteSet,
                             orgs: frozenset[str]) -> tuple[VC, str]:
-        """A key with a key-level policy (committed, or set by an earlier valid transaction of the
-        block) needs its policy satisfied, instead of its contract's; every other key written,
-        and a transaction writing no guarded key of the contract it calls, needs the contract's."""
+        """The called contract and every contract written need their policies; a key with a
+        key-level policy (committed, or set by an earlier valid transaction of the block) needs
+        that policy too. Unlike Fabric, a key policy adds to the contract's and never replaces it:
+        a patient's home hospital must agree to a consent change, and it still cannot make one
+        alone."""
         written = [ns.namespace for ns in rwset.ns_rwset if ns.writes or ns.metadata_writes]
-        for ns_name in dict.fromkeys([contract, *written]):
-            if self._policies.get(ns_name) is None:
-                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
-        unguarded: set[str] = set()  # namespaces writing a key without a key-level policy
-        guarded: set[str] = set()
         problem = keypolicies.unparseable(rwset)
         if problem is not None:
             return VC.INVALID_OTHER_REASON, problem
+        for ns_name in dict.fromkeys([contract, *written]):
+            policy = self._policies.get(ns_name)
+            if policy is None:
+                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
+            if not policy.satisfied_by(orgs):
+                return VC.ENDORSEMENT_POLICY_FAILURE, (
+                    f"valid endorsements from {sorted(orgs)} do not satisfy policy {policy} of {ns_name!r}"
+                )
         for ns in rwset.ns_rwset:
             for key in keypolicies.written_keys(ns):
                 text = self._key_policy(ns.namespace, key)
                 if text is None:
-                    unguarded.add(ns.namespace)
                     continue
-                guarded.add(ns.namespace)
                 key_policy = keypolicies.parse(text)
                 if not key_policy.satisfied_by(orgs):
                     return VC.ENDORSEMENT_POLICY_FAILURE, (
                         f"valid endorsements from {sorted(orgs)} do not satisfy the key-level policy "
                         f"{key_policy} of key {ns.namespace}/{shown(key)}")
-        if contract not in guarded:  # writing none of its guarded keys, the call needs its contract
-            unguarded.add(contract)
-        for ns_name in dict.fromkeys([contract, *written]):
-            policy = self._policies.get(ns_name)
-            if ns_name in unguarded and policy is not None and not policy.satisfied_by(orgs):
-                return VC.ENDORSEMENT_POLICY_FAILURE, (
-                    f"valid endorsements from {sorted(orgs)} do not satisfy policy {policy} of {ns_name!r}"
-                )
         return VC.VALID, ""
 
     def _key_policy(self, namespace: str, key: str) -> str | None:

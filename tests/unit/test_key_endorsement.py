@@ -119,7 +119,7 @@ def commit(validator: Validator, state: StateDB, net: TestNetwork, *envelopes: b
     return [(o.code, o.reason) for o in outcomes]
 
 
-def test_a_guarded_key_needs_its_policy_instead_of_the_contracts(validator, state, net, caplog) -> None:
+def test_a_guarded_key_needs_its_policy_as_well_as_the_contracts(validator, state, net, caplog) -> None:
     assert commit(validator, state, net, tx(net, ("insurer", "board"), write("k", policy="hospital"))) == [
         (VC.VALID, "")]  # setting it on a new key: the contract's policy decides
     assert keypolicies.committed(state, "records", "k") == "hospital"
@@ -135,8 +135,13 @@ def test_a_guarded_key_needs_its_policy_instead_of_the_contracts(validator, stat
     assert state.get_state("records", "k")[0] == b"v"  # type: ignore[index]
     assert state.commit_record(1).state_digest == digest  # type: ignore[union-attr]  # state unchanged
 
-    # the home org alone now suffices for that key (instead of any two orgs)
-    assert commit(validator, state, net, tx(net, ("hospital",), write("k", b"changed"))) == [(VC.VALID, "")]
+    # the home org alone cannot change it either: the contract's policy still holds
+    [(code, reason)] = commit(validator, state, net, tx(net, ("hospital",), write("k", b"alone")))
+    assert code == VC.ENDORSEMENT_POLICY_FAILURE
+    assert "policy OutOf(2, hospital, insurer, board) of 'records'" in reason
+    # the home org with one other: both policies hold
+    assert commit(validator, state, net, tx(net, ("hospital", "board"), write("k", b"changed"))) == [
+        (VC.VALID, "")]
     assert state.get_state("records", "k")[0] == b"changed"  # type: ignore[index]
 
 
@@ -145,7 +150,8 @@ def test_changing_or_removing_a_keys_policy_needs_the_policy_in_force(validator,
     [(code, _)] = commit(validator, state, net, tx(net, ("insurer", "board"), write("k", policy="")))
     assert code == VC.ENDORSEMENT_POLICY_FAILURE
     assert keypolicies.committed(state, "records", "k") == "hospital"
-    assert commit(validator, state, net, tx(net, ("hospital",), write("k", policy=""))) == [(VC.VALID, "")]
+    assert commit(validator, state, net, tx(net, ("hospital", "insurer"), write("k", policy=""))) == [
+        (VC.VALID, "")]
     assert keypolicies.committed(state, "records", "k") is None
     # unguarded again: one org is not enough for the contract's policy
     [(code, reason)] = commit(validator, state, net, tx(net, ("hospital",), write("k")))
