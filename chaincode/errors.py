@@ -16,6 +16,11 @@ class InvalidArgumentError(ContractError):
     range, a bookmark another query made); the client is told which argument and why (status 400)."""
 
 
+class PermissionDeniedError(ContractError):
+    """The caller may not do this at all, whatever the arguments (e.g. only an org admin may);
+    the client gets PERMISSION_DENIED (status 403) with the message."""
+
+
 class InvalidKeyError(InvalidArgumentError):
     """A key (or key part, or event name) the stub refuses: empty, too long, not UTF-8, or holding
     a control character; the client is told which key (escaped) and why (status 400)."""

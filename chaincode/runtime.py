@@ -25,6 +25,7 @@ from careledger.chaincode.errors import (
     ContractError,
     ContractNotFoundError,
     InvalidArgumentError,
+    PermissionDeniedError,
 )
 from careledger.chaincode.identity import ClientIdentity
 from careledger.chaincode.sandbox import CallCutOff, CallTimedOut, Sandbox
@@ -357,6 +358,8 @@ def _simulate(registry: ContractRegistry, state: StateView, invocation: Invocati
         return _failed(exc.status, exc.message)
     except InvalidArgumentError as exc:  # the request's data made a key or page the stub refuses
         return _failed(400, str(exc))
+    except PermissionDeniedError as exc:
+        return _failed(403, str(exc))
     except ContractError as exc:
         return _failed(500, str(exc))
     except CallCutOff:

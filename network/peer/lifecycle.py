@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 
 from careledger.chaincode import ClientIdentity, Context, Contract, ContractError, evaluate, submit
+from careledger.chaincode.errors import PermissionDeniedError
 from careledger.network.ledger.policy import PolicyError, parse
 from careledger.network.peer.contractpackage import PackageError, split_package_id
 from careledger.network.peer.definitions import (
@@ -67,7 +68,7 @@ class LifecycleContract(Contract):
     @staticmethod
     def _require_admin(who: ClientIdentity, action: str, name: str) -> None:
         if who.role != ADMIN_ROLE:
-            raise ContractError(
+            raise PermissionDeniedError(
                 f"{who.id} may not {action} contract definitions (of {name}): its certificate's role "
                 f"is {who.role!r}; only an org admin may — use --as {who.org}/admin")
 

@@ -135,6 +135,7 @@ def test_an_upgrade_with_a_new_policy_takes_effect_without_a_restart(net: LocalN
     # refused, the ledger unchanged: a non-admin's approval
     before = settled(net)
     error = refused(cli(net.directory, "contract", "approve", *v2, "--as", "hospital/drsmith"))
+    assert error["code"] == "PERMISSION_DENIED"
     assert "hospital/drsmith may not approve contract definitions (of basic)" in error["message"]
     assert "only an org admin may" in error["message"]
     assert settled(net) == before

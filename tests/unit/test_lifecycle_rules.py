@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from contractharness import Ledger, admin, client
+from contractharness import Call, Ledger, admin, client
 
 from careledger.chaincode.runtime import ContractRegistry
 from careledger.network.peer.definitions import ContractDefinitions, lifecycle_policy
@@ -45,7 +45,9 @@ def test_a_majority_of_approvals_commits_the_definition(ledger: Ledger) -> None:
 
 def test_a_non_admin_may_not_approve_or_commit(ledger: Ledger) -> None:
     doctor = client("hospital", "drsmith", "practitioner")
-    message = ledger.refusal(doctor, "_lifecycle", "approve", "consent", "1.0", "1", POLICY, PKG1)
+    result = ledger.simulate(Call(doctor, "_lifecycle", "approve", ("consent", "1.0", "1", POLICY, PKG1)))
+    assert result.response.status == 403 and not result.rwset.ns_rwset  # PERMISSION_DENIED
+    message = result.response.message
     assert "hospital/drsmith may not approve" in message and "only an org admin" in message
     assert ledger.state.values == {}
 
