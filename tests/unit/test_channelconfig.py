@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -254,3 +255,75 @@ def test_config_transaction_round_trip(crypto: Path, current: cc.ChannelConfig) 
     creator = Signer.from_dir(folder)
     assert creator.cert_pem == common_pb2.Proposal.FromString(
         common_pb2.Transaction.FromString(envelope.payload).proposal).header.creator
+
+
+# -- a running node's view (liveconfig.py) and the orderer's side (batcher, blockmaker) ---------------
+
+def _config_block(crypto: Path, number: int, update: config_pb2.SignedConfigUpdate,
+                  previous: common_pb2.BlockHeader | None = None) -> common_pb2.Block:
+    from careledger.network.orderer.blockmaker import make_block
+
+    folder = crypto / "hospital" / "admin"
+    envelope = sdkconfig.config_envelope(update, Identity("hospital", (folder / "cert.pem").read_bytes()),
+                                         new_private_key_signer((folder / "key.pem").read_bytes()))
+    orderer = Signer.from_dir(crypto / ORDERER / "orderer0")
+    return make_block(number, previous, [envelope.SerializeToString()], orderer, last_config=number)
+
+
+def test_a_node_follows_valid_config_blocks_only_and_finds_the_config_from_last_config(
+        crypto: Path, current: cc.ChannelConfig) -> None:
+    from careledger.network.node.liveconfig import LiveConfig, genesis_config, stored_config
+
+    genesis_update = signed_by(crypto, config_pb2.SignedConfigUpdate(update=config_pb2.ConfigUpdate(
+        channel="healthcare", sequence=0, config=current.message).SerializeToString()), *MEMBERS)
+    genesis = _config_block(crypto, 0, genesis_update)
+    live = LiveConfig(genesis_config(genesis))
+    seen: list[int] = []
+    live.on_change(lambda c: seen.append(c.sequence))
+    pharmacy = (crypto / "pharmacy" / "alice" / "cert.pem").read_bytes()
+    with pytest.raises(UnknownIdentityError):
+        live.members.identity(pharmacy)
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    new.orgs.append(org_message(crypto, "pharmacy"))
+    weak = signed_by(crypto, sdkconfig.new_update(current.message, new), "hospital")
+    live.follow_block(_config_block(crypto, 1, weak, genesis.header))  # too few signatures: ignored
+    assert (live.current.sequence, seen) == (0, [])
+    strong = signed_by(crypto, weak, "board")
+    assert live.last_config(2, [_config_block(crypto, 2, strong).data.envelopes[0]]) == 2
+    assert live.last_config(2, [b"a", b"b"]) == 0  # an ordinary batch: the config in force stays
+    block = _config_block(crypto, 2, strong, genesis.header)
+    live.follow_block(block)
+    assert (live.current.sequence, live.block, seen) == (1, 2, [1])
+    assert live.members.identity(pharmacy).org == "pharmacy"  # the same Membership, updated in place
+    roles = live.roles("deliver")
+    assert "orderer" in roles and list(roles) == ["peer", "orderer", "admin"]
+    blocks = {0: genesis, 2: block, 3: common_pb2.Block(metadata=common_pb2.BlockMetadata(last_config=2))}
+    found, number = stored_config(blocks.__getitem__, 4)
+    assert (found.sequence, number) == (1, 2)
+
+
+def test_a_config_update_is_cut_alone_after_the_pending_batch() -> None:
+    from careledger.network.orderer.consensus.batcher import Batcher
+    from careledger.network.orderer.cutter import BatchLimits, BlockCutter
+
+    written: list[list[bytes]] = []
+    batcher = Batcher(BlockCutter(BatchLimits(max_tx=10, max_bytes=1_000)), 60.0, written.append, "test")
+
+    def wait_for(count: int) -> None:
+        deadline = time.monotonic() + 10
+        while len(written) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    batcher.start()
+    try:
+        batcher.put(b"a")
+        batcher.put(b"b")
+        batcher.put(b"config", alone=True)  # no 60 s wait: the pending batch goes first, then it
+        wait_for(2)
+        batcher.set_timeout(0.05)  # a batch-settings update: from the next partial batch on
+        batcher.put(b"c")
+        wait_for(3)
+    finally:
+        batcher.stop()
+    assert written == [[b"a", b"b"], [b"config"], [b"c"]]
