@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
 import grpc
@@ -36,6 +36,19 @@ def follow(source: BlockSource, start: int, is_active: Callable[[], bool],
             number += 1
         else:
             source.wait_for_height(number + 1, poll)
+
+
+async def follow_async(source: BlockSource, start: int, next_block: Callable[[float], Awaitable[None]],
+                       poll: float = 0.25) -> AsyncIterator[common_pb2.Block]:
+    """follow() for a coroutine, forever: `next_block(timeout)` returns once a block is added
+    (or after timeout). A client that goes away cancels it at its next await."""
+    number = start
+    while True:
+        if number < source.height:
+            yield source.get_block(number)
+            number += 1
+        else:
+            await next_block(poll)
 
 
 def wait_for_start(source: BlockSource, start: int, what: str, time_remaining: float | None,

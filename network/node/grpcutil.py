@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from concurrent import futures
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,17 +42,26 @@ MAX_STATUS_MESSAGE = 4096
 MAX_TRAILER_BYTES = 8192
 
 
-def _abort(context: grpc.ServicerContext, exc: RequestError) -> None:
+def _status_of(context: Any, exc: RequestError) -> str:
+    """Set the refusal's details trailer on the call; the status message to abort with."""
     if exc.trailer and len(exc.trailer) <= MAX_TRAILER_BYTES:
         context.set_trailing_metadata((("careledger-errors-bin", exc.trailer),))
     message = exc.message
     if len(message) > MAX_STATUS_MESSAGE:
         message = f"{message[:MAX_STATUS_MESSAGE]}... (message of {len(message)} characters cut)"
-    context.abort(exc.code, message)
+    return message
+
+
+def _abort(context: grpc.ServicerContext, exc: RequestError) -> None:
+    context.abort(exc.code, _status_of(context, exc))
 
 
 def unary(fn: F) -> F:
-    """Turn RequestError raised by a unary handler into its status; log anything unexpected."""
+    """Turn RequestError raised by a unary handler into its status; log anything unexpected.
+
+    A coroutine handler (served by a LoopServer) stays a coroutine."""
+    if inspect.iscoroutinefunction(fn):
+        return _unary_async(fn)
 
     @functools.wraps(fn)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Any:
@@ -65,8 +76,25 @@ def unary(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _unary_async(fn: F) -> F:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        try:
+            return await fn(self, request, context)
+        except RequestError as exc:
+            await context.abort(exc.code, _status_of(context, exc))
+        except Exception:
+            log.exception("%s failed", fn.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}; see node log")
+
+    return wrapper  # type: ignore[return-value]
+
+
 def stream(fn: F) -> F:
-    """Like `unary` for server-streaming handlers (generators)."""
+    """Like `unary` for server-streaming handlers (generators, or async generators on a
+    LoopServer: a client that goes away cancels them at their next await)."""
+    if inspect.isasyncgenfunction(fn):
+        return _stream_async(fn)
 
     @functools.wraps(fn)
     def wrapper(self: Any, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
@@ -80,6 +108,27 @@ def stream(fn: F) -> F:
                 context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}; see log")
 
     return wrapper  # type: ignore[return-value]
+
+
+def _stream_async(fn: F) -> F:
+    @functools.wraps(fn)
+    async def wrapper(self: Any, request: Any,
+                      context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+        try:
+            async for item in fn(self, request, context):
+                yield item
+        except RequestError as exc:
+            await context.abort(exc.code, _status_of(context, exc))
+        except Exception:
+            log.exception("%s failed", fn.__qualname__)
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {fn.__name__}; see log")
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _too_many_streams(max_streams: int) -> str:
+    return (f"this node already serves {max_streams} streams; close idle "
+            "listeners, or listen through another peer of the organisation")
 
 
 class StreamLimit(grpc.ServerInterceptor):
@@ -98,9 +147,7 @@ class StreamLimit(grpc.ServerInterceptor):
 
         def limited(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             if not self._slots.acquire(blocking=False):
-                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                              f"this node already serves {self.max_streams} streams; close idle "
-                              "listeners, or listen through another peer of the organisation")
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, _too_many_streams(self.max_streams))
             try:
                 yield from inner(request, context)
             finally:
@@ -109,6 +156,89 @@ class StreamLimit(grpc.ServerInterceptor):
         return grpc.unary_stream_rpc_method_handler(
             limited, request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+
+
+class AsyncStreamLimit(grpc.aio.ServerInterceptor):
+    """StreamLimit for a LoopServer's coroutine streams (they hold no thread, but memory and a
+    follower each). Plain generator streams there (the health service's Watch) pass unlimited."""
+
+    def __init__(self, max_streams: int) -> None:
+        self.max_streams = max_streams
+        self._open = 0  # only the loop's thread counts
+
+    async def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or not handler.response_streaming or handler.request_streaming:
+            return handler
+        inner = handler.unary_stream
+        if not inspect.isasyncgenfunction(inner):
+            return handler
+
+        async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            if self._open >= self.max_streams:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, _too_many_streams(self.max_streams))
+            self._open += 1
+            try:
+                async for item in inner(request, context):
+                    yield item
+            finally:
+                self._open -= 1
+
+        return grpc.unary_stream_rpc_method_handler(
+            limited, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+class LoopServer(grpc.Server):
+    """A grpc.aio server on an event loop in a thread of its own, driven like a grpc.Server.
+
+    Why: on a grpc.server every call takes a pool thread, and a call that waits (for another
+    peer, the orderer, a commit) holds it; the threads then hand the GIL and the call to one
+    another on every step. Coroutine handlers here run on the one loop thread, their outbound
+    calls on aio channels of the same loop, so a waiting call costs no thread and no switch.
+    Plain (non-coroutine) handlers still run on a pool of `workers` threads."""
+
+    def __init__(self, workers: int, max_streams: int, options: list[tuple[str, int]]) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
+        self._thread.start()
+
+        async def create() -> grpc.aio.Server:  # an aio server binds to the loop it is made on
+            return grpc.aio.server(
+                futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
+                interceptors=[AsyncStreamLimit(max_streams)], options=options)
+
+        self._server = self.run(create())
+
+    def run(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
+        """Run a coroutine on the loop and wait for its result (from any other thread)."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def add_generic_rpc_handlers(self, generic_rpc_handlers: Any) -> None:
+        self._server.add_generic_rpc_handlers(generic_rpc_handlers)
+
+    def add_registered_method_handlers(self, service_name: str, method_handlers: Any) -> None:
+        self._server.add_registered_method_handlers(service_name, method_handlers)
+
+    def add_insecure_port(self, address: str) -> int:
+        return self._server.add_insecure_port(address)
+
+    def add_secure_port(self, address: str, server_credentials: grpc.ServerCredentials) -> int:
+        return self._server.add_secure_port(address, server_credentials)
+
+    def start(self) -> None:
+        self.run(self._server.start())
+
+    def stop(self, grace: float | None) -> threading.Event:
+        """Stop serving (in-flight calls get `grace` seconds); the event is set once stopped. The
+        loop keeps running, so that aio channels can still be closed on it."""
+        stopped = threading.Event()
+        done = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self.loop)
+        done.add_done_callback(lambda _: stopped.set())
+        return stopped
+
+    def wait_for_termination(self, timeout: float | None = None) -> bool:
+        return bool(self.run(self._server.wait_for_termination(timeout)))
 
 
 # How long a stopping node lets in-flight calls finish; streams notice within blockstream's poll.
@@ -130,15 +260,17 @@ def new_server(
     *,
     workers: int = 160,
     max_streams: int = 128,
+    on_loop: bool = False,
 ) -> tuple[grpc.Server, health.HealthServicer]:
     """A TLS server with the standard health service; with client CAs, mutual TLS (every client
-    presents a certificate chaining to one of them).
+    presents a certificate chaining to one of them). With on_loop, a LoopServer: coroutine
+    handlers run on its event loop.
 
     At most max_streams of the workers serve streams (Deliver, event streams) at once. Client CAs
     given as a function are read again at each handshake (the channel configuration in force)."""
     if max_streams >= workers:
         raise ValueError(f"max_streams {max_streams} must leave workers ({workers}) for unary calls")
-    server = grpc.server(
+    server = LoopServer(workers, max_streams, message_options(max_message_bytes)) if on_loop else grpc.server(
         futures.ThreadPoolExecutor(max_workers=workers),
         interceptors=[StreamLimit(max_streams)],
         options=message_options(max_message_bytes),
@@ -160,9 +292,10 @@ def set_serving(health_servicer: health.HealthServicer, serving: bool) -> None:
 
 
 def node_channel(address: str, root_pems: Sequence[bytes], identity_dir: Path,
-                 max_message_bytes: int) -> grpc.Channel:
-    """A mutual-TLS channel from this node to another node."""
-    return grpc.secure_channel(
+                 max_message_bytes: int, *, aio: bool = False) -> Any:
+    """A mutual-TLS channel from this node to another node: a grpc.Channel, or with aio a
+    grpc.aio.Channel (open it on the event loop that uses it)."""
+    return (grpc.aio.secure_channel if aio else grpc.secure_channel)(
         address,
         channel_credentials(root_pems, identity_dir),
         options=message_options(max_message_bytes),

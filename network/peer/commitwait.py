@@ -3,11 +3,14 @@
 A condition notified at each block would wake every waiting call, and each would ask SQLite
 again; with a caller per client that is dozens of wake-ups and queries per block. Here each waiting
 call has its own event, which the committer's listener sets only for the tx ids of the block it
-has just committed: one wake-up per answered call.
+has just committed: one wake-up per answered call. A coroutine waits the same way on its event
+loop (wait_async), woken through the loop; NewBlocks wakes a loop's event streams at each block.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -33,14 +36,13 @@ class CommitWaiters:
     def __init__(self, ledger: CommittingLedger) -> None:
         self._ledger = ledger
         self._lock = threading.Lock()
-        self._waiting: dict[str, list[threading.Event]] = {}
+        self._waiting: dict[str, list[Callable[[], object]]] = {}  # tx id -> wake-ups
         ledger.add_listener(self._committed)
 
     def wait(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
         """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds."""
         event = threading.Event()
-        with self._lock:  # registered before the first look, so a commit in between still wakes us
-            self._waiting.setdefault(tx_id, []).append(event)
+        self._register(tx_id, event.set)
         try:
             deadline = time.monotonic() + timeout
             while (found := self._ledger.tx_status(tx_id)) is None:
@@ -50,17 +52,74 @@ class CommitWaiters:
                 event.clear()
             return found
         finally:
-            with self._lock:
-                events = self._waiting[tx_id]
-                events.remove(event)
-                if not events:
-                    del self._waiting[tx_id]
+            self._unregister(tx_id, event.set)
+
+    async def wait_async(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
+        """wait() for a coroutine: the committing thread wakes it through its event loop."""
+        loop = asyncio.get_running_loop()
+        event = asyncio.Event()
+        wake = functools.partial(loop.call_soon_threadsafe, event.set)
+        self._register(tx_id, wake)
+        try:
+            deadline = loop.time() + timeout
+            while (found := self._ledger.tx_status(tx_id)) is None:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return self._ledger.tx_status(tx_id)
+                try:
+                    await asyncio.wait_for(event.wait(), remaining)
+                except TimeoutError:
+                    return self._ledger.tx_status(tx_id)
+                event.clear()
+            return found
+        finally:
+            self._unregister(tx_id, wake)
+
+    def _register(self, tx_id: str, wake: Callable[[], object]) -> None:
+        with self._lock:  # registered before the first look, so a commit in between still wakes us
+            self._waiting.setdefault(tx_id, []).append(wake)
+
+    def _unregister(self, tx_id: str, wake: Callable[[], object]) -> None:
+        with self._lock:
+            wakes = self._waiting[tx_id]
+            wakes.remove(wake)
+            if not wakes:
+                del self._waiting[tx_id]
 
     def _committed(self, block: common_pb2.Block, outcomes: list[TxOutcome]) -> None:
         """The ledger's listener (on the committing thread, after the height moved)."""
         with self._lock:
             if not self._waiting:
                 return
-            woken = [e for o in outcomes for e in self._waiting.get(o.tx_id, ())]
-        for event in woken:
-            event.set()
+            woken = [w for o in outcomes for w in self._waiting.get(o.tx_id, ())]
+        for wake in woken:
+            wake()
+
+
+class NewBlocks:
+    """Wakes the coroutines of one event loop that wait for the ledger's next block."""
+
+    def __init__(self, ledger: CommittingLedger) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next: asyncio.Event | None = None  # set at the next block, then replaced
+        ledger.add_listener(self._committed)
+
+    async def wait(self, timeout: float) -> None:
+        """Return at the next commit, or after `timeout` seconds."""
+        if self._next is None:
+            self._loop, self._next = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            await asyncio.wait_for(self._next.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def _committed(self, block: common_pb2.Block, outcomes: list[TxOutcome]) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        """On the loop: wake the waiting ones; later waits wait for the block after."""
+        if self._next is not None:
+            self._next.set()
+            self._next = asyncio.Event()

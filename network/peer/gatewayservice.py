@@ -4,14 +4,20 @@ Endorse works out which organisations the contract's policy needs, collects thei
 parallel (this peer for its own org, other peers over mutual TLS), checks that they agree, and
 hands back the transaction for the client to sign. Submit forwards it to the orderer; CommitStatus,
 ChaincodeEvents and BlockEvents read this peer's ledger.
+
+The handlers are coroutines on the peer's LoopServer: waiting for other peers, the orderer or a
+commit holds no thread. Contract calls (endorse, evaluate) run on a few worker threads, so a
+contract that runs up to its time limit never stalls the loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -30,6 +36,7 @@ from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import PeerMetrics
 from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer import policy as policies
+from careledger.network.peer.commitwait import CommitWaiters, Listener, NewBlocks
 from careledger.network.peer.endorser import (
     MIN_HEIGHT_KEY,
     CheckedProposal,
@@ -49,6 +56,7 @@ log = logging.getLogger(__name__)
 PATIENT_ROLE = "patient"  # a patient follows only chaincode events naming them (issue 10)
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 ENDORSE_TIMEOUT = 30.0
 ENVELOPE_OVERHEAD = 1024
@@ -56,6 +64,8 @@ ENVELOPE_OVERHEAD = 1024
 # envelope elsewhere is safe, because the committers count a tx id once (DUPLICATE_TXID).
 AMBIGUOUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 DEFAULT_COMMIT_WAIT = 60.0
+# Threads for this peer's contract calls: a few, since they share one GIL with the loop.
+CONTRACT_WORKERS = 4
 
 
 def timed(histogram: str) -> Callable[[F], F]:
@@ -63,9 +73,10 @@ def timed(histogram: str) -> Callable[[F], F]:
 
     def decorate(fn: F) -> F:
         @functools.wraps(fn)
-        def wrapper(self: GatewayService, request: Any, context: grpc.ServicerContext) -> Any:
+        async def wrapper(self: GatewayService, request: Any,
+                          context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             with getattr(self._metrics, histogram).time():
-                return fn(self, request, context)
+                return await fn(self, request, context)
 
         return wrapper  # type: ignore[return-value]
 
@@ -84,7 +95,7 @@ class LedgerLike(Protocol):
 
     def tx_status(self, tx_id: str) -> tuple[common_pb2.ValidationCode, int] | None: ...
 
-    def wait_for_tx(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None: ...
+    def add_listener(self, fn: Listener) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -120,39 +131,37 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         # on a peer: the definitions committed on the ledger (definitions.ContractDefinitions)
         self._policies = (contract_policies if contract_policies is not None
                           else {c.name: policies.parse(c.policy) for c in profile.contracts})
+        self._commits = CommitWaiters(ledger)
+        self._blocks = NewBlocks(ledger)
+        self._contract_pool = futures.ThreadPoolExecutor(CONTRACT_WORKERS, thread_name_prefix="contract")
 
     # -- endorsement -------------------------------------------------------------------------
 
-    def _start_endorsement(
+    async def _endorse_at(
         self, org: str, signed: common_pb2.SignedProposal, checked: CheckedProposal | None = None
-    ) -> Callable[[], PeerAnswer]:
-        """Start one org's endorsement and return the wait for its answer: this peer if the org
-        is ours (reusing the check already made, when given; it runs when waited for), else that
-        org's peers in turn. Another org's first peer is asked at once, without a thread of our
-        own, so its call runs while this peer endorses its share: no hand-off to a pool."""
+    ) -> PeerAnswer:
+        """One org's endorsement: this peer if it is ours (reusing the check already made, when
+        given), else that org's peers in turn."""
         if org == self._me.org:
-            return functools.partial(self._endorse_here, signed, checked)
-        nodes = self._profile.peers_of(org)
-        if not nodes:
-            return lambda: PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
-        first = self._ask(nodes[0], signed)
+            return await self._in_contract_pool(self._endorse_here, signed, checked)
+        answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
+        for node in self._profile.peers_of(org):
+            stub = peer_pb2_grpc.EndorserStub(self._conn.aio(node.address))
+            try:
+                height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
+                reply = await stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
+                return PeerAnswer(node, reply, "")
+            except grpc.aio.AioRpcError as exc:
+                answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
+                if exc.code() != grpc.StatusCode.UNAVAILABLE:
+                    break  # the peer answered: another peer of the org would say the same
+                log.warning("peer %s unavailable for endorsement; trying the next peer of %s", node.id, org)
+        return answer
 
-        def wait() -> PeerAnswer:
-            call = first
-            for node in nodes:
-                if node is not nodes[0]:
-                    call = self._ask(node, signed)
-                try:
-                    return PeerAnswer(node, call.result(), "")
-                except grpc.RpcError as exc:
-                    answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
-                    if exc.code() != grpc.StatusCode.UNAVAILABLE:
-                        break  # the peer answered: another peer of the org would say the same
-                    log.warning("peer %s unavailable for endorsement; trying the next peer of %s",
-                                node.id, org)
-            return answer
-
-        return wait
+    async def _in_contract_pool(self, fn: Callable[..., T], *args: Any) -> T:
+        """fn(*args) on a contract worker thread, awaited (its exceptions are raised here)."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._contract_pool, functools.partial(fn, *args))
 
     def _endorse_here(
         self, signed: common_pb2.SignedProposal, checked: CheckedProposal | None
@@ -163,12 +172,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         except RequestError as exc:
             return PeerAnswer(self._me, None, exc.message, exc.code)
 
-    def _ask(self, node: NodeInfo, signed: common_pb2.SignedProposal) -> Any:
-        """ProcessProposal at another org's peer, under way: a grpc.Future whose result() is the
-        ProposalResponse or raises the call's grpc.RpcError."""
-        stub = peer_pb2_grpc.EndorserStub(self._conn.get(node.address))
-        height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
-        return stub.ProcessProposal.future(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
+    def _evaluate_here(self, signed: common_pb2.SignedProposal) -> common_pb2.Response:
+        return self._endorser.simulate(self._endorser.check(signed)).response
 
     def _orgs_for(self, request: gateway_pb2.EndorseRequest, contract: str) -> list[str]:
         known = set(self._profile.orgs)
@@ -197,11 +202,10 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             )
         return chosen
 
-    def _endorsements(self, orgs: Sequence[str], signed: common_pb2.SignedProposal,
-                      checked: CheckedProposal) -> list[PeerAnswer]:
+    async def _endorsements(self, orgs: Sequence[str], signed: common_pb2.SignedProposal,
+                            checked: CheckedProposal) -> list[PeerAnswer]:
         """The orgs' endorsements, asked at once."""
-        waits = [self._start_endorsement(org, signed, checked) for org in orgs]
-        return [wait() for wait in waits]
+        return list(await asyncio.gather(*(self._endorse_at(org, signed, checked) for org in orgs)))
 
     def _orgs_for_keys(self, contract: str, orgs: Sequence[str], first: PeerAnswer) -> list[str]:
         """More orgs to ask when the keys the first endorser's result writes carry key-level
@@ -228,18 +232,18 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     @unary
     @timed("endorse_seconds")
-    def Endorse(
-        self, request: gateway_pb2.EndorseRequest, context: grpc.ServicerContext
+    async def Endorse(
+        self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.EndorseResponse:
         signed = _proposal_of(request, "endorse")
         checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
         tx_id, contract = checked.tx_id, checked.proposal.contract
         _check_names(checked.proposal, tx_id)
         orgs = self._orgs_for(request, contract)
-        answers = self._endorsements(orgs, signed, checked)
+        answers = await self._endorsements(orgs, signed, checked)
         extra = [] if request.endorsing_organizations else self._orgs_for_keys(contract, orgs, answers[0])
         if extra:  # the keys written carry policies the contract's orgs do not satisfy
-            answers += self._endorsements(extra, signed, checked)
+            answers += await self._endorsements(extra, signed, checked)
             orgs = [*orgs, *extra]
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
@@ -274,20 +278,20 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     @unary
     @timed("evaluate_seconds")
-    def Evaluate(
-        self, request: gateway_pb2.EvaluateRequest, context: grpc.ServicerContext
+    async def Evaluate(
+        self, request: gateway_pb2.EvaluateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.EvaluateResponse:
         signed = _proposal_of(request, "evaluate")
         targets = list(request.target_organizations)
         if targets and self._me.org not in targets:
-            answer = self._start_endorsement(targets[0], signed)()
+            answer = await self._endorse_at(targets[0], signed)
             if answer.response is None:
                 raise RequestError(
                     grpc.StatusCode.UNAVAILABLE, f"evaluate at {targets[0]} failed: {answer.error}"
                 )
             response = answer.response.response
         else:
-            response = self._endorser.simulate(self._endorser.check(signed)).response
+            response = await self._in_contract_pool(self._evaluate_here, signed)
         if response.status != 200:
             raise RequestError(status_for_response(response.status), response.message)
         return gateway_pb2.EvaluateResponse(result=response)
@@ -295,8 +299,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     # -- ordering and commit -----------------------------------------------------------------
 
     @unary
-    def Submit(
-        self, request: gateway_pb2.SubmitRequest, context: grpc.ServicerContext
+    async def Submit(
+        self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.SubmitResponse:
         admitted = admit(request.prepared_transaction, self._profile.channel, self._membership)
         found = self._ledger.tx_status(admitted.tx_id)
@@ -306,13 +310,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"transaction {admitted.tx_id} was already committed in block "
                 f"{found[1]}; ask for its commit status instead",
             )
-        last: grpc.RpcError | None = None
+        last: grpc.aio.AioRpcError | None = None
         for node in self._profile.orderers:
-            stub = orderer_pb2_grpc.OrdererStub(self._conn.get(node.address))
+            stub = orderer_pb2_grpc.OrdererStub(self._conn.aio(node.address))
             try:
-                stub.Broadcast(request.prepared_transaction, timeout=ENDORSE_TIMEOUT)
+                await stub.Broadcast(request.prepared_transaction, timeout=ENDORSE_TIMEOUT)
                 return gateway_pb2.SubmitResponse()
-            except grpc.RpcError as exc:
+            except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.ALREADY_EXISTS and last is not None:
                     # an earlier orderer took it before failing: the same tx id, ordered once
                     log.info("tx %s already ordered via an orderer that then failed", admitted.tx_id)
@@ -331,13 +335,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         )
 
     @unary
-    def CommitStatus(
-        self, request: common_pb2.Signed, context: grpc.ServicerContext
+    async def CommitStatus(
+        self, request: common_pb2.Signed, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.CommitStatusResponse:
         req, _ = open_signed(request, gateway_pb2.CommitStatusRequest, self._membership, "identity")
         remaining = context.time_remaining()
         wait = DEFAULT_COMMIT_WAIT if remaining is None else max(0.0, remaining - 0.2)
-        found = self._ledger.wait_for_tx(req.tx_id, wait)
+        found = await self._commits.wait_async(req.tx_id, wait)
         if found is None:
             raise RequestError(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -347,10 +351,16 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         code, block = found
         return gateway_pb2.CommitStatusResponse(result=code, block_number=block)
 
+    async def _wait_for_start(self, start: int, what: str, time_remaining: float | None) -> None:
+        """blockstream.wait_for_start off the loop, when the stream starts beyond the height."""
+        if start > self._ledger.height:
+            await asyncio.get_running_loop().run_in_executor(
+                None, blockstream.wait_for_start, self._ledger, start, what, time_remaining)
+
     @stream
-    def ChaincodeEvents(
-        self, request: common_pb2.Signed, context: grpc.ServicerContext
-    ) -> Iterator[gateway_pb2.ChaincodeEventsResponse]:
+    async def ChaincodeEvents(
+        self, request: common_pb2.Signed, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[gateway_pb2.ChaincodeEventsResponse]:
         req, who = open_signed(request, gateway_pb2.ChaincodeEventsRequest, self._membership, "identity")
         if req.channel != self._profile.channel:
             raise RequestError(
@@ -367,8 +377,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
             )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
-        blockstream.wait_for_start(self._ledger, start, "ChaincodeEvents", context.time_remaining())
-        for block in blockstream.follow(self._ledger, start, context.is_active):
+        await self._wait_for_start(start, "ChaincodeEvents", context.time_remaining())
+        async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
             events = [e for e in block_events(block) if e.contract == req.contract and _may_see(who, e)]
             if block.header.number == start and req.after_transaction_id:
                 ids = [e.tx_id for e in events]
@@ -378,9 +388,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.ChaincodeEventsResponse(block_number=block.header.number, events=events)
 
     @stream
-    def BlockEvents(
-        self, request: common_pb2.Signed, context: grpc.ServicerContext
-    ) -> Iterator[gateway_pb2.BlockEventsResponse]:
+    async def BlockEvents(
+        self, request: common_pb2.Signed, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[gateway_pb2.BlockEventsResponse]:
         req, who = open_signed(request, gateway_pb2.BlockEventsRequest, self._membership, "identity")
         if req.channel != self._profile.channel:
             raise RequestError(
@@ -393,9 +403,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 self._block_readers, who, "BlockEvents", "block_events",
                 "Ask for filtered block events (block number, tx ids, validation codes): "
                 "Network.get_filtered_block_events in the SDK.")
-        blockstream.wait_for_start(self._ledger, start, "BlockEvents", context.time_remaining())
+        await self._wait_for_start(start, "BlockEvents", context.time_remaining())
         log.info("%sblock events for %s from block %d", "filtered " if req.filtered else "", who.id, start)
-        for block in blockstream.follow(self._ledger, start, context.is_active):
+        async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
             if req.filtered:
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:

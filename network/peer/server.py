@@ -89,9 +89,10 @@ def main(argv: list[str] | None = None) -> None:
         ops.start()
     max_bytes = profile.orderer.max_message_bytes
 
-    def open_channel(address: str) -> grpc.Channel:
-        """To another node, trusting the CAs of the configuration in force when it opens."""
-        return node_channel(address, everyone.ca_pems(), ctx.identity_dir, max_bytes)
+    def open_channel(address: str, aio: bool = False) -> grpc.Channel:
+        """To another node, trusting the CAs of the configuration in force when it opens (with
+        aio a grpc.aio channel, for the gateway's coroutines)."""
+        return node_channel(address, everyone.ca_pems(), ctx.identity_dir, max_bytes, aio=aio)
 
     if ctx.from_snapshot is not None:
         open_for_join = open_channel
@@ -144,7 +145,7 @@ def main(argv: list[str] | None = None) -> None:
         log.warning("ledger of %s repaired: blocks %d..%d fetched again from the orderers in %.1fs",
                     me.id, damage.first_bad_block, damage.stored - 1, time.monotonic() - started)
         ledger_health.repairing = ""
-    connections = Connections(open_channel)  # cached; the committer opens its own
+    connections = Connections(open_channel, partial(open_channel, aio=True))  # the committer opens its own
     ledger.add_listener(metrics.observe_block)
     definitions = ContractDefinitions(ledger.state, profile.orgs)
     packages = InstalledPackages(ctx.data_dir / "packages")
@@ -154,7 +155,8 @@ def main(argv: list[str] | None = None) -> None:
                         clock_skew=skew,
                         sandbox=Sandbox(profile.peer.contract_time_limit_ms, me.id))
     # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
-    server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes)
+    # on an event loop: the gateway's calls wait for other nodes and commits without a thread each
+    server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes, on_loop=True)
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import UTC, datetime
 
-from careledger.network.peer.commitwait import CommitWaiters, Listener
+from careledger.network.peer.commitwait import CommitWaiters, Listener, NewBlocks
 from careledger.network.peer.outcome import TxOutcome
 from careledger.protos import common_pb2
 
@@ -82,3 +83,24 @@ def test_many_waits_for_one_tx_all_wake() -> None:
     for t in threads:
         t.join(2)
     assert out == [(VC.VALID, 4)] * 3
+
+
+def test_a_coroutine_wait_is_woken_through_its_loop_by_the_committing_thread() -> None:
+    ledger = FakeLedger()
+    waiters = CommitWaiters(ledger)
+    blocks = NewBlocks(ledger)
+
+    async def main() -> tuple[object, object, bool]:
+        waiting = asyncio.ensure_future(waiters.wait_async("tx-b", 5))
+        next_block = asyncio.ensure_future(blocks.wait(5))
+        await asyncio.sleep(0.05)
+        committer = threading.Thread(target=ledger.commit, args=(0, "tx-a"))
+        committer.start()  # another tx: the block wakes event streams, not this commit wait
+        await asyncio.wait_for(next_block, 2)
+        early = waiting.done()
+        threading.Thread(target=ledger.commit, args=(1, "tx-b")).start()
+        return await asyncio.wait_for(waiting, 2), await waiters.wait_async("tx-none", 0.05), early
+
+    found, missing, early = asyncio.run(main())
+    assert (found, missing, early) == ((VC.VALID, 1), None, False)
+    assert not waiters._waiting
