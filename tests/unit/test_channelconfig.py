@@ -327,3 +327,70 @@ def test_a_config_update_is_cut_alone_after_the_pending_batch() -> None:
     finally:
         batcher.stop()
     assert written == [[b"a", b"b"], [b"config"], [b"c"]]
+
+
+# -- a peer's validation of config blocks (validation.py), and re-validation ----------------------------
+
+def test_peers_judge_each_block_by_the_config_in_force_at_it(crypto: Path, current: cc.ChannelConfig,
+                                                             tmp_path: Path) -> None:
+    from txfactory import endorsed_envelope, rwset
+
+    from careledger.network.ledger.policy import parse
+    from careledger.network.peer.statedb import StateDB
+    from careledger.network.peer.validation import Validator
+
+    vc = common_pb2.ValidationCode
+    policies = {"basic": parse("OR(hospital)")}
+    genesis_update = signed_by(crypto, config_pb2.SignedConfigUpdate(update=config_pb2.ConfigUpdate(
+        channel="healthcare", sequence=0, config=current.message).SerializeToString()), *MEMBERS)
+    new = config_pb2.ChannelConfig()
+    new.CopyFrom(current.message)
+    new.orgs.append(org_message(crypto, "pharmacy"))
+    weak = signed_by(crypto, sdkconfig.new_update(current.message, new), "hospital", "pharmacy")
+    strong = signed_by(crypto, weak, "insurer")
+    pharmacist = Signer.from_dir(crypto / "pharmacy" / "alice")
+    hospital_peer = Signer.from_dir(crypto / "hospital" / "peer0")
+
+    def pharmacy_tx(key: str) -> bytes:
+        return endorsed_envelope(pharmacist, [hospital_peer], "basic",
+                                 rwset("basic", writes={key: b"1"})).SerializeToString()
+
+    blocks: list[common_pb2.Block] = []
+
+    def block(*envelopes: bytes) -> common_pb2.Block:
+        from careledger.network.orderer.blockmaker import make_block
+
+        previous = blocks[-1].header if blocks else None
+        orderer = Signer.from_dir(crypto / ORDERER / "orderer0")
+        made = make_block(len(blocks), previous, list(envelopes), orderer)
+        blocks.append(made)
+        return made
+
+    block(*_config_block(crypto, 0, genesis_update).data.envelopes)
+    block(pharmacy_tx("before"))  # pharmacy is no member yet
+    block(*_config_block(crypto, 2, weak).data.envelopes)  # hospital, and an outsider's signature
+    block(*_config_block(crypto, 3, strong).data.envelopes)
+    block(*_config_block(crypto, 4, strong).data.envelopes)  # the same update again: stale
+    block(pharmacy_tx("after"))
+    block(*_config_block(crypto, 6, strong).data.envelopes, pharmacy_tx("with"))  # not alone
+
+    def run(path: Path) -> tuple[list[list[int]], bytes]:
+        with StateDB(path) as state:
+            validator = Validator("healthcare", current.member_membership, policies, state, workers=2)
+            codes = []
+            try:
+                for b in blocks:
+                    outcomes = validator.validate(b)
+                    state.apply_block(b.header.number, outcomes)
+                    codes.append([int(o.code) for o in outcomes])
+            finally:
+                validator.close()
+            found = state.get_state(cc.CONFIG_NAMESPACE, cc.CONFIG_KEY)
+            assert found is not None
+            return codes, found[0]
+
+    codes, stored = run(tmp_path / "a.db")
+    assert codes == [[vc.VALID], [vc.BAD_CREATOR_SIGNATURE], [vc.ENDORSEMENT_POLICY_FAILURE], [vc.VALID],
+                     [vc.BAD_CONFIG_UPDATE], [vc.VALID], [vc.BAD_CONFIG_UPDATE, vc.VALID]]
+    assert cc.ChannelConfig.from_bytes(stored).org("pharmacy") is not None
+    assert run(tmp_path / "again.db") == (codes, stored)  # re-validation from block 0 agrees
