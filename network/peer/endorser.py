@@ -108,6 +108,10 @@ class Endorser:
         self._signer = signer
         self._committed = committed
 
+    def set_clock_skew(self, clock_skew: timedelta) -> None:
+        """Judge proposal times by this window from now on (a channel configuration update)."""
+        self._clock_skew = clock_skew
+
     def check(self, signed: common_pb2.SignedProposal) -> CheckedProposal:
         """Parse and authenticate a proposal; RequestError says what is wrong."""
         proposal = parse(common_pb2.Proposal, signed.proposal_bytes, "proposal")

@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> None:
     endorser = Endorser(profile.channel, members, contracts, ledger.state, signer, ledger, max_bytes,
                         clock_skew=skew,
                         sandbox=Sandbox(profile.peer.contract_time_limit_ms, me.id))
+    live.on_change(lambda config: endorser.set_clock_skew(config.clock_skew))
     # mutual TLS, as on the orderer: applications too present a certificate of a channel CA
     # on an event loop: the gateway's calls wait for other nodes and commits without a thread each
     server, health = new_server(ctx.identity_dir, everyone.ca_pems, me.address, max_bytes, on_loop=True)
