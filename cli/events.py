@@ -30,8 +30,10 @@ from careledger.gateway import (
     connect_local,
 )
 from careledger.gateway.checkpointer import Checkpoint
-from careledger.network.config import ConfigError, Profile
+from careledger.network.config import ConfigError
 from careledger.network.ledger.blockevents import block_events
+from careledger.network.local import lifecycleclient
+from careledger.network.peer.definitions import LIFECYCLE
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
@@ -140,12 +142,12 @@ def _start(from_block: int | None, checkpoint: Checkpoint | None) -> int | None:
     return from_block
 
 
-def _check_contract(directory: Path, contract: str) -> None:
-    """Refuse a contract the network does not deploy before waiting for its events."""
+def _check_contract(directory: Path, contract: str, who: str) -> None:
+    """Refuse a contract the ledger does not define before waiting for its events."""
     try:
-        deployed = [c.name for c in Profile.load(directory.resolve()).contracts]
-    except ConfigError:
-        return  # the connection reports a missing network in its own words
+        deployed = [LIFECYCLE, *lifecycleclient.definitions(directory, split_who(who))]
+    except (GatewayError, LocalNetworkError, ConfigError):
+        return  # the connection reports an unreachable or missing network in its own words
     if contract not in deployed:
         raise CliError(f"contract {contract!r} is not deployed; deployed: {', '.join(sorted(deployed))}",
                        "NOT_FOUND")
@@ -190,7 +192,7 @@ def events(directory: Path, contract: str, from_block: int | None, checkpoint: P
     """Print CONTRACT's events from committed (VALID) transactions: from --from-block or the
     checkpoint, then new ones as they commit (Ctrl-C stops), or with --no-follow only those
     committed when the command started."""
-    _check_contract(directory, contract)
+    _check_contract(directory, contract, who)
     checkpointer = FileCheckpointer(checkpoint) if checkpoint else None
     end = _replay_end(directory, who, follow)
 
