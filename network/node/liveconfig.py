@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import overload
 
 from google.protobuf.message import DecodeError
 
+from careledger.network.config import NodeInfo
 from careledger.network.identity.membership import Membership
 from careledger.network.ledger import txtime
 from careledger.network.ledger.channelconfig import (
@@ -81,6 +82,7 @@ class LiveConfig:
         self._listeners: list[Callable[[ChannelConfig], None]] = []
         self._config = config
         self.block = block  # number of the block that holds the configuration in force
+        self._peers = _member_peers(config)
         config.apply_to((self.everyone, self.members, self.orderers))
 
     @property
@@ -96,7 +98,7 @@ class LiveConfig:
         with self._lock:
             if config.sequence <= self._config.sequence:
                 return
-            self._config, self.block = config, block
+            self._config, self.block, self._peers = config, block, _member_peers(config)
             config.apply_to((self.everyone, self.members, self.orderers))
         log.info("channel %s: configuration %d (block %d) in force: orgs %s", config.channel,
                  config.sequence, block, ", ".join(o.name for o in config.orgs))
@@ -127,9 +129,18 @@ class LiveConfig:
                 pass
         return self.block
 
+    def member_peers(self) -> Mapping[str, tuple[NodeInfo, ...]]:
+        """Every member org (in configuration order) with the peers the configuration lists."""
+        return self._peers
+
     def roles(self, service: str) -> LiveRoles:
         """The roles that read full blocks through `service` (query, block_events, deliver)."""
         return LiveRoles(lambda: getattr(self._config, f"access_{service}"))
+
+
+def _member_peers(config: ChannelConfig) -> dict[str, tuple[NodeInfo, ...]]:
+    return {o.name: tuple(NodeInfo(p.name, p.org, p.host, p.port) for p in o.peers)
+            for o in config.orgs if not o.orderer_org}
 
 
 class LiveRoles(Sequence[str]):

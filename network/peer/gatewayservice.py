@@ -118,8 +118,12 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         metrics: PeerMetrics,
         block_event_readers: Sequence[str] | None = None,  # default: the profile's access rules
         contract_policies: Mapping[str, policies.Policy] | None = None,  # default: the profile's
+        channel_peers: Callable[[], Mapping[str, Sequence[NodeInfo]]] | None = None,
     ) -> None:
         self._profile = profile
+        # on a peer: the member orgs and their peers in the channel configuration in force, so an
+        # org added by an update is asked to endorse (network.json still gives local addresses)
+        self._channel_peers = channel_peers
         self._block_readers = (profile.access.block_events if block_event_readers is None
                                else block_event_readers)
         self._me = me
@@ -137,6 +141,17 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     # -- endorsement -------------------------------------------------------------------------
 
+    def _orgs(self) -> list[str]:
+        """The member orgs that may be asked to endorse."""
+        return list(self._channel_peers()) if self._channel_peers else list(self._profile.orgs)
+
+    def _peers_of(self, org: str) -> Sequence[NodeInfo]:
+        """An org's peers: as network.json places them, else as the channel configuration does."""
+        local = self._profile.peers_of(org)
+        if local or self._channel_peers is None:
+            return local
+        return self._channel_peers().get(org, ())
+
     async def _endorse_at(
         self, org: str, signed: common_pb2.SignedProposal, checked: CheckedProposal | None = None
     ) -> PeerAnswer:
@@ -145,7 +160,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         if org == self._me.org:
             return await self._in_contract_pool(self._endorse_here, signed, checked)
         answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
-        for node in self._profile.peers_of(org):
+        for node in self._peers_of(org):
             stub = peer_pb2_grpc.EndorserStub(self._conn.aio(node.address))
             try:
                 height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
@@ -176,7 +191,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return self._endorser.simulate(self._endorser.check(signed)).response
 
     def _orgs_for(self, request: gateway_pb2.EndorseRequest, contract: str) -> list[str]:
-        known = set(self._profile.orgs)
+        known = set(self._orgs())
         if request.endorsing_organizations:
             unknown = [o for o in request.endorsing_organizations if o not in known]
             if unknown:
@@ -193,8 +208,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"contract {contract!r} is not deployed on channel "
                 f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
             )
-        preferred = [self._me.org, *[o for o in self._profile.orgs if o != self._me.org]]
-        chosen = policies.choose_endorsers(policy, [o for o in preferred if self._profile.peers_of(o)])
+        preferred = [self._me.org, *[o for o in self._orgs() if o != self._me.org]]
+        chosen = policies.choose_endorsers(policy, [o for o in preferred if self._peers_of(o)])
         if chosen is None:
             raise RequestError(
                 grpc.StatusCode.UNAVAILABLE,
@@ -222,8 +237,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         needed = policies.OutOf(len(rules), rules)
         if needed.satisfied_by(orgs):
             return []
-        preferred = [*orgs, *[o for o in self._profile.orgs if o not in orgs]]
-        chosen = policies.choose_endorsers(needed, [o for o in preferred if self._profile.peers_of(o)])
+        preferred = [*orgs, *[o for o in self._orgs() if o not in orgs]]
+        chosen = policies.choose_endorsers(needed, [o for o in preferred if self._peers_of(o)])
         if chosen is None:
             keys = ", ".join(f"{g.namespace}/{shown(g.key)} ({g.policy})" for g in guarded)
             raise RequestError(grpc.StatusCode.UNAVAILABLE, f"no set of organisations with peers satisfies "

@@ -161,7 +161,8 @@ def main(argv: list[str] | None = None) -> None:
     peer_pb2_grpc.add_EndorserServicer_to_server(EndorserService(endorser, ledger), server)
     gateway_pb2_grpc.add_GatewayServicer_to_server(
         GatewayService(profile, me, members, endorser, ledger, connections, metrics,
-                       block_event_readers=live.roles("block_events"), contract_policies=definitions),
+                       block_event_readers=live.roles("block_events"), contract_policies=definitions,
+                       channel_peers=live.member_peers),
         server)
     lifecycle_pb2_grpc.add_LifecycleServicer_to_server(
         LifecycleService(me.id, me.org, members, packages, lambda: live.current.clock_skew), server)
