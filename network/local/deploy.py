@@ -13,10 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+import grpc
+
+from careledger.gateway import GatewayError, connect_local
 from careledger.network.config import Layout, Profile
 from careledger.network.local import lifecycleclient
 from careledger.network.local.lifecycleclient import Proposed
@@ -45,7 +49,8 @@ def deploy_contracts(directory: Path, progress: Callable[[str], None] = lambda _
     if not profile.contracts:
         return []
     first_org = profile.orgs[0]
-    defined = lifecycleclient.definitions(layout.root, (first_org, ADMIN))
+    deadline = time.monotonic() + timeout
+    defined = _retried(deadline, partial(lifecycleclient.definitions, layout.root, (first_org, ADMIN)))
     packages: dict[str, bytes] = {}
     wanted: list[Proposed] = []
     for contract in profile.contracts:
@@ -58,33 +63,58 @@ def deploy_contracts(directory: Path, progress: Callable[[str], None] = lambda _
             packages[info.package_id] = archive
         elif existing.package_id == info.package_id:
             packages[info.package_id] = archive  # a resumed network: make sure every peer has it
-    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="deploy") as pool:
+    with ThreadPoolExecutor(max_workers=16, thread_name_prefix="deploy") as pool, ExitStack() as stack:
         started = time.monotonic()
-        _all(pool, [partial(lifecycleclient.install, layout.root, peer.id, (peer.org, ADMIN), archive)
+        _all(pool, [partial(_retried, deadline, partial(
+                        lifecycleclient.install, layout.root, peer.id, (peer.org, ADMIN), archive))
                     for peer in profile.peers for archive in packages.values()])
         if packages:
             progress(f"installed {len(packages)} contract package(s) on {len(profile.peers)} peer(s) in "
                      f"{time.monotonic() - started:.1f}s")
         if not wanted:
             return []
-        _all(pool, [partial(lifecycleclient.submit, layout.root, (org, ADMIN), "approve", p)
-                    for org in profile.orgs for p in wanted])
-        _all(pool, [partial(lifecycleclient.submit, layout.root, (first_org, ADMIN), "commit", p)
-                    for p in wanted])
-    _wait_for_peers(layout.root, profile, timeout)
+        # one connection per org admin, shared by its calls
+        gateways = {org: stack.enter_context(connect_local(layout.root, f"{org}:{ADMIN}"))
+                    for org in profile.orgs}
+        for function, orgs in (("approve", profile.orgs), ("commit", [first_org])):
+            _all(pool, [partial(_retried, deadline, partial(
+                            lifecycleclient.submit_on, gateways[org], profile.channel, function, p))
+                        for org in orgs for p in wanted])
+    _wait_for_peers(layout.root, profile, max(deadline - time.monotonic(), 1.0))
     progress(f"defined {', '.join(f'{p.name} {p.version}' for p in wanted)} on the ledger "
              f"(approved by {', '.join(profile.orgs)}) in {time.monotonic() - started:.1f}s")
     return wanted
 
 
+def _retried(deadline: float, call: Callable[[], T]) -> T:
+    """call, again after a pause while a node is unreachable (UNAVAILABLE: a busy machine may be
+    slow to accept a connection just after start-up), until `deadline`. Again is harmless: an
+    install is idempotent, an approval writes the same key, and a call no node took was not
+    ordered."""
+    pause = 0.1
+    while True:
+        try:
+            return call()
+        except (GatewayError, grpc.RpcError) as exc:
+            code = exc.code if isinstance(exc, GatewayError) else exc.code()
+            if code != grpc.StatusCode.UNAVAILABLE or time.monotonic() + pause > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
 def _wait_for_peers(root: Path, profile: Profile, timeout: float) -> None:
     """Until every peer's height reaches the highest one (the definitions committed everywhere)."""
+    deadline = time.monotonic() + timeout
+
     def height(peer_id: str) -> int:
-        with QueryClient(root, profile.node(peer_id).org, ADMIN, profile.node(peer_id)) as client:
-            return client.chain_info().height
+        def ask() -> int:
+            with QueryClient(root, profile.node(peer_id).org, ADMIN, profile.node(peer_id)) as client:
+                return client.chain_info().height
+
+        return _retried(deadline, ask)
 
     target = max(height(p.id) for p in profile.peers)
-    deadline = time.monotonic() + timeout
     for peer in profile.peers:
         while height(peer.id) < target:
             if time.monotonic() > deadline:

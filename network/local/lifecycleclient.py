@@ -15,7 +15,7 @@ from typing import Any
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from careledger.gateway import CommitError, connect_local
+from careledger.gateway import CommitError, Gateway, connect_local
 from careledger.network.config import Layout, NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
@@ -83,17 +83,21 @@ def installed(directory: Path, peer_id: str, who: tuple[str, str]) -> lifecycle_
         return reply
 
 
-def submit(directory: Path, who: tuple[str, str], function: str, proposed: Proposed) -> dict[str, Any]:
-    """approve or commit through the identity's org's peer; waits for a VALID commit and gives the
-    contract's answer with tx_id and block (the SDK's EndorseError / CommitError carry a refusal)."""
-    with connect_local(directory, f"{who[0]}:{who[1]}") as gateway:
-        network = gateway.get_network(Profile.load(directory).channel)
-        submitted = network.get_contract(LIFECYCLE).submit_async(function, *proposed.args())
-        status = submitted.get_status()
+def submit_on(gateway: Gateway, channel: str, function: str, proposed: Proposed) -> dict[str, Any]:
+    """approve or commit through a connected gateway, as its identity; waits for a VALID commit
+    and gives the contract's answer with tx_id and block (EndorseError / CommitError: refused)."""
+    submitted = gateway.get_network(channel).get_contract(LIFECYCLE).submit_async(function, *proposed.args())
+    status = submitted.get_status()
     if not status.successful:
         raise CommitError(status.tx_id, status.code, status.block_number)
     answer: dict[str, Any] = json.loads(submitted.result)
     return answer | {"tx_id": status.tx_id, "block": status.block_number}
+
+
+def submit(directory: Path, who: tuple[str, str], function: str, proposed: Proposed) -> dict[str, Any]:
+    """submit_on through the identity's org's peer of the local network in `directory`."""
+    with connect_local(directory, f"{who[0]}:{who[1]}") as gateway:
+        return submit_on(gateway, Profile.load(directory).channel, function, proposed)
 
 
 def evaluate(directory: Path, who: tuple[str, str], function: str, *args: str) -> Any:
