@@ -3,7 +3,9 @@ genesis configuration is readable; an update signed by too few admins (or by a n
 refused naming what is missing and leaves the ledger unchanged; a majority's update commits and
 every peer and the orderer use it; a fourth org made on "another host" (`org define` in its own
 directory) is added by majority, its client is then accepted by a hospital peer, and after it is
-removed again it is refused; re-validating every block (`ledger verify --state`) stays clean."""
+removed again it is refused; a certificate an org revokes by an update is refused from then on;
+re-validating every block (`ledger verify --state`) stays clean, earlier transactions of the revoked
+identity included."""
 
 from __future__ import annotations
 
@@ -190,12 +192,33 @@ def test_an_org_from_another_host_joins_by_majority_and_leaves_again(
     assert wait_until(lambda: _pharmacy_evaluate(net, pharmacy_dir) != "")
 
 
+def test_a_revoked_certificate_is_refused_from_the_update_on(net: LocalNetwork, tmp_path: Path) -> None:
+    from cryptography import x509
+
+    with net.connect("hospital:bob") as gateway:
+        basic = gateway.get_network(net.profile.channel).get_contract("basic")
+        basic.submit_transaction("create_asset", "bobs-asset", "ward-2", "1")  # VALID before revocation
+    cert = x509.load_pem_x509_certificate((net.identity_dir("hospital:bob") / "cert.pem").read_bytes())
+    serial = f"{cert.serial_number:x}"
+    update = make_update(net, tmp_path / "revoke.pb", "--revoke", f"hospital={serial}")
+    sign(net.directory, update, "hospital/admin", "board/admin")
+    ok(cli(net.directory, "channel", "submit", str(update), "--as", "hospital/admin"))
+    assert wait_until(lambda: all(config_of(net, o)["sequence"] == 4 for o in ORGS))
+    assert config_of(net, "insurer")["orgs"][0]["revoked_serials"] == [serial]
+    with net.connect("hospital:bob") as gateway:
+        basic = gateway.get_network(net.profile.channel).get_contract("basic")
+        with pytest.raises(GatewayError) as refusal:
+            basic.evaluate_transaction("read_asset", "bobs-asset")
+    assert refusal.value.code == grpc.StatusCode.PERMISSION_DENIED
+    assert f"hospital/bob (serial {serial}) was revoked by org 'hospital'" in str(refusal.value)
+
+
 def test_old_blocks_revalidate_the_same_after_configuration_changes(net: LocalNetwork) -> None:
     with QueryClient(net.directory, "hospital") as client:
         height = client.chain_info().height
         codes = [list(client.block(n).metadata.validation_codes) for n in range(height)]
         contracts = [block_config_tx(client.block(n)) is not None for n in range(height)]
-    assert sum(contracts) >= 4 and CONFIG_CONTRACT == "_config"  # genesis + three updates
+    assert sum(contracts) >= 5 and CONFIG_CONTRACT == "_config"  # genesis + four updates
     report = ok(cli(net.directory, "ledger", "verify", "--state"))
     assert all(entry["ok"] for entry in report.values()), report
     assert all(not entry.get("state_problems") for entry in report.values())
