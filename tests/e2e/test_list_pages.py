@@ -52,9 +52,13 @@ def patient(net: LocalNetwork, care: Ledger, smith_licensed: dict) -> tuple[str,
     return who, records
 
 
-def _cli(net: LocalNetwork, *args: str) -> dict[str, Any]:
-    done = subprocess.run([sys.executable, "-m", "careledger.cli", "tx", "list", *args, "--json",
+def _run(net: LocalNetwork, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "careledger.cli", "tx", "list", *args, "--json",
                            "--dir", str(net.directory)], capture_output=True, text=True, timeout=120)
+
+
+def _cli(net: LocalNetwork, *args: str) -> dict[str, Any]:
+    done = _run(net, *args)
     assert done.returncode == 0, done.stdout + done.stderr
     answer: dict[str, Any] = json.loads(done.stdout)
     return answer
@@ -96,6 +100,10 @@ def test_the_cli_prints_a_page_and_its_bookmark_and_reads_them_all(net: LocalNet
     assert [r["id"] for r in second["items"]] == records[100:200] and second["bookmark"]
     every = _cli(net, "--as", who, "consent", "disclosures", SINCE, UNTIL, "--page-size", str(PAGE), "--all")
     assert (len(every["items"]), every["pages"], every["fetched"], every["bookmark"]) == (COUNT, 3, COUNT, "")
+    no_list = _run(net, "--as", "board:rita", "credentials", "verify", ledger_id(SMITH))  # no list function
+    error = json.loads(no_list.stdout)["error"]
+    assert no_list.returncode != 0 and error["code"] == "INVALID_ARGUMENT"
+    assert error["message"].startswith("contract 'credentials' function 'verify' takes 1 to 2 argument")
 
 
 @pytest.mark.parametrize(("args", "named"), [
