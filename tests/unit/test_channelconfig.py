@@ -394,3 +394,26 @@ def test_peers_judge_each_block_by_the_config_in_force_at_it(crypto: Path, curre
                      [vc.BAD_CONFIG_UPDATE], [vc.VALID], [vc.BAD_CONFIG_UPDATE, vc.VALID]]
     assert cc.ChannelConfig.from_bytes(stored).org("pharmacy") is not None
     assert run(tmp_path / "again.db") == (codes, stored)  # re-validation from block 0 agrees
+
+
+def test_the_sdk_edits_name_what_they_cannot_apply(crypto: Path, current: cc.ChannelConfig) -> None:
+    definition = sdkconfig.org_definition_json(
+        "pharmacy", (crypto / "pharmacy" / "ca" / "cert.pem").read_bytes(), [("peer0", "10.0.0.7", 7051)])
+    added = sdkconfig.add_org(current.message, definition)
+    assert [p.port for p in cc.ChannelConfig.of(added).peers_of("pharmacy")] == [7051]
+    with pytest.raises(sdkconfig.ConfigEditError, match="pharmacy is already in the channel"):
+        sdkconfig.add_org(added, definition)
+    with pytest.raises(sdkconfig.ConfigEditError, match="org definition is malformed"):
+        sdkconfig.add_org(current.message, {"name": "x"})
+    with pytest.raises(sdkconfig.ConfigEditError, match="no organisation nobody .* it has hospital"):
+        sdkconfig.remove_org(current.message, "nobody")
+    assert sdkconfig.set_value(current.message, "batch_timeout_ms", "50").batch.timeout_ms == 50
+    assert list(sdkconfig.set_value(current.message, "access.query", "peer, auditor").access.query) == [
+        "peer", "auditor"]
+    with pytest.raises(sdkconfig.ConfigEditError, match="unknown setting 'batch_size'; settable: batch_"):
+        sdkconfig.set_value(current.message, "batch_size", "5")
+    with pytest.raises(sdkconfig.ConfigEditError, match="clock_skew_s='soon': expected float"):
+        sdkconfig.set_value(current.message, "clock_skew_s", "soon")
+    revoked = sdkconfig.revoke(current.message, "hospital", "0x00AB:CD")
+    assert list(revoked.orgs[0].revoked_serials) == ["abcd"]  # as serial_hex writes serials
+    assert list(sdkconfig.revoke(revoked, "hospital", "abcd").orgs[0].revoked_serials) == ["abcd"]
