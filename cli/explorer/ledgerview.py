@@ -10,6 +10,7 @@ the page as "access restricted" with the peer's own message, and never an error 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -82,9 +83,15 @@ class LedgerView:
                 "attributes": dict(self.identity.attributes), "peer": self.peer_id,
                 "channel": self.profile.channel}
 
-    def contracts(self) -> list[Json]:
-        """The deployed contracts and their endorsement policies, as the profile names them."""
-        return [{"name": c.name, "policy": c.policy, "class": c.cls} for c in self.profile.contracts]
+    async def contracts(self) -> list[Json]:
+        """The contract definitions on the ledger (`_lifecycle`): version, sequence, endorsement
+        policy and package id of each, as every peer runs them."""
+        lifecycle = self.gateway().get_network(self.profile.channel).get_contract("_lifecycle")
+        try:
+            defined = json.loads(await lifecycle.evaluate_transaction("definitions"))
+        except GatewayError as exc:
+            raise _refused(exc) from exc
+        return [{k: d[k] for k in ("name", "version", "sequence", "policy", "package_id")} for d in defined]
 
     def gateway(self) -> sdk.Gateway:
         """The asyncio SDK's gateway for this identity (opened on first use, in the running loop)."""

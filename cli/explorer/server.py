@@ -182,7 +182,7 @@ async def transaction(request: web.Request) -> Json:
 
 
 async def contracts(request: web.Request) -> Json:
-    return {"contracts": request.app[VIEW].contracts(), "source": "network profile"}
+    return {"contracts": await request.app[VIEW].contracts(), "source": "ledger (_lifecycle definitions)"}
 
 
 async def nodes(request: web.Request) -> Json:

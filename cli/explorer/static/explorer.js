@@ -193,7 +193,8 @@ async function showTx(txId) {
 async function loadContracts() {
   const data = await api("/api/contracts");
   $("contracts").tBodies[0].replaceChildren(...data.contracts.map((c) =>
-    el("tr", { "data-contract": c.name }, el("td", {}, c.name), el("td", { class: "mono" }, c.policy), el("td", { class: "mono" }, c.class))));
+    el("tr", { "data-contract": c.name }, el("td", {}, c.name), el("td", { class: "mono" }, c.policy),
+      el("td", {}, `${c.version} (sequence ${c.sequence})`), el("td", { class: "mono" }, c.package_id))));
   $("contracts-source").textContent = `from the ${data.source}`;
 }
 
