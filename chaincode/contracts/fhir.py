@@ -29,12 +29,16 @@ def reference(resource_type: str | None, identifier: str) -> JsonObject:
     return found if resource_type is None else {"type": resource_type} | found
 
 
-def bundle(resources: Sequence[JsonObject]) -> JsonObject:
-    """A FHIR collection Bundle of resources, for exports of many records (no `entry` if none)."""
+def bundle(resources: Sequence[JsonObject], next_bookmark: str = "") -> JsonObject:
+    """A FHIR collection Bundle of resources, for exports of many records (no `entry` if none); an
+    export read a page at a time links the next page as relation `next`, its url `?bookmark=B`
+    (the bookmark argument to call the export with again), and has no link after its last page."""
+    links = [{"relation": "next", "url": f"?bookmark={next_bookmark}"}] if next_bookmark else []
     return prune(
         {
             "resourceType": "Bundle",
             "type": "collection",
+            "link": links,
             "entry": [{"resource": resource} for resource in resources],
         }
     )

@@ -137,6 +137,19 @@ class Ledger:
         """Every item of a list function, its pages read one after the other through the SDK."""
         return list(items(self.contract(who, contract), fn, *args))
 
+    def audit_events(self, who: str, start: str = "2000-01-01", end: str = "2100-01-01") -> dict[str, dict]:
+        """The patient's FHIR AuditEvents in [start, end) by id, every page of the Bundle read by
+        following its `next` link (url `?bookmark=B`)."""
+        found, bookmark = {}, ""
+        while True:
+            bundle = self.evaluate(who, "consent", "audit_events_fhir", start, end, "", bookmark)
+            assert bundle["resourceType"] == "Bundle"
+            found |= {entry["resource"]["id"]: entry["resource"] for entry in bundle.get("entry", [])}
+            following = [link["url"] for link in bundle.get("link", []) if link["relation"] == "next"]
+            if not following:
+                return found
+            bookmark = following[0].removeprefix("?bookmark=")
+
     def refusal(
         self, who: str, contract: str, fn: str, *args: str, transient: Mapping[str, bytes] | None = None
     ) -> str:

@@ -55,9 +55,7 @@ def access(care: Ledger, who: str, record: Pointer, purpose: str = "TREAT", pati
 
 def audit_trail(care: Ledger, who: str = ALICE) -> dict[str, dict]:
     """The patient's FHIR AuditEvents of all time, by id."""
-    bundle = care.evaluate(who, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
-    assert bundle["resourceType"] == "Bundle"
-    return {entry["resource"]["id"]: entry["resource"] for entry in bundle["entry"]}
+    return care.audit_events(who)
 
 
 # --- patients and records ------------------------------------------------------------------

@@ -82,6 +82,9 @@ def test_250_disclosures_come_in_pages_of_100_and_the_asyncio_sdk_agrees(net: Lo
     assert [(len(page.items), page.fetched) for page in read] == [(100, 100), (100, 100), (50, 50)]
     found = [d for page in read for d in page.items]
     assert {(d["recipient"], d["record"]) for d in found} == {(ledger_id(SMITH), records[0])}
+    first = care.evaluate(who, "consent", "audit_events_fhir", SINCE, UNTIL, str(PAGE))
+    assert len(first["entry"]) == PAGE and first["link"][0]["relation"] == "next"
+    assert len(care.audit_events(who, SINCE, UNTIL)) == COUNT  # the FHIR export, by its next links
 
     async def every_record() -> list[Any]:
         async with aio.connect_local(net.directory, who) as gateway:

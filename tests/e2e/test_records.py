@@ -273,8 +273,7 @@ def test_erase_destroys_the_document_and_its_key_while_the_audit_trail_stays(
         records(ALICE).erase(stored.record_id)
     assert err.value.code == grpc.StatusCode.NOT_FOUND
 
-    trail = care.evaluate(ALICE, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
-    event = {entry["resource"]["id"]: entry["resource"] for entry in trail["entry"]}[access.tx_id]
+    event = care.audit_events(ALICE)[access.tx_id]
     assert (event["outcome"], event["entity"][0]["what"]["identifier"]["value"]) == ("0", stored.record_id)
     disclosed = care.items(ALICE, "consent", "disclosures", "2000-01-01", "2100-01-01")
     assert [d["recipient"] for d in disclosed if d["record"] == stored.record_id] == ["hospital/drsmith"]
@@ -361,10 +360,7 @@ def test_an_edit_needs_a_correct_grant_and_moves_the_ledger_hash_with_an_audited
         ("hospital/drsmith", "read"),
         ("hospital/drsmith", "edit"),
     ]
-    trail = care.evaluate(ALICE, "consent", "audit_events_fhir", "2000-01-01", "2100-01-01")
-    actions = {
-        e["resource"]["id"]: (e["resource"]["action"], e["resource"]["outcome"]) for e in trail["entry"]
-    }
+    actions = {tx_id: (e["action"], e["outcome"]) for tx_id, e in care.audit_events(ALICE).items()}
     assert (actions[refused.tx_id], actions[done.tx_id]) == (("U", "4"), ("U", "0"))
 
 

@@ -192,6 +192,8 @@ def run_story() -> dict[str, Any]:
     queries["status_list suspension"] = ledger.evaluate(RITA, "credentials", "status_list", "suspension")
     ledger.submit(RITA, "credentials", "revoke", BOB.id, "fraud", "2026-03-01")
     queries["status_list revocation"] = ledger.evaluate(RITA, "credentials", "status_list", "revocation")
+    queries["audit_events_fhir page of 2"] = ledger.evaluate(  # links the next page; last, so that
+        PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01", "2")  # no later tx id moves
     state = [
         [ns, key, value.decode("utf-8")] for (ns, key), (value, _) in sorted(ledger.state.values.items())
     ]

@@ -92,6 +92,26 @@ def test_disclosures_page_over_the_audit_trail_and_answer_only_disclosures(ledge
     assert [page["items"] for page in later] == [[], [], []]  # pages go on, none in those dates
 
 
+def test_the_fhir_audit_trail_links_its_next_page_until_the_last(ledger) -> None:
+    ledger.submit(PAT, "consent", "grant_consent", "c1", BOB.id, "access", "TREAT", "lab")
+    for record in ("r0", "r1", "r2"):
+        ledger.submit(BOB, "consent", "access_record", PAT.id, record, "TREAT")
+    seen, bookmark = [], ""
+    while True:
+        bundle = ledger.evaluate(PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01", "2",
+                                 bookmark)
+        seen.append(len(bundle["entry"]))
+        if "link" not in bundle:
+            break
+        (link,) = bundle["link"]
+        assert link["relation"] == "next" and link["url"].startswith("?bookmark=")
+        bookmark = link["url"].removeprefix("?bookmark=")
+    assert seen == [2, 1]
+    code, message = status(ledger, OTHER_PAT, "consent", "audit_events_fhir", "2026-01-01", "2027-01-01", "2",
+                           bookmark)
+    assert code == 400 and "was not made by this query" in message
+
+
 def test_pending_reviews_answer_the_open_ones_of_each_page(ledger) -> None:
     ledger.submit(REGISTRAR, "credentials", "issue", DAN.id, "CA-2", "MD", "US-CA", "", "2026-01-01",
                   "2027-01-01")

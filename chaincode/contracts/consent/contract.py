@@ -274,9 +274,15 @@ class ConsentContract(Contract):
         return found.answer(_disclosures(_audits_in(found, start, end)))
 
     @evaluate
-    def audit_events_fhir(self, ctx: Context, start: str, end: str) -> JsonObject:
-        """The calling patient's audit trail in [start, end) as a Bundle of FHIR R4 AuditEvents."""
-        return fhir.audit_trail(_audits(ctx, require_role(ctx, PATIENT).id, start, end))
+    def audit_events_fhir(
+        self, ctx: Context, start: str, end: str, page_size: str = "", bookmark: str = ""
+    ) -> JsonObject:
+        """The calling patient's audit trail in [start, end) as a Bundle of FHIR R4 AuditEvents,
+        paged as disclosures is: while more audit events follow, the Bundle's link `next` has the
+        url `?bookmark=B`, the bookmark to ask for the next page with."""
+        patient = require_role(ctx, PATIENT).id
+        found = list_page(ctx, "audit", patient, page_size=page_size, bookmark=bookmark)
+        return fhir.audit_trail(_audits_in(found, start, end), found.bookmark)
 
     # --- delegates: guardians and powers of attorney -------------------------------------
 
@@ -609,10 +615,6 @@ def _disclosures(audits: list[AuditEvent]) -> list[JsonObject]:
         }
         for a in rules.disclosures(audits)
     ]
-
-
-def _audits(ctx: Context, patient: str, start: str, end: str) -> list[AuditEvent]:
-    return rules.audits_between(scan(ctx, "audit", patient, kind=AuditEvent), start, end)
 
 
 def _audits_in(page: Page, start: str, end: str) -> list[AuditEvent]:

@@ -97,6 +97,6 @@ def audit_event(a: AuditEvent) -> JsonObject:
     }
 
 
-def audit_trail(audits: Iterable[AuditEvent]) -> JsonObject:
-    """Audit events as a FHIR collection Bundle."""
-    return bundle([audit_event(a) for a in audits])
+def audit_trail(audits: Iterable[AuditEvent], next_bookmark: str = "") -> JsonObject:
+    """Audit events as a FHIR collection Bundle, linking the next page when there is one."""
+    return bundle([audit_event(a) for a in audits], next_bookmark)
