@@ -19,9 +19,10 @@ from google.protobuf.json_format import MessageToDict
 from careledger.cli.common import CliError, dir_option, emit, json_option
 from careledger.gateway import config as sdkconfig
 from careledger.gateway import connect_local
-from careledger.gateway.identity import Identity, Signer, new_private_key_signer
+from careledger.gateway.identity import Identity, Signer, new_key_signer
 from careledger.network.config import Layout
-from careledger.network.identity.certs import CERT_FILE, KEY_FILE, IdentitySpec, generate_org
+from careledger.network.identity.certs import CERT_FILE, IdentitySpec, generate_org
+from careledger.network.identity.signing import load_identity_key
 from careledger.protos import config_pb2
 
 
@@ -35,11 +36,13 @@ def _who(value: str) -> tuple[str, str]:
 
 
 def _identity(directory: Path, who: str) -> tuple[Identity, Signer]:
+    """The admin's certificate and signer; its key is key.pem or in a PKCS#11 token (key.pkcs11),
+    read by the loader every other command uses, so a token admin signs updates too."""
     org, user = _who(who)
     folder = Layout(directory.resolve()).identity_dir(org, user)
     try:
         return (Identity(org, (folder / CERT_FILE).read_bytes()),
-                new_private_key_signer((folder / KEY_FILE).read_bytes()))
+                new_key_signer(load_identity_key(folder)))
     except OSError as exc:
         raise CliError(f"no identity {org}/{user} in {folder.parent}: {exc.strerror}; pass the --dir "
                        "that holds its crypto folder", "CRYPTO") from exc

@@ -12,10 +12,11 @@ import os
 from pathlib import Path
 
 from careledger.gateway import config as sdkconfig
-from careledger.gateway.identity import Identity, Signer, new_private_key_signer
+from careledger.gateway.identity import Identity, Signer, new_key_signer
 from careledger.network.config import Layout, NodeInfo, Profile
-from careledger.network.identity.certs import CERT_FILE, KEY_FILE
+from careledger.network.identity.certs import CERT_FILE
 from careledger.network.identity.signing import Signer as NodeSigner
+from careledger.network.identity.signing import load_identity_key
 from careledger.network.ledger.channelconfig import MAJORITY
 from careledger.network.orderer.blockmaker import make_block
 from careledger.protos import common_pb2, config_pb2
@@ -48,7 +49,7 @@ def initial_config(layout: Layout, profile: Profile) -> config_pb2.ChannelConfig
 def _admin(layout: Layout, org: str) -> tuple[Identity, Signer]:
     folder = layout.identity_dir(org, "admin")
     return (Identity(org, (folder / CERT_FILE).read_bytes()),
-            new_private_key_signer((folder / KEY_FILE).read_bytes()))
+            new_key_signer(load_identity_key(folder)))  # key.pem or a PKCS#11 token key
 
 
 def make_genesis(layout: Layout, profile: Profile) -> common_pb2.Block:

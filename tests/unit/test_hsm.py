@@ -8,11 +8,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from careledger.cli.main import cli
+from careledger.gateway import config as sdkconfig
 from careledger.gateway.identity import new_key_signer, sha256
+from careledger.network.config import Layout, NetworkConfig
 from careledger.network.identity.certs import (
     TLS_ROLE,
     IdentitySpec,
@@ -26,7 +30,12 @@ from careledger.network.identity.hsm import PIN_ENV, SOFTHSM_MODULE, TokenKeyRef
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.identity.tls import read_pair
+from careledger.network.ledger import channelconfig as cc
+from careledger.network.ledger.channelconfig import block_config_tx
+from careledger.network.local.genesis import make_genesis
+from careledger.network.local.launcher import generate_crypto, resolve_profile
 from careledger.network.local.softhsm import ensure_softhsm, init_token
+from careledger.protos import config_pb2
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
 
@@ -95,3 +104,55 @@ def test_a_missing_key_a_taken_label_and_a_missing_pin_are_named(token: str) -> 
             open_key(TokenKeyRef(SOFTHSM_MODULE, "another", "x"))
     finally:
         os.environ[PIN_ENV] = pin
+
+
+def _admin_in_token(layout: Layout, org: str, token: str) -> Path:
+    """org's admin re-issued over a key made in the token (same name and role; no key.pem left)."""
+    folder = layout.identity_dir(org, "admin")
+    ref = TokenKeyRef(SOFTHSM_MODULE, token, f"{org}/admin-{uuid.uuid4().hex[:8]}")
+    key = generate_key(ref)
+    cert = issue_certificate(load_ca(layout.crypto, org), org, IdentitySpec("admin", "admin"),
+                             key.public_key())
+    (folder / "key.pem").unlink()
+    ref.save(folder)
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return folder
+
+
+def test_an_admin_whose_key_is_in_a_token_signs_the_genesis_and_channel_updates(
+    token: str, tmp_path: Path
+) -> None:
+    layout = Layout(tmp_path)
+    config = NetworkConfig.load()
+    generate_crypto(layout, config)
+    profile = resolve_profile(layout, config)
+    folder = _admin_in_token(layout, "hospital", token)
+
+    # network up's genesis block: every member admin's signature counts, the token one too
+    tx = block_config_tx(make_genesis(layout, profile))
+    assert tx is not None
+    genesis = cc.validate_genesis(tx.update_bytes, tx.signatures)
+
+    # channel sign --as hospital/admin (token) and insurer/admin (file): 2 of 3 admins
+    new = sdkconfig.copy_config(genesis.message)
+    new.batch.timeout_ms = 250
+    update = tmp_path / "update.pb"
+    update.write_bytes(sdkconfig.new_update(genesis.message, new).SerializeToString(deterministic=True))
+    for who in ("hospital/admin", "insurer/admin"):
+        done = CliRunner().invoke(cli, ["channel", "sign", str(update), "--as", who, "--dir", str(tmp_path),
+                                        "--json"])
+        assert done.exit_code == 0, done.output
+    signed = config_pb2.SignedConfigUpdate.FromString(update.read_bytes())
+    signatures = [(s.endorser, s.signature) for s in signed.signatures]
+    applied = cc.validate_update(genesis, signed.update, signatures)
+    assert applied.message.batch.timeout_ms == 250
+    assert not (folder / "key.pem").exists()
+
+    # without the PIN the CLI names what to set instead of failing on a missing key.pem
+    pin = os.environ.pop(PIN_ENV)
+    try:
+        done = CliRunner().invoke(cli, ["channel", "sign", str(update), "--as", "hospital/admin",
+                                        "--dir", str(tmp_path), "--json"])
+    finally:
+        os.environ[PIN_ENV] = pin
+    assert done.exit_code != 0 and PIN_ENV in done.output, done.output
