@@ -175,8 +175,9 @@ class Stub:
         """Put an endorsement policy on `key` (text as in the network configuration, e.g.
         "hospital" or "AND(hospital, board)"; "" removes it). Once committed, every write to the
         key and every change of its policy needs endorsements satisfying this policy as well as
-        the contract's (it narrows who must agree, never widens it); a policy set in this transaction already guards the key in later
-        transactions of the same block. It outlives a delete of the key."""
+        the contract's (it narrows who must agree, never widens it); a policy set in this
+        transaction already guards the key in later transactions of the same block. It outlives a
+        delete of the key."""
         _check_key(key)
         if not isinstance(policy, str):
             raise TypeError(f"the policy for key {shown(key)} must be a str, not {type(policy).__name__}")
