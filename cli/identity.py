@@ -118,23 +118,32 @@ def _org_of(who: str) -> str:
 @click.argument("name", required=False, default="")
 @click.option("--as", "who", default="hospital:admin", show_default=True, metavar="ORG[:USER]",
               help="The registrar (an org admin, or an identity with registrar_roles).")
-@click.option("--role", default="client", show_default=True, type=click.Choice(["client", "peer", "admin"]))
+@click.option("--role", type=click.Choice(["client", "peer", "admin"]),
+              help="The certificate's role.  [default: client]")
 @click.option("--attr", "attrs", multiple=True, metavar="KEY=VALUE",
               help="Attribute carried in the certificate, e.g. role=patient (repeatable).")
+@click.option("--reset", is_flag=True,
+              help="A new secret for NAME, registered but not enrolled (secret lost, or locked after "
+                   "too many wrong ones); its role and attributes stay.")
 @_ca_option
 @json_option
-def register(directory: Path, name: str, who: str, role: str, attrs: tuple[str, ...], address: str,
-             as_json: bool) -> None:
+def register(directory: Path, name: str, who: str, role: str | None, attrs: tuple[str, ...], reset: bool,
+             address: str, as_json: bool) -> None:
     """Register NAME at the CA of --as's org and print its one-time enrolment secret.
 
     Leave NAME out for a patient (--attr role=patient): the CA makes a pseudonym. Hand the name and
     secret to the person; the secret works once.
     """
     org = _org_of(who)
+    if reset and (not name or role or attrs):
+        raise click.UsageError("--reset takes the NAME of the registration and keeps its role and "
+                               "attributes: leave out --role and --attr")
     with _calling(_client(directory, org, address, who)) as client:
-        registered = client.register(name, role, parse_attributes(attrs))
+        registered = (client.reset_secret(name) if reset
+                      else client.register(name, role or "client", parse_attributes(attrs)))
+    done = "gave a new secret to" if reset else "registered"
     emit(as_json, {"org": org, "name": registered.name, "secret": registered.secret},
-         f"registered {org}/{registered.name}; enrolment secret (works once): {registered.secret}")
+         f"{done} {org}/{registered.name}; enrolment secret (works once): {registered.secret}")
 
 
 @identity.command()

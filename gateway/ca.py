@@ -143,6 +143,14 @@ class CAClient:
         response = self._call("Register", self._stub.Register, self._signed(register=request))
         return Registered(response.name, response.secret)
 
+    def reset_secret(self, name: str) -> Registered:
+        """A new one-time secret for registration `name`, not enrolled yet (its secret lost, or
+        locked after too many wrong ones); its role and attributes stay. The caller must be an org
+        admin or a registrar allowed to grant them."""
+        request = ca_pb2.RegisterRequest(name=name, reset=True)
+        response = self._call("Register", self._stub.Register, self._signed(register=request))
+        return Registered(response.name, response.secret)
+
     def enroll(self, name: str, secret: str, key: ec.EllipticCurvePrivateKey,
                attributes: Mapping[str, str] | None = None,
                tls_key: ec.EllipticCurvePrivateKey | None = None) -> Enrolment:

@@ -20,7 +20,14 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from careledger.network.ca import registrar
-from careledger.network.ca.store import CAStore, IssuedCertificate, Registration, StoreError, serial_hex
+from careledger.network.ca.store import (
+    MAX_FAILED_ENROLMENTS,
+    CAStore,
+    IssuedCertificate,
+    Registration,
+    StoreError,
+    serial_hex,
+)
 from careledger.network.identity.certs import (
     PSEUDONYM,
     TLS_ROLE,
@@ -67,6 +74,8 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
     def Register(self, request: common_pb2.Signed, context: grpc.ServicerContext) -> ca_pb2.RegisterResponse:
         req, caller = self._open(request, "register")
         reg = req.register
+        if reg.reset:
+            return self._reset(reg, caller)
         attributes = dict(reg.attributes)
         name = reg.name
         if attributes.get("role") == "patient":  # a patient's name on the ledger is a pseudonym
@@ -84,7 +93,7 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
             check_spec(self.org, IdentitySpec(name, reg.role, attributes))
         except IdentityError as exc:
             raise RequestError(INVALID, f"registration of {self.org}/{name} refused: {exc}") from exc
-        secret = secrets.token_urlsafe(24)
+        secret = _new_secret()
         try:
             self._store.register(name, reg.role, attributes, caller.id, secret, self._now())
         except StoreError as exc:
@@ -97,12 +106,15 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
     @unary
     def Enroll(self, request: ca_pb2.EnrollRequest, context: grpc.ServicerContext) -> ca_pb2.EnrollResponse:
         who = f"{self.org}/{request.name}"
-        if not self._store.secret_matches(request.name, request.secret):
+        registration = self._store.registration(request.name)
+        if registration is not None and registration.state == "locked":  # even with the right secret
+            raise self._locked(who, request.name)
+        if registration is None or not self._store.secret_matches(request.name, request.secret):
+            if self._store.enrol_failed(request.name) >= MAX_FAILED_ENROLMENTS:
+                raise self._locked(who, request.name)
             raise RequestError(grpc.StatusCode.UNAUTHENTICATED,
                                f"enrolment of {who} refused: unknown name or wrong secret; check both "
                                "with the registrar who registered you")
-        registration = self._store.registration(request.name)
-        assert registration is not None  # the secret matched a row
         if registration.secret_used_at is not None or registration.state != "registered":
             used = registration.secret_used_at.isoformat() if registration.secret_used_at else "before"
             raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
@@ -171,6 +183,37 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
                                                   for r in self._store.registrations()])
 
     # --- the pieces ---------------------------------------------------------------------------
+
+    def _reset(self, reg: ca_pb2.RegisterRequest, caller: Identity) -> ca_pb2.RegisterResponse:
+        """A new secret for a registration not enrolled yet. Its role and attributes stay, and the
+        caller must be allowed to register exactly those, so a reset grants nothing a new
+        registration would not."""
+        who = f"{self.org}/{reg.name}"
+        if reg.role or reg.attributes:
+            raise RequestError(INVALID, f"reset of {who} refused: a reset keeps the registration's role "
+                                        "and attributes; send only the name")
+        found = self._store.registration(reg.name)
+        if found is None:
+            raise RequestError(grpc.StatusCode.NOT_FOUND, f"reset of {who} refused: no such registration "
+                                                          "at this CA; register it")
+        why = registrar.refusal(caller.id, caller.role, caller.attributes, found.role, dict(found.attributes))
+        if why:
+            raise RequestError(DENIED, f"reset of {who} refused: {why}")
+        secret = _new_secret()
+        try:
+            self._store.reset_secret(reg.name, secret)
+        except StoreError as exc:
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"reset of {who} refused: {exc}; reenroll with its certificate, or revoke "
+                               "it and register a new name") from exc
+        log.info("%s reset the secret of %s (was %s)", caller.id, who, found.state)
+        return ca_pb2.RegisterResponse(name=reg.name, secret=secret)
+
+    def _locked(self, who: str, name: str) -> RequestError:
+        return RequestError(DENIED, f"enrolment of {who} refused: the registration is locked after "
+                                    f"{MAX_FAILED_ENROLMENTS} wrong secrets, so even the right one no "
+                                    f"longer works; an admin or registrar of {self.org} gives it a new "
+                                    f"secret with `careledger identity register {name} --reset`")
 
     def crl_pem(self) -> bytes:
         """The CA's CRL now: every revoked certificate, signed by the org's CA key."""
@@ -283,6 +326,11 @@ class CAService(ca_pb2_grpc.CertificateAuthorityServicer):
                                         f"CA: {exc}") from exc
         self._store.add_certificate(identity.name, cert)
         return serial_hex(cert.serial_number)
+
+
+def _new_secret() -> str:
+    """A one-time enrolment secret: 192 random bits."""
+    return secrets.token_urlsafe(24)
 
 
 def _load_csr(data: bytes, what: str) -> x509.CertificateSigningRequest:

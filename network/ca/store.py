@@ -20,7 +20,11 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
-STATES = ("registered", "enrolled", "revoked")
+STATES = ("registered", "locked", "enrolled", "revoked")
+
+# Wrong secrets a registration waiting for enrolment takes before it is locked: even the right
+# secret is then refused until a registrar gives it a new one, so trying cannot find a secret.
+MAX_FAILED_ENROLMENTS = 5
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS registrations (
@@ -31,7 +35,8 @@ CREATE TABLE IF NOT EXISTS registrations (
     registered_at TEXT NOT NULL,
     secret_hash BLOB NOT NULL,
     secret_used_at TEXT,
-    state TEXT NOT NULL
+    state TEXT NOT NULL,
+    failed_enrolments INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS certificates (
     serial TEXT PRIMARY KEY,
@@ -106,7 +111,7 @@ class CAStore:
         with self._lock:
             try:
                 self._db.execute(
-                    "INSERT INTO registrations VALUES (?, ?, ?, ?, ?, ?, NULL, 'registered')",
+                    "INSERT INTO registrations VALUES (?, ?, ?, ?, ?, ?, NULL, 'registered', 0)",
                     (name, role, json.dumps(dict(attributes), sort_keys=True), registered_by,
                      at.isoformat(), secret_hash(secret)),
                 )
@@ -134,6 +139,30 @@ class CAStore:
                                    (name,)).fetchone()
         return row is not None and hmac.compare_digest(row[0], secret_hash(secret))
 
+    def enrol_failed(self, name: str) -> int:
+        """Count a wrong secret against `name` if it waits for enrolment, locking it at
+        MAX_FAILED_ENROLMENTS; its wrong secrets so far (0: no such registration waiting)."""
+        with self._lock:
+            row = self._db.execute(
+                "UPDATE registrations SET failed_enrolments = failed_enrolments + 1, state = CASE WHEN "
+                "failed_enrolments + 1 >= ? THEN 'locked' ELSE state END "
+                "WHERE name = ? AND state = 'registered' RETURNING failed_enrolments",
+                (MAX_FAILED_ENROLMENTS, name)).fetchone()
+        return int(row[0]) if row else 0
+
+    def reset_secret(self, name: str, secret: str) -> None:
+        """Give a registration not enrolled yet (locked or not) a new secret and a clean count;
+        refused once it enrolled or was revoked, whose secret can never work again."""
+        with self._lock:
+            changed = self._db.execute(
+                "UPDATE registrations SET secret_hash = ?, failed_enrolments = 0, state = 'registered' "
+                "WHERE name = ? AND secret_used_at IS NULL AND state IN ('registered', 'locked')",
+                (secret_hash(secret), name)).rowcount
+            if changed != 1:
+                row = self._db.execute("SELECT state FROM registrations WHERE name = ?", (name,)).fetchone()
+                raise StoreError(f"{name!r} is {row[0] if row else 'not registered'}, not waiting for "
+                                 "enrolment; only an unused secret is reset")
+
     def enrol(self, name: str, secret: str, certs: Sequence[x509.Certificate], at: datetime) -> None:
         """Use the secret and record the certificates (signing, and TLS if asked) in one transaction;
         refused if the secret was used meanwhile (two enrolments racing), so at most one enrolment
@@ -148,7 +177,8 @@ class CAStore:
                     (at.isoformat(), name, secret_hash(secret)),
                 ).rowcount
                 if used != 1:
-                    raise StoreError(f"the secret of {name!r} was used meanwhile; it works once")
+                    raise StoreError(f"the secret of {name!r} was used, reset or locked meanwhile; it "
+                                     "works once")
                 for cert in certs:
                     self._insert_certificate(name, cert)
                 self._db.execute("COMMIT")

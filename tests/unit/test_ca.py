@@ -167,8 +167,15 @@ def test_the_identity_commands_enrol_into_the_folder_as_reads_and_answer_json(
     ca: RunningCA, layout: Layout
 ) -> None:
     common = ("--dir", str(layout.root), "--ca", ca.address)
-    code, registered = run_cli("identity", "register", "drcli", "--attr", "role=practitioner", *common)
-    assert code == 0 and registered["name"] == "drcli"
+    code, first = run_cli("identity", "register", "drcli", "--attr", "role=practitioner", *common)
+    assert code == 0 and first["name"] == "drcli"
+    # a lost secret: --reset gives a new one (the old one stops working), role and attributes kept
+    code, registered = run_cli("identity", "register", "drcli", "--reset", *common)
+    assert code == 0 and registered["secret"] != first["secret"]
+    code, refused = run_cli("identity", "enroll", "drcli", "--secret", first["secret"], *common)
+    assert (code, refused["error"]["code"]) == (1, "UNAUTHENTICATED"), refused
+    bad = CliRunner().invoke(cli, ["identity", "register", "drcli", "--reset", "--role", "admin", *common])
+    assert bad.exit_code == 2 and "keeps its role and attributes" in bad.output
     code, enrolled = run_cli("identity", "enroll", "drcli", "--secret", registered["secret"], *common)
     assert code == 0 and enrolled["path"] == str(layout.identity_dir(ORG, "drcli"))
     code, again = run_cli("identity", "enroll", "drcli", "--secret", registered["secret"], "--out",

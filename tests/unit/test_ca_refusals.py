@@ -18,6 +18,7 @@ from cryptography.x509.oid import NameOID
 
 from careledger.gateway.ca import CAError, new_key
 from careledger.gateway.identity import sha256
+from careledger.network.ca.store import MAX_FAILED_ENROLMENTS
 from careledger.network.identity.certs import IdentitySpec, issue_identity
 from careledger.protos import ca_pb2
 
@@ -31,16 +32,30 @@ def ledger_of(ca: RunningCA) -> tuple[list[tuple], list[tuple]]:
                 db.execute("SELECT * FROM certificates ORDER BY serial").fetchall())
 
 
-def refused(ca: RunningCA, call: Callable[[], object], code: grpc.StatusCode, *words: str) -> str:
-    """Run a call the CA must refuse with `code`, its message naming `words`; the store unchanged."""
+def refused(ca: RunningCA, call: Callable[[], object], code: grpc.StatusCode, *words: str,
+            counted: str = "") -> str:
+    """Run a call the CA must refuse with `code`, its message naming `words`; the store unchanged
+    (but for one more wrong secret counted against registration `counted`, if named)."""
     before = ledger_of(ca)
     with pytest.raises(CAError) as err:
         call()
     assert err.value.code == code, err.value
     for word in words:
         assert word in err.value.message, err.value.message
+    if counted:
+        assert failures(ca, counted) == 1 + failures_in(before, counted)
+        before = ledger_of(ca)[0], before[1]
     assert ledger_of(ca) == before, "a refused call changed the CA's store"
     return err.value.message
+
+
+def failures_in(ledger: tuple[list[tuple], list[tuple]], name: str) -> int:
+    return next(int(row[-1]) for row in ledger[0] if row[0] == name)
+
+
+def failures(ca: RunningCA, name: str) -> int:
+    """The wrong secrets counted against registration `name` (the last column)."""
+    return failures_in(ledger_of(ca), name)
 
 
 @pytest.fixture()
@@ -53,9 +68,60 @@ def registered(ca: RunningCA) -> str:
 def test_a_wrong_secret_is_refused(ca: RunningCA, registered: str) -> None:
     with ca.client() as person:
         refused(ca, lambda: person.enroll("drnew", registered + "x", new_key()),
-                grpc.StatusCode.UNAUTHENTICATED, "hospital/drnew", "wrong secret")
+                grpc.StatusCode.UNAUTHENTICATED, "hospital/drnew", "wrong secret", counted="drnew")
         refused(ca, lambda: person.enroll("nobody", registered, new_key()),
                 grpc.StatusCode.UNAUTHENTICATED, "hospital/nobody", "unknown name")
+
+
+def test_after_five_wrong_secrets_even_the_right_one_is_refused_until_a_registrar_resets_it(
+    ca: RunningCA, registered: str, tmp_path: Path
+) -> None:
+    with ca.client() as guesser:
+        for _ in range(MAX_FAILED_ENROLMENTS - 1):
+            refused(ca, lambda: guesser.enroll("drnew", "guess", new_key()),
+                    grpc.StatusCode.UNAUTHENTICATED, "hospital/drnew", "wrong secret", counted="drnew")
+        # the fifth wrong secret locks the registration and says so
+        refused(ca, lambda: guesser.enroll("drnew", "guess", new_key()), grpc.StatusCode.PERMISSION_DENIED,
+                "hospital/drnew", "locked after 5 wrong secrets", "identity register drnew --reset",
+                counted="drnew")
+        # locked: the right secret is refused too, nothing is issued, nothing more is counted
+        refused(ca, lambda: guesser.enroll("drnew", registered, new_key()), grpc.StatusCode.PERMISSION_DENIED,
+                "hospital/drnew", "even the right one")
+    with ca.client("admin") as admin:
+        assert next(r for r in admin.list() if r.name == "drnew").state == "locked"
+    assert not ledger_of(ca)[1]
+
+    # a reset by someone who may not register the same role and attributes is refused
+    with ca.client("frontdesk") as frontdesk:
+        refused(ca, lambda: frontdesk.reset_secret("drnew"), grpc.StatusCode.PERMISSION_DENIED,
+                "reset of hospital/drnew", "may not grant attribute")
+    with ca.client("admin") as admin:
+        fresh = admin.reset_secret("drnew")
+        info = next(r for r in admin.list() if r.name == "drnew")
+    assert (fresh.name, info.state, info.role, info.attributes) == (
+        "drnew", "registered", "client", {"role": "practitioner", "license": "MD-7"})
+    assert failures(ca, "drnew") == 0
+    with ca.client() as person:  # the old secret is gone; the new one enrols, once
+        refused(ca, lambda: person.enroll("drnew", registered, new_key()), grpc.StatusCode.UNAUTHENTICATED,
+                "wrong secret", counted="drnew")
+    signer = enrol(ca, "drnew", fresh.secret, tmp_path / "drnew")
+    assert signer.name == "drnew"
+    with ca.client("admin") as admin:  # an enrolled registration's secret is not reset
+        refused(ca, lambda: admin.reset_secret("drnew"), grpc.StatusCode.FAILED_PRECONDITION,
+                "reset of hospital/drnew", "is enrolled", "reenroll")
+        refused(ca, lambda: admin.reset_secret("nobody"), grpc.StatusCode.NOT_FOUND, "hospital/nobody")
+
+
+def test_wrong_secrets_against_an_enrolled_registration_lock_nothing(
+    ca: RunningCA, registered: str, tmp_path: Path
+) -> None:
+    enrol(ca, "drnew", registered, tmp_path / "drnew")
+    with ca.client() as guesser:
+        for _ in range(MAX_FAILED_ENROLMENTS + 1):
+            refused(ca, lambda: guesser.enroll("drnew", "guess", new_key()),
+                    grpc.StatusCode.UNAUTHENTICATED, "wrong secret")
+    with ca.client("admin") as admin:
+        assert next(r for r in admin.list() if r.name == "drnew").state == "enrolled"
 
 
 def test_a_used_secret_is_refused(ca: RunningCA, registered: str, tmp_path: Path) -> None:

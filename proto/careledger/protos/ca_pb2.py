@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61reledger/protos/ca.proto\x12\ncareledger\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1e\x63\x61reledger/protos/common.proto\"\x90\x02\n\tCARequest\x12\x0f\n\x07\x63reator\x18\x01 \x01(\x0c\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08register\x18\x03 \x01(\x0b\x32\x1b.careledger.RegisterRequestH\x00\x12/\n\x08reenroll\x18\x04 \x01(\x0b\x32\x1b.careledger.ReenrollRequestH\x00\x12+\n\x06revoke\x18\x05 \x01(\x0b\x32\x19.careledger.RevokeRequestH\x00\x12\'\n\x04list\x18\x06 \x01(\x0b\x32\x17.careledger.ListRequestH\x00\x42\x0b\n\toperation\"\xa1\x01\n\x0fRegisterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12?\n\nattributes\x18\x03 \x03(\x0b\x32+.careledger.RegisterRequest.AttributesEntry\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"0\n\x10RegisterResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"K\n\rEnrollRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x0b\n\x03\x63sr\x18\x03 \x01(\x0c\x12\x0f\n\x07tls_csr\x18\x04 \x01(\x0c\"\x1e\n\x0fReenrollRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\"f\n\x0e\x45nrollResponse\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0c\x12\x16\n\x0e\x63\x61_certificate\x18\x02 \x01(\x0c\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x17\n\x0ftls_certificate\x18\x04 \x01(\x0c\"S\n\rRevokeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07serials\x18\x02 \x03(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0c\x12\x0e\n\x06reason\x18\x04 \x01(\t\"r\n\x12RevokedCertificate\x12\x0e\n\x06serial\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x0eRevokeResponse\x12/\n\x07revoked\x18\x01 \x03(\x0b\x32\x1e.careledger.RevokedCertificate\x12\x0b\n\x03\x63rl\x18\x02 \x01(\x0c\"\x0c\n\nCRLRequest\"\x1a\n\x0b\x43RLResponse\x12\x0b\n\x03\x63rl\x18\x01 \x01(\x0c\"\r\n\x0bListRequest\"\x9d\x01\n\x11IssuedCertificate\x12\x0e\n\x06serial\x18\x01 \x01(\t\x12.\n\nnot_before\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\x04 \x01(\t\"\xa9\x02\n\x0cRegistration\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12<\n\nattributes\x18\x03 \x03(\x0b\x32(.careledger.Registration.AttributesEntry\x12\x15\n\rregistered_by\x18\x04 \x01(\t\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\x06 \x01(\t\x12\x33\n\x0c\x63\x65rtificates\x18\x07 \x03(\x0b\x32\x1d.careledger.IssuedCertificate\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x0cListResponse\x12/\n\rregistrations\x18\x01 \x03(\x0b\x32\x18.careledger.Registration2\xfc\x02\n\x14\x43\x65rtificateAuthority\x12<\n\x08Register\x12\x12.careledger.Signed\x1a\x1c.careledger.RegisterResponse\x12?\n\x06\x45nroll\x12\x19.careledger.EnrollRequest\x1a\x1a.careledger.EnrollResponse\x12:\n\x08Reenroll\x12\x12.careledger.Signed\x1a\x1a.careledger.EnrollResponse\x12\x38\n\x06Revoke\x12\x12.careledger.Signed\x1a\x1a.careledger.RevokeResponse\x12\x39\n\x06GetCRL\x12\x16.careledger.CRLRequest\x1a\x17.careledger.CRLResponse\x12\x34\n\x04List\x12\x12.careledger.Signed\x1a\x18.careledger.ListResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x63\x61reledger/protos/ca.proto\x12\ncareledger\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1e\x63\x61reledger/protos/common.proto\"\x90\x02\n\tCARequest\x12\x0f\n\x07\x63reator\x18\x01 \x01(\x0c\x12-\n\ttimestamp\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x08register\x18\x03 \x01(\x0b\x32\x1b.careledger.RegisterRequestH\x00\x12/\n\x08reenroll\x18\x04 \x01(\x0b\x32\x1b.careledger.ReenrollRequestH\x00\x12+\n\x06revoke\x18\x05 \x01(\x0b\x32\x19.careledger.RevokeRequestH\x00\x12\'\n\x04list\x18\x06 \x01(\x0b\x32\x17.careledger.ListRequestH\x00\x42\x0b\n\toperation\"\xb0\x01\n\x0fRegisterRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12?\n\nattributes\x18\x03 \x03(\x0b\x32+.careledger.RegisterRequest.AttributesEntry\x12\r\n\x05reset\x18\x04 \x01(\x08\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"0\n\x10RegisterResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\"K\n\rEnrollRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06secret\x18\x02 \x01(\t\x12\x0b\n\x03\x63sr\x18\x03 \x01(\x0c\x12\x0f\n\x07tls_csr\x18\x04 \x01(\x0c\"\x1e\n\x0fReenrollRequest\x12\x0b\n\x03\x63sr\x18\x01 \x01(\x0c\"f\n\x0e\x45nrollResponse\x12\x13\n\x0b\x63\x65rtificate\x18\x01 \x01(\x0c\x12\x16\n\x0e\x63\x61_certificate\x18\x02 \x01(\x0c\x12\x0e\n\x06serial\x18\x03 \x01(\t\x12\x17\n\x0ftls_certificate\x18\x04 \x01(\x0c\"S\n\rRevokeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0f\n\x07serials\x18\x02 \x03(\t\x12\x13\n\x0b\x63\x65rtificate\x18\x03 \x01(\x0c\x12\x0e\n\x06reason\x18\x04 \x01(\t\"r\n\x12RevokedCertificate\x12\x0e\n\x06serial\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12.\n\nrevoked_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x0eRevokeResponse\x12/\n\x07revoked\x18\x01 \x03(\x0b\x32\x1e.careledger.RevokedCertificate\x12\x0b\n\x03\x63rl\x18\x02 \x01(\x0c\"\x0c\n\nCRLRequest\"\x1a\n\x0b\x43RLResponse\x12\x0b\n\x03\x63rl\x18\x01 \x01(\x0c\"\r\n\x0bListRequest\"\x9d\x01\n\x11IssuedCertificate\x12\x0e\n\x06serial\x18\x01 \x01(\t\x12.\n\nnot_before\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tnot_after\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11revocation_reason\x18\x04 \x01(\t\"\xa9\x02\n\x0cRegistration\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12<\n\nattributes\x18\x03 \x03(\x0b\x32(.careledger.Registration.AttributesEntry\x12\x15\n\rregistered_by\x18\x04 \x01(\t\x12\x31\n\rregistered_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05state\x18\x06 \x01(\t\x12\x33\n\x0c\x63\x65rtificates\x18\x07 \x03(\x0b\x32\x1d.careledger.IssuedCertificate\x1a\x31\n\x0f\x41ttributesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"?\n\x0cListResponse\x12/\n\rregistrations\x18\x01 \x03(\x0b\x32\x18.careledger.Registration2\xfc\x02\n\x14\x43\x65rtificateAuthority\x12<\n\x08Register\x12\x12.careledger.Signed\x1a\x1c.careledger.RegisterResponse\x12?\n\x06\x45nroll\x12\x19.careledger.EnrollRequest\x1a\x1a.careledger.EnrollResponse\x12:\n\x08Reenroll\x12\x12.careledger.Signed\x1a\x1a.careledger.EnrollResponse\x12\x38\n\x06Revoke\x12\x12.careledger.Signed\x1a\x1a.careledger.RevokeResponse\x12\x39\n\x06GetCRL\x12\x16.careledger.CRLRequest\x1a\x17.careledger.CRLResponse\x12\x34\n\x04List\x12\x12.careledger.Signed\x1a\x18.careledger.ListResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,37 +40,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CAREQUEST']._serialized_start=108
   _globals['_CAREQUEST']._serialized_end=380
   _globals['_REGISTERREQUEST']._serialized_start=383
-  _globals['_REGISTERREQUEST']._serialized_end=544
-  _globals['_REGISTERREQUEST_ATTRIBUTESENTRY']._serialized_start=495
-  _globals['_REGISTERREQUEST_ATTRIBUTESENTRY']._serialized_end=544
-  _globals['_REGISTERRESPONSE']._serialized_start=546
-  _globals['_REGISTERRESPONSE']._serialized_end=594
-  _globals['_ENROLLREQUEST']._serialized_start=596
-  _globals['_ENROLLREQUEST']._serialized_end=671
-  _globals['_REENROLLREQUEST']._serialized_start=673
-  _globals['_REENROLLREQUEST']._serialized_end=703
-  _globals['_ENROLLRESPONSE']._serialized_start=705
-  _globals['_ENROLLRESPONSE']._serialized_end=807
-  _globals['_REVOKEREQUEST']._serialized_start=809
-  _globals['_REVOKEREQUEST']._serialized_end=892
-  _globals['_REVOKEDCERTIFICATE']._serialized_start=894
-  _globals['_REVOKEDCERTIFICATE']._serialized_end=1008
-  _globals['_REVOKERESPONSE']._serialized_start=1010
-  _globals['_REVOKERESPONSE']._serialized_end=1088
-  _globals['_CRLREQUEST']._serialized_start=1090
-  _globals['_CRLREQUEST']._serialized_end=1102
-  _globals['_CRLRESPONSE']._serialized_start=1104
-  _globals['_CRLRESPONSE']._serialized_end=1130
-  _globals['_LISTREQUEST']._serialized_start=1132
-  _globals['_LISTREQUEST']._serialized_end=1145
-  _globals['_ISSUEDCERTIFICATE']._serialized_start=1148
-  _globals['_ISSUEDCERTIFICATE']._serialized_end=1305
-  _globals['_REGISTRATION']._serialized_start=1308
-  _globals['_REGISTRATION']._serialized_end=1605
-  _globals['_REGISTRATION_ATTRIBUTESENTRY']._serialized_start=495
-  _globals['_REGISTRATION_ATTRIBUTESENTRY']._serialized_end=544
-  _globals['_LISTRESPONSE']._serialized_start=1607
-  _globals['_LISTRESPONSE']._serialized_end=1670
-  _globals['_CERTIFICATEAUTHORITY']._serialized_start=1673
-  _globals['_CERTIFICATEAUTHORITY']._serialized_end=2053
+  _globals['_REGISTERREQUEST']._serialized_end=559
+  _globals['_REGISTERREQUEST_ATTRIBUTESENTRY']._serialized_start=510
+  _globals['_REGISTERREQUEST_ATTRIBUTESENTRY']._serialized_end=559
+  _globals['_REGISTERRESPONSE']._serialized_start=561
+  _globals['_REGISTERRESPONSE']._serialized_end=609
+  _globals['_ENROLLREQUEST']._serialized_start=611
+  _globals['_ENROLLREQUEST']._serialized_end=686
+  _globals['_REENROLLREQUEST']._serialized_start=688
+  _globals['_REENROLLREQUEST']._serialized_end=718
+  _globals['_ENROLLRESPONSE']._serialized_start=720
+  _globals['_ENROLLRESPONSE']._serialized_end=822
+  _globals['_REVOKEREQUEST']._serialized_start=824
+  _globals['_REVOKEREQUEST']._serialized_end=907
+  _globals['_REVOKEDCERTIFICATE']._serialized_start=909
+  _globals['_REVOKEDCERTIFICATE']._serialized_end=1023
+  _globals['_REVOKERESPONSE']._serialized_start=1025
+  _globals['_REVOKERESPONSE']._serialized_end=1103
+  _globals['_CRLREQUEST']._serialized_start=1105
+  _globals['_CRLREQUEST']._serialized_end=1117
+  _globals['_CRLRESPONSE']._serialized_start=1119
+  _globals['_CRLRESPONSE']._serialized_end=1145
+  _globals['_LISTREQUEST']._serialized_start=1147
+  _globals['_LISTREQUEST']._serialized_end=1160
+  _globals['_ISSUEDCERTIFICATE']._serialized_start=1163
+  _globals['_ISSUEDCERTIFICATE']._serialized_end=1320
+  _globals['_REGISTRATION']._serialized_start=1323
+  _globals['_REGISTRATION']._serialized_end=1620
+  _globals['_REGISTRATION_ATTRIBUTESENTRY']._serialized_start=510
+  _globals['_REGISTRATION_ATTRIBUTESENTRY']._serialized_end=559
+  _globals['_LISTRESPONSE']._serialized_start=1622
+  _globals['_LISTRESPONSE']._serialized_end=1685
+  _globals['_CERTIFICATEAUTHORITY']._serialized_start=1688
+  _globals['_CERTIFICATEAUTHORITY']._serialized_end=2068
 # @@protoc_insertion_point(module_scope)
