@@ -76,6 +76,7 @@ class Membership:
         lists in `revoked` (org -> serials, as `serial_hex` writes them)."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+        self._generation = 0
         self.update(cas, revoked)
 
     def update(self, cas: Mapping[str, bytes],
@@ -90,6 +91,7 @@ class Membership:
                              for org, serials in (revoked or {}).items()}
             self.orgs: frozenset[str] = frozenset(loaded)
             self._cache.clear()
+            self._generation += 1  # a judgement under the old CAs and revocations is not cached
 
     @classmethod
     def from_crypto_dir(cls, crypto_dir: Path, orgs: Iterable[str] | None = None) -> Membership:
@@ -162,15 +164,20 @@ class Membership:
             if hit is not None:
                 self._cache.move_to_end(key)
                 return hit
-        verified = self._parse(key)
+            cas, revoked, generation = self._cas, self._revoked, self._generation
+        verified = self._parse(key, cas, revoked)
         with self._lock:
-            self._cache[key] = verified
-            self._cache.move_to_end(key)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            # judged by CAs and revocations an update replaced meanwhile: not cached, or a
+            # certificate revoked by that update would pass until evicted
+            if generation == self._generation:
+                self._cache[key] = verified
+                self._cache.move_to_end(key)
+                while len(self._cache) > CACHE_SIZE:
+                    self._cache.popitem(last=False)
         return verified
 
-    def _parse(self, cert_pem: bytes) -> _Verified:
+    def _parse(self, cert_pem: bytes, cas: Mapping[str, x509.Certificate],
+               revoked: Mapping[str, frozenset[str]]) -> _Verified:
         try:
             cert = x509.load_pem_x509_certificate(cert_pem)
         except ValueError as exc:
@@ -185,7 +192,7 @@ class Membership:
             attributes = certificate_attributes(cert)
         except IdentityError as exc:
             raise UnknownIdentityError(str(exc)) from exc
-        ca = self._cas.get(org)
+        ca = cas.get(org)
         if ca is None:
             raise UnknownIdentityError(
                 f"identity {subject!r}: org {org!r} is not a member (members: "
@@ -198,7 +205,7 @@ class Membership:
                 f"identity {subject!r} was not issued by the CA of org {org!r}; it may come from "
                 "another network's CA with the same org name"
             ) from exc
-        if serial_hex(cert) in self._revoked.get(org, ()):
+        if serial_hex(cert) in revoked.get(org, ()):
             raise UnknownIdentityError(
                 f"identity {org}/{name} (serial {serial_hex(cert)}) was revoked by org {org!r}; "
                 "ask its admin for a new certificate"

@@ -221,6 +221,28 @@ def test_verified_identity_is_cached_per_certificate(crypto: Path, membership: M
     assert hash(first) == hash(membership.identity(cert_pem))
 
 
+def test_a_revocation_landing_while_a_certificate_is_judged_is_not_undone_by_the_cache(
+    crypto: Path, membership: Membership
+) -> None:
+    """A node's Membership is updated in place by a configuration update while requests are being
+    verified: a judgement made under the old revocations must not be cached past the update."""
+    cert_pem = (crypto / "hospital" / "alice" / "cert.pem").read_bytes()
+    serial = f"{_cert(crypto, 'hospital', 'alice').serial_number:x}"
+    cas = {org: (crypto / org / "ca" / "cert.pem").read_bytes() for org in ("hospital", "insurer")}
+    judge = membership._parse
+
+    def judged_as_the_update_lands(*args: object) -> object:
+        verified = judge(*args)  # type: ignore[arg-type]
+        membership.update(cas, {"hospital": [serial]})
+        return verified
+
+    membership._parse = judged_as_the_update_lands  # type: ignore[method-assign]
+    assert membership.identity(cert_pem).id == "hospital/alice"  # judged before the update
+    membership._parse = judge  # type: ignore[method-assign]
+    with pytest.raises(UnknownIdentityError, match=f"hospital/alice \\(serial {serial}\\) was revoked"):
+        membership.identity(cert_pem)
+
+
 @pytest.fixture()
 def health_server(crypto: Path, membership: Membership):
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
