@@ -1,17 +1,21 @@
 """Admission checks for a signed transaction envelope, before it may be ordered.
 
 The gateway's Submit and the orderer's Broadcast both call `admit`, so a bad envelope is refused at
-the door with a clear status instead of reaching a block as an invalid transaction.
+the door with a clear status instead of reaching a block as an invalid transaction. That includes
+its time: given the channel's clock skew, a proposal dated outside it of this node's clock is
+refused, as endorsers refuse it, instead of being ordered and committed EXPIRED_TIMESTAMP (and the
+orderer then remembers tx ids for replay refusal only as long as a tx could still pass that check).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
 from careledger.network.identity.membership import Identity, IdentityError, Membership
-from careledger.network.ledger import protoutil
+from careledger.network.ledger import protoutil, txtime
 from careledger.network.node.grpcutil import RequestError
 from careledger.network.node.signedrequest import identity_error, parse
 from careledger.protos import common_pb2
@@ -26,8 +30,13 @@ class Admitted:
     creator: Identity
 
 
-def admit(envelope: common_pb2.Envelope, channel: str, membership: Membership) -> Admitted:
-    """Parse and authenticate an envelope; raise RequestError naming what is wrong."""
+def admit(envelope: common_pb2.Envelope, channel: str, membership: Membership,
+          clock_skew: timedelta | None = None, *, clock: str = "this node's clock",
+          now: datetime | None = None) -> Admitted:
+    """Parse and authenticate an envelope; raise RequestError naming what is wrong.
+
+    With `clock_skew` (the configuration in force's), a proposal dated further than that from
+    `now` (default: this node's clock, named `clock` in the refusal) is FAILED_PRECONDITION."""
     if not envelope.payload:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, "empty envelope: no transaction payload")
     tx = parse(common_pb2.Transaction, envelope.payload, "envelope payload")
@@ -52,4 +61,11 @@ def admit(envelope: common_pb2.Envelope, channel: str, membership: Membership) -
     except IdentityError as exc:
         err = identity_error(exc)
         raise RequestError(err.code, f"transaction {header.tx_id} refused: {err.message}") from exc
+    if clock_skew is not None:
+        skewed = txtime.outside_window(txtime.proposal_time(header), now or datetime.now(UTC), clock_skew,
+                                       clock)
+        if skewed:
+            raise RequestError(grpc.StatusCode.FAILED_PRECONDITION,
+                               f"transaction {header.tx_id} refused: {skewed}; check the client's clock "
+                               "and build, endorse and sign a new transaction")
     return Admitted(header.tx_id, envelope, tx, proposal, creator)

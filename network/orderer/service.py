@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
 
 import grpc
 
 from careledger.network.config import FULL_BLOCK_READERS
 from careledger.network.identity.membership import Membership
+from careledger.network.ledger import txtime
 from careledger.network.ledger.channelconfig import (
     ChannelConfig,
     ConfigUpdateError,
@@ -31,8 +33,10 @@ log = logging.getLogger(__name__)
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
     def __init__(self, channel: str, membership: Membership, consenter: Consenter,
                  metrics: OrdererMetrics, deliver_readers: Sequence[str] = FULL_BLOCK_READERS,
-                 config: Callable[[], ChannelConfig | None] = lambda: None) -> None:
+                 config: Callable[[], ChannelConfig | None] = lambda: None,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self._channel = channel
+        self._clock = clock  # proposals are judged by it, within the clock skew in force
         self._readers = deliver_readers  # may follow the configuration in force (LiveRoles)
         self._config = config
         self._membership = membership
@@ -67,8 +71,13 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         self._metrics.broadcasts.labels("ACCEPTED").inc()
         return response
 
+    def _clock_skew(self) -> timedelta:
+        current = self._config()
+        return current.clock_skew if current is not None else txtime.DEFAULT_CLOCK_SKEW
+
     def _broadcast(self, request: common_pb2.Envelope) -> orderer_pb2.BroadcastResponse:
-        admitted = admit(request, self._channel, self._membership)
+        admitted = admit(request, self._channel, self._membership, self._clock_skew(),
+                         clock="the orderer's clock", now=self._clock())
         with self._ordered_lock:
             if admitted.tx_id in self._ordered:
                 raise RequestError(grpc.StatusCode.ALREADY_EXISTS,

@@ -112,6 +112,11 @@ class Endorser:
         """Judge proposal times by this window from now on (a channel configuration update)."""
         self._clock_skew = clock_skew
 
+    @property
+    def clock_skew(self) -> timedelta:
+        """The window in force (the gateway's Submit judges envelopes by it too)."""
+        return self._clock_skew
+
     def check(self, signed: common_pb2.SignedProposal) -> CheckedProposal:
         """Parse and authenticate a proposal; RequestError says what is wrong."""
         proposal = parse(common_pb2.Proposal, signed.proposal_bytes, "proposal")

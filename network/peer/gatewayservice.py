@@ -317,7 +317,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     async def Submit(
         self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.SubmitResponse:
-        admitted = admit(request.prepared_transaction, self._profile.channel, self._membership)
+        admitted = admit(request.prepared_transaction, self._profile.channel, self._membership,
+                         self._endorser.clock_skew, clock="this peer's clock")
         found = self._ledger.tx_status(admitted.tx_id)
         if found is not None:
             raise RequestError(

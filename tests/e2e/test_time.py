@@ -1,9 +1,11 @@
 """Proposal times through the real network: a client cannot choose the time the contracts judge by.
 
 Gateways and endorsers refuse a proposal dated outside the channel's clock skew (300 s) of their
-own clock, naming both times; a transaction that gets past them anyway (here: endorsements signed
-with the peers' own keys, as a compromised endorser could) is committed EXPIRED_TIMESTAMP, judged
-against the orderer-signed time of its block, and writes nothing.
+own clock, naming both times; a transaction that gets past the endorsers anyway (here:
+endorsements signed with the peers' own keys, as a compromised endorser could) is refused by the
+gateway's Submit and, sent straight to the orderer, by Broadcast, which judge the envelope's time
+by their own clocks; the ledger is unchanged. (One that reached a block all the same would be
+committed EXPIRED_TIMESTAMP against the block's orderer-signed time: tests/unit/test_validation.py.)
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ import grpc
 import pytest
 from healthcare import BOB, JONES, JonesRevoked, Ledger, ledger_id
 
-from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError
+from careledger.gateway import Contract, EndorseError, EvaluateError, Gateway, GatewayError, SubmitError
 from careledger.gateway.identity import new_private_key_signer, sha256
 from careledger.gateway.proposal import Proposal
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger import protoutil
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.tools.queryclient import QueryClient
-from careledger.protos import common_pb2, gateway_pb2
+from careledger.protos import common_pb2, gateway_pb2, orderer_pb2_grpc
 
 pytest_plugins = ("healthcare",)
 
@@ -162,25 +164,35 @@ def _asset_everywhere(net: LocalNetwork, asset: str) -> list[bool]:
     return found
 
 
-def test_a_backdated_transaction_past_the_endorsers_is_committed_expired_timestamp(net: LocalNetwork) -> None:
+def test_a_backdated_transaction_past_the_endorsers_is_refused_by_submit_and_broadcast(
+    net: LocalNetwork,
+) -> None:
     with net.connect("hospital:admin") as gateway:
         control, late = f"t-now-{uuid.uuid4().hex[:8]}", f"t-old-{uuid.uuid4().hex[:8]}"
         ok = gateway.new_signed_transaction(*_forged(net, gateway, datetime.now(UTC), control))
         assert ok.submit().get_status().code_name == "VALID"  # the construction itself is sound
         then = datetime.now(UTC) - timedelta(days=400)
-        old = gateway.new_signed_transaction(*_forged(net, gateway, then, late))
-        status = old.submit().get_status()
-    assert (status.successful, status.code_name) == (False, "EXPIRED_TIMESTAMP")
+        body, signature = _forged(net, gateway, then, late)
+        old = gateway.new_signed_transaction(body, signature)
+        envelope = common_pb2.Envelope.FromString(body)
+        envelope.signature = signature
+        orderer = orderer_pb2_grpc.OrdererStub(net.channel(net.profile.orderers[0].id))
+        with every_ledger_unchanged(net):
+            with pytest.raises(SubmitError) as submitted:
+                old.submit()
+            with pytest.raises(grpc.RpcError) as broadcast:
+                orderer.Broadcast(envelope)
+    refusals = [(submitted.value.code, submitted.value.message, "this peer's clock"),
+                (broadcast.value.code(), broadcast.value.details() or "", "the orderer's clock")]
+    for code, message, clock in refusals:
+        assert code == grpc.StatusCode.FAILED_PRECONDITION, message
+        assert f"transaction {old.tx_id} refused: proposal time " in message
+        assert f"is 400 days before {clock} " in message
+        assert "the channel accepts 300 s either way (clock_skew_s)" in message
+        assert len(_times(message)) == 2, message  # both times are named
+        assert then.isoformat().replace("+00:00", "Z")[:19] in message
     assert _asset_everywhere(net, control) == [True, True, True]
     assert _asset_everywhere(net, late) == [False, False, False]
-    with QueryClient(net.directory, "board") as q:  # the board's peer judged it the same way
-        block = q.block(status.block_number)
-    header_time = block.header.timestamp.ToDatetime(UTC)
-    assert abs(header_time - datetime.now(UTC)) < timedelta(minutes=1)  # the orderer's signed time
-    codes = dict(zip((_tx_id(e) for e in block.data.envelopes), block.metadata.validation_codes, strict=True))
-    assert codes[old.tx_id] == common_pb2.EXPIRED_TIMESTAMP
-
-
-def _tx_id(envelope: bytes) -> str:
-    tx = common_pb2.Transaction.FromString(common_pb2.Envelope.FromString(envelope).payload)
-    return common_pb2.Proposal.FromString(tx.proposal).header.tx_id
+    with QueryClient(net.directory, "board") as q, pytest.raises(grpc.RpcError) as unknown:
+        q.transaction(old.tx_id)  # no block holds the tx id
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
