@@ -19,6 +19,7 @@ from careledger.cli.identity import ca, identity
 from careledger.cli.ledger import ledger
 from careledger.cli.network import network
 from careledger.cli.node import node
+from careledger.cli.orgjoin import join
 from careledger.cli.records import records
 from careledger.cli.tx import tx
 
@@ -58,3 +59,4 @@ def cli() -> None:
 for command in (network, node, crypto, ca, identity, tx, ledger, events, blocks, explorer, records,
                 credentials, demo, channel, org, contract):
     cli.add_command(command)
+org.add_command(join)  # org define (cli/channel.py) and org join

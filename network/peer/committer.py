@@ -9,6 +9,7 @@ A block the ledger cannot store (a full disk) is not skipped: the committer keep
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +27,21 @@ from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 log = logging.getLogger(__name__)
 
 LEDGER_RETRY_SECONDS = 1.0  # how soon a block the disk refused is tried again
+
+
+def _unreachable(node: NodeInfo, probe_timeout: float = 1.0) -> str:
+    """Why no channel to an orderer became ready: nothing listens there, or the orderer takes the
+    connection but not this peer's TLS certificate, which is how the orderers refuse a peer whose
+    org the channel configuration in force does not hold (not added yet, or removed)."""
+    try:
+        socket.create_connection((node.host, node.port), timeout=probe_timeout).close()
+    except OSError:
+        return f"orderer {node.id} at {node.address} unreachable"
+    return (f"orderer {node.id} at {node.address} takes connections but refuses this peer's TLS "
+            "certificate: its organisation is not in the channel configuration in force (not added yet, "
+            "or removed); waiting for a configuration update that adds it (`careledger channel update "
+            f"--add-org`, signed by the channel's admins). If it is a member, check that the orderer's "
+            f"certificate names {node.host}")
 
 
 class BlockRejected(Exception):
@@ -57,6 +73,7 @@ class Committer:
         self._ready: grpc.Future[None] | None = None
         self._thread = threading.Thread(target=self._run, name="committer", daemon=True)
         self.last_error = "not connected to an orderer yet"
+        self._dropped = ""  # why drop_stream() ended the current stream
         self.ledger_error = ""  # why the last block could not be committed; "" once one is
 
     def start(self) -> None:
@@ -69,6 +86,14 @@ class Committer:
                 pending.cancel()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+
+    def drop_stream(self, reason: str) -> None:
+        """Stop reading the current Deliver stream (e.g. this peer's org left the channel: the
+        orderers would refuse it a new one, but keep serving a stream opened before); the
+        committer connects again, so it resumes if an orderer accepts it once more."""
+        self._dropped = reason
+        if self._call is not None:
+            self._call.cancel()
 
     def _seek(self, stop: int | None = None) -> common_pb2.Signed:
         seek = orderer_pb2.SeekRequest(
@@ -118,7 +143,7 @@ class Committer:
                 channel = self._connect(node)
             except grpc.FutureTimeoutError:
                 if not self._stopping.is_set():
-                    self.last_error = f"orderer {node.id} at {node.address} unreachable"
+                    self.last_error = _unreachable(node)
                     log.warning("%s; trying again in %.1fs", self.last_error, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
@@ -132,7 +157,9 @@ class Committer:
             except grpc.RpcError as exc:
                 if self._stopping.is_set():
                     break
-                self.last_error = f"deliver from orderer {node.id}: {exc.code().name} {exc.details()}"
+                self.last_error = (self._dropped or
+                                   f"deliver from orderer {node.id}: {exc.code().name} {exc.details()}")
+                self._dropped = ""
                 log.warning("%s; reconnecting in %.1fs", self.last_error, backoff)
             except BlockRejected as exc:
                 self.last_error = str(exc)

@@ -139,6 +139,18 @@ def main(argv: list[str] | None = None) -> None:
     committer = Committer(ledger, profile.channel, profile.orderers, signer, orderer_members,
                           open_channel, metrics)
     ledger_health.committer = committer
+
+    def check_membership(config: channelconfig.ChannelConfig) -> None:
+        """Stop reading blocks once this peer's org left the channel: an orderer refuses it any
+        new stream, but would go on serving one opened before the update."""
+        if me.org not in config.member_orgs:
+            reason = (f"organisation {me.org} is no longer a member of channel {config.channel} "
+                      f"(configuration {config.sequence}, block {live.block}): orderers and peers "
+                      f"refuse {me.id}; it receives no more blocks")
+            log.error("%s", reason)
+            committer.drop_stream(reason)
+
+    live.on_change(check_membership)
     if damage:
         started = time.monotonic()
         committer.catch_up(damage.stored)

@@ -42,6 +42,11 @@ class QueryClient:
     def transaction(self, tx_id: str) -> query_pb2.ProcessedTransaction:
         return self._stub.GetTransaction(self._signed(tx_id=tx_id), timeout=self._timeout)
 
+    def commit_info(self, number: int) -> query_pb2.CommitInfo:
+        """The peer's commit hash, state digest and header hash at block `number`: peers that
+        validated the same blocks alike agree on all three."""
+        return self._stub.GetCommitInfo(self._signed(block_number=number), timeout=self._timeout)
+
     def close(self) -> None:
         self._channel.close()
 
