@@ -3,15 +3,20 @@
     python benchmarks/scale.py [--sizes 10000,100000] [--runs 3] [--seconds 10] [--clients 16]
                                [--join] [--json]
 
-For each size N it builds a ledger of N committed `basic.create_asset` transactions without
-running the network (that would take hours at 1 M), through the code paths a network uses:
-worker processes make proposals signed by hospital:alice and endorsed (signed) by
+For each size N it builds a ledger as a real network has it: `network up` (launcher.up) of
+benchmarks/scale-network.toml writes the genesis block (block 0, the channel configuration) and
+deploys `basic` through the lifecycle (install, approvals, commit of its definition in
+`_lifecycle`), then the network is stopped. N committed `basic.create_asset` transactions follow
+without running the network (that would take hours at 1 M), through the code paths a network
+uses: worker processes make proposals signed by hospital:alice and endorsed (signed) by
 peer0.hospital and peer0.insurer, the orderer's block maker cuts them into signed, hash-chained
-blocks of --block-tx transactions, the orderer's block store stores them, and peer0.hospital's
-Ledger validates (every signature, the policy, MVCC, duplicate tx ids) and commits them. The
-other peers get copies of its block file and state (the same bytes a commit would give them),
-each then signing its own checkpoint. Then the real network starts from benchmarks/
-scale-network.toml (orderer, peer0.hospital, peer0.insurer as processes, TLS on loopback) and:
+blocks of --block-tx transactions naming the configuration block in force (the orderer's
+LiveConfig), the orderer's block store stores them, and peer0.hospital's Ledger validates them as
+the peer does (the member orgs of the configuration in force, every signature, the policy of
+`basic`'s committed definition, MVCC, duplicate tx ids) and commits them. peer0.insurer gets
+copies of its block file and state (the same bytes a commit would give them) and signs its own
+checkpoint. Then the real network starts again (orderer, peer0.hospital, peer0.insurer as
+processes, TLS on loopback) and:
 
 - start-up: peer0.hospital is stopped (SIGTERM) and started again, --runs times; the time is from
   the spawn to a SERVING health check, with the start-up check's own time from its log. One more
@@ -45,7 +50,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import timedelta
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
@@ -57,14 +61,15 @@ from throughput import Workers  # noqa: E402
 from txfactory import endorse, make_proposal, rwset, sign_transaction  # noqa: E402
 
 from careledger.chaincode.codec import canonical_json  # noqa: E402
-from careledger.network.config import Layout, NetworkConfig, Profile  # noqa: E402
-from careledger.network.identity.membership import Membership  # noqa: E402
+from careledger.network.config import Layout, Profile  # noqa: E402
 from careledger.network.identity.signing import Signer  # noqa: E402
 from careledger.network.ledger.blockstore import BlockStore  # noqa: E402
 from careledger.network.local import launcher  # noqa: E402
 from careledger.network.local.testing import LocalNetwork  # noqa: E402
+from careledger.network.node.liveconfig import LiveConfig, genesis_config, read_genesis, stored_config  # noqa: E402
 from careledger.network.orderer.blockmaker import make_block  # noqa: E402
-from careledger.network.peer import checkpoint, policy  # noqa: E402
+from careledger.network.peer import checkpoint  # noqa: E402
+from careledger.network.peer.definitions import ContractDefinitions  # noqa: E402
 from careledger.network.peer.ledger import Ledger  # noqa: E402
 from careledger.network.peer.validation import Validator  # noqa: E402
 from careledger.protos import common_pb2  # noqa: E402
@@ -109,13 +114,16 @@ def _envelopes(span: tuple[int, int]) -> list[bytes]:
 
 
 def _peer_ledger(layout: Layout, profile: Profile, node_id: str) -> Ledger:
-    """The peer's ledger as the peer opens it, told that its (empty or copied) blocks are checked."""
+    """The peer's ledger as the peer opens it (peer/server.py): the member orgs of the genesis
+    configuration, the configuration in force at each block and the contract policies of the
+    `_lifecycle` definitions read from state; told that its (cleanly stopped or copied) blocks
+    are checked."""
     node = profile.node(node_id)
-    members = Membership.from_crypto_dir(layout.crypto, profile.orgs)
-    policies = {c.name: policy.parse(c.policy) for c in profile.contracts}
-    skew = timedelta(seconds=profile.orderer.clock_skew_s)
+    live = LiveConfig(genesis_config(read_genesis(layout.genesis)))
     return Ledger(layout.node_data(node),
-                  lambda state: Validator(profile.channel, members, policies, state, clock_skew=skew),
+                  lambda state: Validator(profile.channel, live.members,
+                                          ContractDefinitions(state, profile.orgs), state,
+                                          clock_skew=live.current.clock_skew),
                   Signer.from_dir(layout.identity_dir(node.org, node.name)),
                   checkpoint.StartCheck(blocks_checked=True, state_unchanged=True))
 
@@ -132,28 +140,44 @@ def _bounded(pool: Pool, spans: Sequence[tuple[int, int]], ahead: int = 6) -> It
         yield pending.popleft().get()
 
 
+def deploy(root: Path) -> Profile:
+    """`network up` of the scale network (genesis block, contracts defined through the lifecycle
+    on every peer), then `network down`: the chain the built transactions follow."""
+    began = time.monotonic()
+    profile = launcher.up(root, CONFIG, progress=lambda m: say(f"  {m}"), timeout=300)
+    launcher.down(root)
+    with BlockStore(Layout(root).node_data(profile.orderers[0]) / "blocks") as store:
+        say(f"  genesis and contract definitions: {store.height} blocks in {time.monotonic() - began:.1f} s")
+    return profile
+
+
 def build(layout: Layout, profile: Profile, size: int, block_tx: int) -> float:
-    """Commit `size` transactions into the orderer's and every running peer's ledger; seconds."""
+    """Commit `size` transactions after the deployed chain into the orderer's and the peers'
+    ledgers; seconds."""
     started = time.monotonic()
     orderer = profile.orderers[0]
     orderer_signer = Signer.from_dir(layout.identity_dir(orderer.org, orderer.name))
     spans = [(i, min(i + block_tx, size)) for i in range(0, size, block_tx)]
     ctx = multiprocessing.get_context("spawn")
     store = BlockStore(layout.node_data(orderer) / "blocks")
-    previous: common_pb2.BlockHeader | None = None
+    live = LiveConfig(*stored_config(store.get, store.height))  # as the orderer starts
+    first, previous = store.height, store.get(store.height - 1).header
     with (ctx.Pool(2, initializer=_load_signers, initargs=(str(layout.crypto),)) as pool,
           _peer_ledger(layout, profile, "peer0.hospital") as ledger):
+        if ledger.height != first:
+            raise RuntimeError(f"peer0.hospital is at height {ledger.height}, the orderer at {first}")
         step = max(1, len(spans) // 20)
-        for number, envelopes in enumerate(_bounded(pool, spans)):
-            block = make_block(number, previous, envelopes, orderer_signer)
+        for number, envelopes in enumerate(_bounded(pool, spans), start=first):
+            block = make_block(number, previous, envelopes, orderer_signer,
+                               last_config=live.last_config(number, envelopes))
             store.append(block)
             outcomes = ledger.commit(common_pb2.Block.FromString(block.SerializeToString()))
             if any(not o.valid for o in outcomes):
                 bad = next(o for o in outcomes if not o.valid)
                 raise RuntimeError(f"built block {number} has an invalid transaction: {bad}")
             previous = block.header
-            if (number + 1) % step == 0 or number + 1 == len(spans):
-                done = min((number + 1) * block_tx, size)
+            if (number + 1 - first) % step == 0 or number + 1 - first == len(spans):
+                done = min((number + 1 - first) * block_tx, size)
                 rate = done / (time.monotonic() - started)
                 say(f"built {done:,}/{size:,} transactions ({rate:,.0f} tx/s, about "
                     f"{(size - done) / rate:,.0f} s left)")
@@ -292,11 +316,8 @@ def network_dir() -> Iterator[Path]:
 def run_size(size: int, args: argparse.Namespace) -> dict[str, object]:
     with network_dir() as root:
         layout = Layout(root.resolve())
-        config = NetworkConfig.load(CONFIG)
-        launcher.generate_crypto(layout, config)
-        profile = launcher.resolve_profile(layout, config)
-        profile.save(layout.root)
         say(f"{size:,} transactions: building in {root}")
+        profile = deploy(layout.root)
         result: dict[str, object] = {"size": size, "build_s": build(layout, profile, size, args.block_tx)}
         hospital = layout.node_data(profile.node("peer0.hospital"))
         result["block_file_bytes"] = (hospital / "blocks" / "blocks.bin").stat().st_size
