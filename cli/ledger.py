@@ -118,15 +118,20 @@ def verify(directory: Path, check_state: bool, as_json: bool) -> None:
     except ConfigError as exc:
         raise cli_error(exc) from exc
     orderers = Membership.from_crypto_dir(layout.crypto, [profile.orderer_org])
-    reports = {}
-    for node in (*profile.orderers, *profile.peers):
-        reports[node.id] = verify_directory(layout.node_data(node) / "blocks", orderers)
+    # a folder of one host of a network across hosts holds only that host's nodes' ledgers
+    elsewhere = [n.id for n in (*profile.orderers, *profile.peers) if not layout.node_data(n).is_dir()]
+    here = [n for n in (*profile.orderers, *profile.peers) if n.id not in elsewhere]
+    if not here:
+        raise CliError(f"no node's ledger in {layout.data}; run ledger verify on a host that runs nodes",
+                       "NOT_FOUND")
+    reports = {node.id: verify_directory(layout.node_data(node) / "blocks", orderers) for node in here}
     data: dict[str, dict[str, object]] = {
         nid: {"ok": r.ok, "height": r.height, "first_bad_block": r.first_bad_block, "problem": r.problem}
         for nid, r in reports.items()}
-    records = {node.id: stateverify.commit_records(layout, node) for node in profile.peers}
+    peers = [node for node in profile.peers if node.id in reports]
+    records = {node.id: stateverify.commit_records(layout, node) for node in peers}
     disagreeing = stateverify.compare_peers(records)
-    for node in profile.peers:
+    for node in peers:
         entry = data[node.id]
         entry["committed"] = len(records[node.id])
         damage = peer_repair.inspect(layout.node_data(node), orderers) if entry["ok"] else None
@@ -142,10 +147,11 @@ def verify(directory: Path, check_state: bool, as_json: bool) -> None:
             entry["ok"], entry["problem"] = False, problem
 
     def text() -> str:
-        return "\n".join(
+        return "\n".join([*(
             f"{nid}: {'OK' if d['ok'] else 'FAILED'} height {d['height']}"
             + ("" if d["ok"] else f" — {d['problem']}")
-            for nid, d in data.items())
+            for nid, d in data.items()), *(f"{nid}: not on this host (no ledger folder here)"
+                                           for nid in elsewhere)])
 
     emit(as_json, data, text)
     if not all(d["ok"] for d in data.values()):

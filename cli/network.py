@@ -1,4 +1,4 @@
-"""`careledger network up|status|down`."""
+"""`careledger network up|prepare|status|down`."""
 
 from __future__ import annotations
 
@@ -33,19 +33,41 @@ def network() -> None:
               help="solo: one orderer; etcd: orderers share an etcd cluster (started locally unless "
                    "the config names its endpoints) and survive the loss of any minority.")
 @click.option("--timeout", default=60.0, show_default=True, help="Seconds to wait for health.")
+@click.option("--ca", is_flag=True,
+              help="Run each organisation's CA service too (`careledger identity` finds it).")
 @json_option
 def up(directory: Path, config_path: Path | None, peers_per_org: int | None, orderers: int | None,
-       consensus: str | None, timeout: float, as_json: bool) -> None:
+       consensus: str | None, timeout: float, ca: bool, as_json: bool) -> None:
     """Generate crypto, start etcd (if used), the orderer(s) and peers, wait until all are healthy."""
     try:
         profile = launcher.up(directory, config_path, progress(as_json), timeout, peers_per_org,
-                              orderers, consensus)
+                              orderers, consensus, ca)
     except (launcher.LauncherError, ConfigError, EtcdClusterError) as exc:
         raise cli_error(exc) from exc
     etcd = f", etcd cluster of {len(profile.etcd_members)}" if profile.etcd_members else ""
     emit(as_json, asdict(profile),
          f"network up in {directory}: channel {profile.channel!r}, {profile.orderer.consensus} consensus, "
          f"{len(profile.orderers)} orderer(s), {len(profile.peers)} peer(s){etcd}")
+
+
+@network.command()
+@dir_option
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Network config TOML; give each org (and [orderer]) the `host` its nodes run on.")
+@json_option
+def prepare(directory: Path, config_path: Path | None, as_json: bool) -> None:
+    """Write what `up` writes, start nothing: crypto, network.json and genesis.block, for a
+    network whose nodes run on their own hosts (`careledger node peer|orderer` on each)."""
+    try:
+        profile = launcher.prepare(directory, config_path, progress(as_json))
+    except (launcher.LauncherError, ConfigError, EtcdClusterError) as exc:
+        raise cli_error(exc) from exc
+    nodes = [{"id": n.id, "address": n.address, "ops_port": n.ops_port}
+             for n in (*profile.orderers, *profile.peers)]
+    emit(as_json, {"directory": str(directory), "channel": profile.channel, "nodes": nodes},
+         lambda: "\n".join([f"network prepared in {directory}: channel {profile.channel!r}; start each node "
+                            "on its host with `careledger node peer|orderer --dir DIR --name ID`:",
+                            *(f"  {n['id']} on {n['address']}" for n in nodes)]))
 
 
 def _contracts(directory: Path, profile: Profile, serving: bool) -> list[dict[str, Any]]:

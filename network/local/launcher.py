@@ -27,6 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from careledger.chaincode.errors import ContractDefinitionError
 from careledger.chaincode.runtime import load_contract
 from careledger.gateway import GatewayError
+from careledger.network.ca import server as ca_server
 from careledger.network.config import (
     DEFAULT_CONFIG,
     ConfigError,
@@ -50,6 +51,7 @@ from careledger.network.peer import policy
 Progress = Callable[[str], None]
 
 ETCD_HOST = "127.0.0.1"  # the local etcd cluster listens on loopback only
+REMOTE_FIRST_PORT = 7050  # ports of nodes on other hosts' addresses are given out from here
 
 
 class LauncherError(Exception):
@@ -121,6 +123,16 @@ def _port_is_free(host: str, port: int) -> bool:
             return False
 
 
+def _is_local(host: str) -> bool:
+    """Whether this machine has the address: a network prepared for other hosts has others'."""
+    with socket.socket() as s:
+        try:
+            s.bind((host, 0))
+            return True
+        except OSError:
+            return False
+
+
 def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
     """Assign addresses; a restarted network keeps the ports it had when they are still free."""
     previous: dict[str, tuple[int, int]] = {}
@@ -134,6 +146,12 @@ def resolve_profile(layout: Layout, config: NetworkConfig) -> Profile:
     used: set[int] = set()
 
     def port(host: str, wanted: int | None) -> int:
+        if not _is_local(host):  # another host's address (network prepare): nothing to probe here
+            chosen = wanted or REMOTE_FIRST_PORT
+            while chosen in used:
+                chosen += 1
+            used.add(chosen)
+            return chosen
         chosen = wanted if wanted and wanted not in used and _port_is_free(host, wanted) else 0
         while not chosen or chosen in used:
             chosen = _free_port(host)
@@ -271,6 +289,33 @@ def start_node(layout: Layout, profile: Profile, node: NodeInfo) -> int:
     return _spawn(layout, node.id, argv, layout.node_log(node))
 
 
+def ca_id(org: str) -> str:
+    """The process id of an org's CA service in pids.json, logs/ and `network status`."""
+    return f"ca.{org}"
+
+
+def start_ca(layout: Layout, profile: Profile, org: str) -> NodeInfo:
+    """Start `careledger ca serve` for a member org (`network up --ca`) on a free port of the org's
+    host; it writes that address to data/ca/ORG/endpoint, where `careledger identity` finds it."""
+    host = profile.peers_of(org)[0].host
+    node = NodeInfo("ca", org, host, _free_port(host))
+    argv = [sys.executable, "-m", "careledger.network.ca.server", "--dir", str(layout.root), "--org", org,
+            "--host", host, "--port", str(node.port)]
+    _spawn(layout, ca_id(org), argv, layout.node_log(node))
+    return node
+
+
+def ca_nodes(layout: Layout) -> list[NodeInfo]:
+    """The CA services `network up --ca` started here, at the addresses they last listened on."""
+    nodes = []
+    for process_id in _read_pids(layout):
+        org = process_id.removeprefix("ca.")
+        if org != process_id:
+            host, _, port = ca_server.endpoint(layout, org).rpartition(":")
+            nodes.append(NodeInfo("ca", org, host, int(port or 0)))
+    return nodes
+
+
 def start_etcd_member(layout: Layout, profile: Profile, member: EtcdMember) -> int:
     """Start one member of the local etcd cluster (logs/<name>.log); returns its pid."""
     argv = etcdcluster.member_argv(etcdcluster.find_etcd(), layout, profile, member)
@@ -294,7 +339,8 @@ def start_etcd_cluster(layout: Layout, profile: Profile, timeout: float, progres
 
 
 def health_check(layout: Layout, profile: Profile, node: NodeInfo, timeout: float = 1.0) -> bool:
-    """Ask the node's standard gRPC health service over mutual TLS, as its org's admin."""
+    """Ask the node's standard gRPC health service over mutual TLS, as its org's admin (a CA
+    service, serving one-way TLS, ignores the client certificate)."""
     roots = Membership.from_crypto_dir(layout.crypto, [*profile.orgs, profile.orderer_org]).ca_pems()
     creds = channel_credentials(roots, layout.identity_dir(node.org, "admin"))
     with grpc.secure_channel(node.address, creds) as channel:
@@ -328,20 +374,13 @@ def wait_healthy(layout: Layout, profile: Profile, nodes: list[NodeInfo], timeou
             time.sleep(0.2)
 
 
-def up(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
-       timeout: float = 60.0, peers_per_org: int | None = None, orderers: int | None = None,
-       consensus: str | None = None) -> Profile:
-    """Bring the network up (or resume a stopped one with its ledgers); returns its profile.
-
-    `orderers` and `consensus` override the config's; if anything fails to start, or the caller
-    is interrupted (Ctrl-C, SIGTERM, SIGHUP), whatever did start is stopped again before the error
-    or KeyboardInterrupt is raised: no process is left behind.
-    """
+def prepare(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
+            peers_per_org: int | None = None, orderers: int | None = None,
+            consensus: str | None = None) -> Profile:
+    """What `up` writes before it starts anything: crypto material, network.json and genesis.block
+    (`network prepare`, for a network whose nodes run on other hosts: each host's address comes
+    from the TOML's `host`, and ports of addresses this machine lacks count up from 7050)."""
     layout = Layout(directory.resolve())
-    running = [n for n in status(directory) if n.running]
-    if running:
-        raise LauncherError(f"a network is already running in {layout.root} "
-                            f"({', '.join(n.id for n in running)}); run `careledger network down` first")
     try:  # a resumed network keeps its ordering unless told otherwise: a switch could fork the chain
         before = Profile.load(layout.root)
         orderers = orderers or len(before.orderers)
@@ -360,16 +399,38 @@ def up(directory: Path, config_path: Path | None = None, progress: Progress = la
     profile = resolve_profile(layout, config)
     profile.save(layout.root)
     ensure_genesis(layout, profile)  # block 0: the channel configuration the nodes take theirs from
+    return profile
+
+
+def up(directory: Path, config_path: Path | None = None, progress: Progress = lambda _: None,
+       timeout: float = 60.0, peers_per_org: int | None = None, orderers: int | None = None,
+       consensus: str | None = None, ca: bool = False) -> Profile:
+    """Bring the network up (or resume a stopped one with its ledgers); returns its profile.
+
+    With `ca`, each member org's CA service (`careledger ca serve`) runs too, stopped by `down`.
+    `orderers` and `consensus` override the config's; if anything fails to start, or the caller
+    is interrupted (Ctrl-C, SIGTERM, SIGHUP), whatever did start is stopped again before the error
+    or KeyboardInterrupt is raised: no process is left behind.
+    """
+    layout = Layout(directory.resolve())
+    running = [n for n in status(directory) if n.running]
+    if running:
+        raise LauncherError(f"a network is already running in {layout.root} "
+                            f"({', '.join(n.id for n in running)}); run `careledger network down` first")
+    profile = prepare(directory, config_path, progress, peers_per_org, orderers, consensus)
     layout.pids.unlink(missing_ok=True)
     try:
         with _stop_signals_interrupt():
             if profile.etcd_members:
                 start_etcd_cluster(layout, profile, timeout, progress)
+            # the CAs need nothing but crypto: they start first and are ready by the peers' turn
+            cas = [start_ca(layout, profile, org) for org in profile.orgs] if ca else []
             for group in (profile.orderers, profile.peers):
                 for node in group:
                     start_node(layout, profile, node)
                     progress(f"started {node.id}")
                 wait_healthy(layout, profile, list(group), timeout, progress)
+            wait_healthy(layout, profile, cas, timeout, progress)
             try:  # the TOML's contracts, defined on the ledger by the real lifecycle
                 deploy_contracts(layout.root, progress, timeout)
             except (DeployError, GatewayError, grpc.RpcError) as exc:
@@ -402,6 +463,11 @@ def status(directory: Path) -> list[NodeStatus]:
         running = pid is not None and _alive(pid)
         serving = running and health_check(layout, profile, node)
         result.append(NodeStatus(node.id, _kind(node, profile), node.address, pid, running, serving))
+    for node in ca_nodes(layout):
+        pid = pids[node.id]
+        running = _alive(pid)
+        serving = running and bool(node.port) and health_check(layout, profile, node)
+        result.append(NodeStatus(node.id, "ca", node.address if node.port else "", pid, running, serving))
     if profile.etcd_members:
         with EtcdClient.for_orderers(profile.orderer) as client:
             for member in profile.etcd_members:

@@ -20,7 +20,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from careledger.network.config import Profile
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
@@ -57,7 +56,8 @@ class Host:
         inbox = self.directory / "inbox"
         inbox.mkdir(parents=True, exist_ok=True)
         target = inbox / (name or source.name)
-        shutil.copyfile(source, target)
+        if source.resolve() != target.resolve():
+            shutil.copyfile(source, target)
         return target
 
     @contextmanager
@@ -115,24 +115,29 @@ def heights(directory: Path, orgs: Mapping[str, str]) -> dict[str, int]:
     return result
 
 
-def commit_info(directory: Path, org: str, block: int) -> tuple[bytes, bytes, bytes]:
-    with QueryClient(directory, org) as client:
+def height(host: Host) -> int:
+    """The height of the host's org's first peer, asked as its admin from the host's folder."""
+    return heights(host.directory, {host.name: "admin"})[host.name]
+
+
+def commit_info(host: Host, block: int) -> tuple[bytes, bytes, bytes]:
+    with QueryClient(host.directory, host.name) as client:
         info = client.commit_info(block)
     return info.commit_hash, info.state_digest, info.header_hash
 
 
-def validation_code(directory: Path, org: str, tx_id: str) -> str:
-    with QueryClient(directory, org) as client:
+def validation_code(host: Host, tx_id: str) -> str:
+    with QueryClient(host.directory, host.name) as client:
         code = client.transaction(tx_id).validation_code
     return common_pb2.ValidationCode.Name(code)
 
 
-def endorsing_orgs(directory: Path, org: str, tx_id: str) -> list[str]:
+def endorsing_orgs(host: Host, tx_id: str) -> list[str]:
     """The orgs whose peers endorsed a committed transaction (from their certificates)."""
     from cryptography import x509
     from cryptography.x509.oid import NameOID
 
-    with QueryClient(directory, org) as client:
+    with QueryClient(host.directory, host.name) as client:
         envelope = client.transaction(tx_id).envelope
     tx = common_pb2.Transaction.FromString(envelope.payload)
     found = []
@@ -142,17 +147,16 @@ def endorsing_orgs(directory: Path, org: str, tx_id: str) -> list[str]:
     return sorted(found)
 
 
-def profile(directory: Path) -> Profile:
-    return Profile.load(directory)
-
-
 FOUNDERS = ("hospital", "insurer", "board")
 
 
-def sign(update: Path, *signers: tuple[Host, str]) -> None:
-    """Each admin signs the update file on their own host (the file travels, the keys stay)."""
+def sign(update: Path, *signers: tuple[Host, str]) -> Path:
+    """Each admin signs the update file on their own host, in turn: the file travels from one to
+    the next (the keys stay); the last signer's copy is returned."""
     for host, who in signers:
+        update = host.receive(update)
         host.ok("channel", "sign", str(update), "--as", who)
+    return update
 
 
 def metric_height(address: str, ops_port: int) -> int:
@@ -176,42 +180,41 @@ def prepare_pharmacy(net_dir: Path, pharmacy: Host, address: str) -> int:
 
 def join_and_endorse(founders: Mapping[str, Host], pharmacy: Host, address: str, ops_port: int) -> None:
     """With peer0.pharmacy running: refused until a majority adds pharmacy, then it catches up
-    from block 0, and endorses under a definition that includes it; every peer agrees."""
+    from block 0, and endorses under a definition that includes it; every peer agrees. Each
+    founder's commands run in its own folder (they may share one)."""
     hospital, insurer, board = (founders[o] for o in FOUNDERS)
-    net_dir = hospital.directory
     # not a member yet: the orderers refuse its TLS certificate; it waits, saying so
     refused = wait_until(lambda: "refuses this peer's TLS" in json.dumps(
         healthz(address, ops_port)[1]) and healthz(address, ops_port), 40, "the refusal in /healthz")
     assert refused[0] == 503  # type: ignore[index]
 
     definition = hospital.receive(pharmacy.directory / "pharmacy.json")
-    add = net_dir / "add-pharmacy.pb"
+    add = hospital.directory / "add-pharmacy.pb"
     hospital.ok("channel", "update", "--add-org", str(definition), "--out", str(add))
-    sign(add, (hospital, "hospital/admin"), (insurer, "insurer/admin"))
-    added = board.ok("channel", "submit", str(add), "--as", "board/admin")
+    signed = sign(add, (hospital, "hospital/admin"), (insurer, "insurer/admin"))
+    added = board.ok("channel", "submit", str(board.receive(signed)), "--as", "board/admin")
 
     # it pulls the chain from block 0, validating each block itself, and serves
-    wait_until(lambda: heights(pharmacy.directory, {"pharmacy": "admin"})["pharmacy"] > added["block"],
-               60, "peer0.pharmacy to catch up")
+    wait_until(lambda: height(pharmacy) > added["block"], 60, "peer0.pharmacy to catch up")
     wait_until(lambda: healthz(address, ops_port)[0] == 200, 20, "peer0.pharmacy healthy")
-    assert commit_info(pharmacy.directory, "pharmacy", added["block"]) == \
-        commit_info(net_dir, "hospital", added["block"])
+    assert commit_info(pharmacy, added["block"]) == commit_info(hospital, added["block"])
 
     # a definition that includes pharmacy: each org packages the same source to the same id
     ours = hospital.ok("contract", "package", "--name", "basic", "--version", "2.0", "--module", BASIC,
-                       "--out", str(net_dir / "basic-2.0.tar.gz"))
+                       "--out", str(hospital.directory / "basic-2.0.tar.gz"))
     theirs = pharmacy.ok("contract", "package", "--name", "basic", "--version", "2.0", "--module", BASIC,
                          "--out", str(pharmacy.directory / "basic-2.0.tar.gz"))
     assert ours["package_id"] == theirs["package_id"]
-    for host in (hospital, insurer, board):
-        host.ok("contract", "install", ours["file"], "--as", f"{host.name}/admin")
-    pharmacy.ok("contract", "install", theirs["file"], "--as", "pharmacy/admin")
+    packages = {host.name: host.receive(Path(ours["file"])) for host in (hospital, insurer, board)}
+    packages["pharmacy"] = Path(theirs["file"])
+    for host in (hospital, insurer, board, pharmacy):
+        host.ok("contract", "install", str(packages[host.name]), "--as", f"{host.name}/admin")
     policy = "AND(hospital, pharmacy)"
-    for host, package in ((hospital, ours), (insurer, ours), (pharmacy, theirs)):  # 3 of 4 orgs
-        host.ok("contract", "approve", "--name", "basic", "--policy", policy, "--package", package["file"],
-                "--as", f"{host.name}/admin")
-    hospital.ok("contract", "commit", "--name", "basic", "--policy", policy, "--package", ours["file"],
-                "--as", "hospital/admin")
+    for host in (hospital, insurer, pharmacy):  # 3 of 4 orgs: the lifecycle's MAJORITY
+        host.ok("contract", "approve", "--name", "basic", "--policy", policy, "--package",
+                str(packages[host.name]), "--as", f"{host.name}/admin")
+    hospital.ok("contract", "commit", "--name", "basic", "--policy", policy, "--package",
+                str(packages["hospital"]), "--as", "hospital/admin")
 
     # a pharmacy client submits through peer0.pharmacy, which asks hospital's peer too; a
     # hospital client through hospital's peer, whose gateway reaches peer0.pharmacy
@@ -219,15 +222,14 @@ def join_and_endorse(founders: Mapping[str, Host], pharmacy: Host, address: str,
                        "pharmacy", "5")
     other = hospital.ok("tx", "submit", "--as", "hospital:alice", "basic", "create_asset", "rx-2",
                         "hospital", "7")
-    peers = ((net_dir, "hospital"), (net_dir, "insurer"), (net_dir, "board"),
-             (pharmacy.directory, "pharmacy"))
-    wait_until(lambda: all(heights(d, {o: "admin"})[o] > other["block"] for d, o in peers), 20,
-               "every peer to commit the block")
+    everyone = (hospital, insurer, board, pharmacy)
+    wait_until(lambda: all(height(h) > other["block"] for h in everyone), 20, "every peer to commit")
     for tx in (mine, other):
-        for directory, org in peers:
-            assert validation_code(directory, org, tx["tx_id"]) == "VALID", (org, tx)
-        assert endorsing_orgs(net_dir, "hospital", tx["tx_id"]) == ["hospital", "pharmacy"]
+        for host in everyone:
+            assert validation_code(host, tx["tx_id"]) == "VALID", (host.name, tx)
+        assert endorsing_orgs(hospital, tx["tx_id"]) == ["hospital", "pharmacy"]
     last = other["block"]
-    assert commit_info(pharmacy.directory, "pharmacy", last) == commit_info(net_dir, "insurer", last)
-    report = hospital.ok("ledger", "verify", "--state")
-    assert all(entry["ok"] and not entry.get("state_problems") for entry in report.values()), report
+    assert len({commit_info(host, last) for host in everyone}) == 1  # same codes, writes and state
+    for host in {h.directory: h for h in everyone}.values():  # each host re-validates its own nodes
+        report = host.ok("ledger", "verify", "--state")
+        assert report and all(e["ok"] and not e.get("state_problems") for e in report.values()), report

@@ -19,7 +19,7 @@ from joining import (
     FOUNDERS,
     Host,
     healthz,
-    heights,
+    height,
     join_and_endorse,
     metric_height,
     prepare_pharmacy,
@@ -52,10 +52,9 @@ def test_an_org_joins_from_its_own_folder_endorses_and_leaves(tmp_path: Path) ->
             # leave: a majority of the four (the pharmacy's admin signs at home) removes it
             remove = net.directory / "remove-pharmacy.pb"
             hospital.ok("channel", "update", "--remove-org", "pharmacy", "--out", str(remove))
-            sign(remove, (hospital, "hospital/admin"), (insurer, "insurer/admin"))
-            sign(pharmacy.receive(remove), (pharmacy, "pharmacy/admin"))
-            removed = board.ok("channel", "submit", str(pharmacy.directory / "inbox" / remove.name),
-                               "--as", "board/admin")
+            signed = sign(remove, (hospital, "hospital/admin"), (insurer, "insurer/admin"),
+                          (pharmacy, "pharmacy/admin"))
+            removed = board.ok("channel", "submit", str(board.receive(signed)), "--as", "board/admin")
             wait_until(lambda: "is no longer a member of channel healthcare" in log.read_text(), 20,
                        "the peer's log line")
             status, body = wait_until(lambda: (lambda h: h if h[0] == 503 else None)(
@@ -70,8 +69,7 @@ def test_an_org_joins_from_its_own_folder_endorses_and_leaves(tmp_path: Path) ->
             assert "unknown endorsing organisation(s) pharmacy" in str(refusal.value)
             change = net.directory / "after.pb"
             hospital.ok("channel", "update", "--set", "batch_timeout_ms=200", "--out", str(change))
-            sign(change, (hospital, "hospital/admin"), (insurer, "insurer/admin"))
-            later = hospital.ok("channel", "submit", str(change), "--as", "hospital/admin")
-            wait_until(lambda: heights(net.directory, {"board": "admin"})["board"] > later["block"], 20,
-                       "board's peer to commit the next block")
+            signed = sign(change, (hospital, "hospital/admin"), (insurer, "insurer/admin"))
+            later = hospital.ok("channel", "submit", str(hospital.receive(signed)), "--as", "hospital/admin")
+            wait_until(lambda: height(board) > later["block"], 20, "board's peer to commit the next block")
             assert metric_height("127.0.0.1", ops_port) == removed["block"] + 1  # nothing after it
