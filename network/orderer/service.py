@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +25,7 @@ from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import OrdererMetrics
 from careledger.network.node.signedrequest import open_signed
 from careledger.network.orderer.consensus.base import Consenter, OrderingUnavailable
+from careledger.network.orderer.replays import RecentTxIds, replay_window
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -42,23 +43,21 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         self._membership = membership
         self._consenter = consenter
         self._metrics = metrics
-        # tx ids in blocks of the chain: only those are refused as replays. An envelope that is
-        # merely in flight (or was dropped by a leader that failed) may be ordered again; the
-        # committers count a tx id once (DUPLICATE_TXID), so nothing is counted twice.
-        self._ordered: set[str] = set()
-        self._ordered_lock = threading.Lock()
-        for number in range(consenter.height):
-            self.remember(consenter.get_block(number))
+        # tx ids in the blocks of the replay window (replays.py: 2 x the clock skew; an older tx
+        # is refused by its time): only those are refused as replays, so start-up reads the
+        # chain's tail, not the chain. An envelope that is merely in flight (or was dropped by a
+        # leader that failed) may be ordered again; the committers count a tx id once
+        # (DUPLICATE_TXID), so nothing is counted twice.
+        self._recent = RecentTxIds(lambda: replay_window(self._clock_skew()), clock)
+        began = time.monotonic()
+        read = self._recent.load(consenter.height, consenter.get_block)
+        log.info("replay window of %s: the newest %d of %d blocks hold %d tx ids (read in %.2fs)",
+                 replay_window(self._clock_skew()), read, consenter.height, len(self._recent),
+                 time.monotonic() - began)
 
     def remember(self, block: common_pb2.Block) -> None:
         """Note the block's tx ids, so that a replay is refused even if another orderer cut it."""
-        tx_ids = set()
-        for env_bytes in block.data.envelopes:
-            env = common_pb2.Envelope.FromString(env_bytes)
-            tx = common_pb2.Transaction.FromString(env.payload)
-            tx_ids.add(common_pb2.Proposal.FromString(tx.proposal).header.tx_id)
-        with self._ordered_lock:
-            self._ordered |= tx_ids
+        self._recent.add(block)
 
     @unary
     def Broadcast(self, request: common_pb2.Envelope,
@@ -78,11 +77,10 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
     def _broadcast(self, request: common_pb2.Envelope) -> orderer_pb2.BroadcastResponse:
         admitted = admit(request, self._channel, self._membership, self._clock_skew(),
                          clock="the orderer's clock", now=self._clock())
-        with self._ordered_lock:
-            if admitted.tx_id in self._ordered:
-                raise RequestError(grpc.StatusCode.ALREADY_EXISTS,
-                                   f"transaction {admitted.tx_id} is already in a block; check its "
-                                   "commit status instead of submitting it again")
+        if admitted.tx_id in self._recent:
+            raise RequestError(grpc.StatusCode.ALREADY_EXISTS,
+                               f"transaction {admitted.tx_id} is already in a block; check its "
+                               "commit status instead of submitting it again")
         alone = is_config(admitted.proposal)
         if alone:
             self._check_config(admitted)
