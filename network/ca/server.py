@@ -106,3 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         store.close()
 
     run_until_signal(stop)
+
+
+if __name__ == "__main__":
+    main()

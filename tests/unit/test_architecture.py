@@ -46,10 +46,11 @@ MAY_IMPORT: dict[str, set[str]] = {
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
         "careledger.network.peer", "careledger.network.orderer",
     },
-    "careledger.network.local": {
+    "careledger.network.local": {  # all of network, as ARCHITECTURE.md says (the CA: network up --ca)
         "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.network.identity",
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
         "careledger.network.peer", "careledger.network.orderer", "careledger.network.tools",
+        "careledger.network.ca",
     },
     "careledger.network": set(),  # the package itself: its __init__ imports nothing
     "careledger.cli": {
