@@ -6,7 +6,8 @@ practitioner is registered, enrolled and licensed, and reads under that consent 
 practitioner's key is reported stolen and hospital revokes it at its CA (the CRL lists it, the CA
 refuses it) and proposes a channel configuration update carrying its serial; once a majority of
 admins have signed and it committed, the network refuses the key, while the audit entries it
-signed before still verify. A patient whose key is in a SoftHSM token enrols and transacts too.
+signed before still verify. A patient whose key is in a SoftHSM token enrols and transacts too, and
+an admin whose key is there signs and submits a channel configuration update.
 """
 
 from __future__ import annotations
@@ -170,9 +171,9 @@ def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
     assert all(node["ok"] for node in report.values()), report
 
 
-def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accepts_their_signatures(
-    net: LocalNetwork, care: Ledger, hospital_ca: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+@pytest.fixture(scope="module")
+def hsm_token(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The SoftHSM token, its config and PIN in this process's environment (the CLI inherits it)."""
     pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
     why = ensure_softhsm()
     if why:
@@ -180,6 +181,12 @@ def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accept
     # the PKCS#11 module reads SoftHSM's config once per process: the setting stays for later tests
     os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), HSM_TOKEN, HSM_PIN, "13579"))
     os.environ[PIN_ENV] = HSM_PIN
+    return HSM_TOKEN
+
+
+def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accepts_their_signatures(
+    net: LocalNetwork, care: Ledger, hospital_ca: str, hsm_token: str
+) -> None:
     registered = careledger(net, "identity", "register", "--as", "hospital:admin", "--attr", "role=patient")
     name = registered["name"]
     enrolled = careledger(net, "identity", "enroll", name, "--org", ORG, "--secret", registered["secret"],
@@ -203,3 +210,27 @@ def test_a_patient_whose_key_is_in_a_softhsm_token_enrols_and_the_network_accept
         consent = gateway.get_network(net.profile.channel).get_contract("consent")
         bundle = json.loads(consent.evaluate_transaction("audit_events_fhir", "2000-01-01", "2100-01-01"))
     assert bundle["resourceType"] == "Bundle"
+
+
+def test_an_admin_whose_key_is_in_a_softhsm_token_signs_and_submits_a_configuration_update(
+    net: LocalNetwork, hospital_ca: str, hsm_token: str, tmp_path: Path
+) -> None:
+    admin = new_id("opsadmin")
+    registered = careledger(net, "identity", "register", admin, "--role", "admin", "--as", "hospital:admin")
+    careledger(net, "identity", "enroll", admin, "--org", ORG, "--secret", registered["secret"], "--hsm",
+               "--token", hsm_token)
+    assert not (net.identity_dir(f"hospital:{admin}") / "key.pem").exists()
+
+    # the update revokes a spare identity; the token admin and insurer's admin are 2 of 3
+    spare = new_id("spare")
+    careledger(net, "crypto", "issue", ORG, spare)
+    serial = format(x509.load_pem_x509_certificate(
+        (net.identity_dir(f"hospital:{spare}") / "cert.pem").read_bytes()).serial_number, "x")
+    update = tmp_path / "revoke-spare.update"
+    careledger(net, "channel", "update", "--revoke", f"hospital={serial}", "--out", str(update))
+    signed = careledger(net, "channel", "sign", str(update), "--as", f"hospital/{admin}")
+    assert signed["signed_by"] == [f"hospital/{admin}"]
+    careledger(net, "channel", "sign", str(update), "--as", "insurer/admin")
+    careledger(net, "channel", "submit", str(update), "--as", f"hospital/{admin}")
+    (orgconfig,) = [o for o in careledger(net, "channel", "config")["orgs"] if o["name"] == ORG]
+    assert serial in orgconfig["revoked_serials"]
