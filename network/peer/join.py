@@ -10,12 +10,12 @@ snapshot's block (a restart with the same flag) keeps its ledger.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import grpc
 
-from careledger.network.config import Profile
+from careledger.network.config import NodeInfo, Profile
 from careledger.network.identity.membership import Membership
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockstore import BLOCKS_FILE, first_number
@@ -33,15 +33,16 @@ def _has_ledger(data_dir: Path) -> bool:
     return (data_dir / STATE_FILE).exists() or (blocks.exists() and blocks.stat().st_size > 0)
 
 
-def asker(profile: Profile, signer: Signer, open_channel: Callable[[str], grpc.Channel],
+def asker(channel_name: str, nodes: Mapping[str, NodeInfo], signer: Signer,
+          open_channel: Callable[[str], grpc.Channel],
           block: int) -> Callable[[Iterable[str]], dict[str, snapshot.PeerAnswer]]:
-    """Ask peers (by id) for their commit info at `block`, signed as this peer."""
+    """Ask peers (by id, found in `nodes`) for their commit info at `block`, signed as this peer."""
 
     def ask(peers: Iterable[str]) -> dict[str, snapshot.PeerAnswer]:
         answers = {}
         for peer_id in peers:
-            node = profile.node(peer_id)
-            req = query_pb2.QueryRequest(channel=profile.channel, creator=signer.cert_pem, block_number=block)
+            node = nodes[peer_id]
+            req = query_pb2.QueryRequest(channel=channel_name, creator=signer.cert_pem, block_number=block)
             payload = req.SerializeToString()
             channel = open_channel(node.address)
             try:
@@ -58,8 +59,11 @@ def asker(profile: Profile, signer: Signer, open_channel: Callable[[str], grpc.C
 
 
 def join(path: Path, data_dir: Path, me: str, profile: Profile, signer: Signer, members: Membership,
-         orderers: Membership, open_channel: Callable[[str], grpc.Channel]) -> None:
-    """Install the snapshot at `path` as the ledger in `data_dir`, or raise SnapshotError."""
+         orderers: Membership, open_channel: Callable[[str], grpc.Channel],
+         channel_peers: Mapping[str, Sequence[NodeInfo]] | None = None) -> None:
+    """Install the snapshot at `path` as the ledger in `data_dir`, or raise SnapshotError. The
+    peers asked to confirm it are the profile's and those the channel configuration lists (all
+    a new org's host knows of the others)."""
     manifest = snapshot.verify(path, profile.channel, members, orderers)
     if _has_ledger(data_dir):
         first = first_number(data_dir / BLOCKS_DIR)
@@ -69,9 +73,11 @@ def join(path: Path, data_dir: Path, me: str, profile: Profile, signer: Signer, 
             return
         raise snapshot.SnapshotError(f"{data_dir} already holds a ledger; a peer joins from a snapshot "
                                      "only when its ledger folder is empty")
-    others = [p.id for p in profile.peers if p.id != me]
+    listed = [p for peers in (channel_peers or {}).values() for p in peers]
+    nodes = {p.id: p for p in (*listed, *profile.peers) if p.id != me}  # network.json's address wins
     agreeing = snapshot.install(path, data_dir, manifest,
-                                asker(profile, signer, open_channel, manifest.block_number), others)
+                                asker(profile.channel, nodes, signer, open_channel, manifest.block_number),
+                                list(nodes))
     log.info("joined from the snapshot of block %d (commit hash %s…); %s agree; fetching the blocks "
              "after it from the orderers", manifest.block_number, manifest.commit_hash[:16],
              ", ".join(agreeing))

@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         open_for_join = open_channel
         try:
             join.join(ctx.from_snapshot, ctx.data_dir, me.id, profile, signer, members, orderer_members,
-                      open_for_join)
+                      open_for_join, live.member_peers())
         except snapshot.SnapshotError as exc:
             log.error("snapshot %s refused: %s", ctx.from_snapshot, exc)
             raise SystemExit(f"{me.id}: snapshot {ctx.from_snapshot} refused: {exc}") from exc

@@ -61,12 +61,12 @@ class Host:
         return target
 
     @contextmanager
-    def node(self, node_id: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    def node(self, node_id: str, log: Path, *options: str) -> Iterator[subprocess.Popen[bytes]]:
         """`careledger node peer|orderer` on this host, stopped (SIGTERM, then kill) at the end."""
         kind = "orderer" if node_id.startswith("orderer") else "peer"
         with open(log, "ab") as out:
             proc = subprocess.Popen([*self.prefix, *CLI, "node", kind, "--dir", str(self.directory),
-                                     "--name", node_id], stdout=out, stderr=subprocess.STDOUT,
+                                     "--name", node_id, *options], stdout=out, stderr=subprocess.STDOUT,
                                     stdin=subprocess.DEVNULL)
         try:
             yield proc
@@ -168,10 +168,11 @@ def metric_height(address: str, ops_port: int) -> int:
     raise AssertionError("no careledger_ledger_height in /metrics")
 
 
-def prepare_pharmacy(net_dir: Path, pharmacy: Host, address: str) -> int:
+def prepare_pharmacy(net_dir: Path, pharmacy: Host, address: str, peers: int = 1) -> int:
     """On the pharmacy host: its keys and definition, then its profile from the genesis block
-    (the one file it gets from the channel); returns its peer's operations port."""
-    defined = pharmacy.ok("org", "define", "pharmacy", "--host", address, "--user", "phil")
+    (the one file it gets from the channel); returns peer0's operations port."""
+    defined = pharmacy.ok("org", "define", "pharmacy", "--host", address, "--user", "phil",
+                          "--peers", str(peers))
     assert defined["peers"][0]["host"] == address
     genesis = pharmacy.receive(net_dir / "genesis.block")
     joined = pharmacy.ok("org", "join", "pharmacy", "--genesis", str(genesis))
@@ -207,8 +208,10 @@ def join_and_endorse(founders: Mapping[str, Host], pharmacy: Host, address: str,
     assert ours["package_id"] == theirs["package_id"]
     packages = {host.name: host.receive(Path(ours["file"])) for host in (hospital, insurer, board)}
     packages["pharmacy"] = Path(theirs["file"])
-    for host in (hospital, insurer, board, pharmacy):
+    for host in (hospital, insurer, board):
         host.ok("contract", "install", str(packages[host.name]), "--as", f"{host.name}/admin")
+    pharmacy.ok("contract", "install", str(packages["pharmacy"]), "--as", "pharmacy/admin",
+                "--peer", "peer0.pharmacy")  # the one running
     policy = "AND(hospital, pharmacy)"
     for host in (hospital, insurer, pharmacy):  # 3 of 4 orgs: the lifecycle's MAJORITY
         host.ok("contract", "approve", "--name", "basic", "--policy", policy, "--package",

@@ -5,12 +5,14 @@ before the channel's admins add it, is refused by the orderer and says so in /he
 majority adds it, it pulls the chain from block 0, validates it (same commit hashes as the
 founders' peers) and serves; with the package installed and a definition `AND(hospital,
 pharmacy)` committed by a majority that includes it, a pharmacy client's transaction and a
-hospital client's are both endorsed by hospital and pharmacy and VALID on every peer. Removed by
-a majority, its peer stops receiving blocks, saying why, and no gateway asks it any more.
-test_across_hosts tells the same story across network namespaces."""
+hospital client's are both endorsed by hospital and pharmacy and VALID on every peer. A second
+pharmacy peer joins from a snapshot of hospital's peer. Removed by a majority, its peers stop
+receiving blocks, saying why, and no gateway asks it any more. test_across_hosts tells the same
+story across network namespaces."""
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 
 import grpc
@@ -18,6 +20,7 @@ import pytest
 from joining import (
     FOUNDERS,
     Host,
+    commit_info,
     healthz,
     height,
     join_and_endorse,
@@ -28,9 +31,16 @@ from joining import (
 )
 
 from careledger.gateway import GatewayError
+from careledger.network.config import NodeInfo, Profile
 from careledger.network.local.testing import local_network
+from careledger.network.tools.queryclient import QueryClient
 
 CONFIG = Path(__file__).with_name("network.toml")
+
+
+def peer_height(host: Host, peer: NodeInfo) -> int:
+    with QueryClient(host.directory, host.name, peer=peer) as client:
+        return client.chain_info().height
 
 
 def test_an_org_joins_from_its_own_folder_endorses_and_leaves(tmp_path: Path) -> None:
@@ -39,15 +49,32 @@ def test_an_org_joins_from_its_own_folder_endorses_and_leaves(tmp_path: Path) ->
         hospital, insurer, board = (founders[o] for o in FOUNDERS)
         pharmacy = Host("pharmacy", tmp_path / "pharmacy-host")
         pharmacy.directory.mkdir()
-        ops_port = prepare_pharmacy(net.directory, pharmacy, "127.0.0.1")
+        ops_port = prepare_pharmacy(net.directory, pharmacy, "127.0.0.1", peers=2)
         log = tmp_path / "peer0.pharmacy.log"
-        with pharmacy.node("peer0.pharmacy", log):
+        with ExitStack() as running:
+            running.enter_context(pharmacy.node("peer0.pharmacy", log))
             join_and_endorse(founders, pharmacy, "127.0.0.1", ops_port)
             # its keys never were on the founders' host; its folder holds no other org's key
             assert not (net.layout.crypto / "pharmacy").exists()
             held = sorted(p.name for p in (pharmacy.directory / "crypto").iterdir())
             assert held == ["orderer", "pharmacy"]
             assert not list((pharmacy.directory / "crypto" / "orderer").rglob("key.pem"))
+
+            # a second pharmacy peer starts from a snapshot hospital's peer took, confirmed by
+            # the peers it can reach, instead of replaying every block
+            snap = hospital.ok("ledger", "snapshot", "--peer", "peer0.hospital", "--out",
+                               str(net.directory / "hospital.snapshot"))
+            received = pharmacy.receive(Path(snap["file"]))
+            running.enter_context(pharmacy.node("peer1.pharmacy", tmp_path / "peer1.pharmacy.log",
+                                                "--from-snapshot", str(received)))
+            peer1 = Profile.load(pharmacy.directory).node("peer1.pharmacy")
+            wait_until(lambda: peer_height(pharmacy, peer1) >= height(hospital), 40, "peer1.pharmacy")
+            block = height(hospital) - 1
+            with QueryClient(pharmacy.directory, "pharmacy", peer=peer1) as client:
+                joined = client.commit_info(block)
+            assert (joined.commit_hash, joined.state_digest, joined.header_hash) == \
+                commit_info(hospital, block)
+            assert "joined from the snapshot of block" in (tmp_path / "peer1.pharmacy.log").read_text()
 
             # leave: a majority of the four (the pharmacy's admin signs at home) removes it
             remove = net.directory / "remove-pharmacy.pb"
