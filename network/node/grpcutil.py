@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as aio_health
 
 from careledger.network.identity.tls import (
     channel_credentials,
@@ -159,8 +160,12 @@ class StreamLimit(grpc.ServerInterceptor):
 
 
 class AsyncStreamLimit(grpc.aio.ServerInterceptor):
-    """StreamLimit for a LoopServer's coroutine streams (they hold no thread, but memory and a
-    follower each). Plain generator streams there (the health service's Watch) pass unlimited."""
+    """StreamLimit for a LoopServer's streams, which are coroutines: they hold no thread, but
+    memory and a follower each.
+
+    A plain (generator) stream is refused there: grpcio's context for plain handlers on an aio
+    server never learns that the client went away, so such a stream would hold one of the few
+    worker threads for good, and a handful of abandoned calls would stop every plain handler."""
 
     def __init__(self, max_streams: int) -> None:
         self.max_streams = max_streams
@@ -171,8 +176,7 @@ class AsyncStreamLimit(grpc.aio.ServerInterceptor):
         if handler is None or not handler.response_streaming or handler.request_streaming:
             return handler
         inner = handler.unary_stream
-        if not inspect.isasyncgenfunction(inner):
-            return handler
+        method = details.method
 
         async def limited(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             if self._open >= self.max_streams:
@@ -184,9 +188,36 @@ class AsyncStreamLimit(grpc.aio.ServerInterceptor):
             finally:
                 self._open -= 1
 
+        async def written(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            """A stream that writes with context.write (the asyncio health service's Watch)."""
+            if self._open >= self.max_streams:
+                await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, _too_many_streams(self.max_streams))
+            self._open += 1
+            try:
+                return await inner(request, context)
+            finally:
+                self._open -= 1
+
+        async def plain(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            log.error("stream %s is a plain generator, which a LoopServer cannot end; make it a "
+                      "coroutine", method)
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED,
+                                f"{method} is not served by this node as a stream")
+
+        wrapped = (limited if inspect.isasyncgenfunction(inner)
+                   else written if inspect.iscoroutinefunction(inner) else plain)
         return grpc.unary_stream_rpc_method_handler(
-            limited, request_deserializer=handler.request_deserializer,
+            wrapped, request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer)
+
+
+class LoopHealth(aio_health.HealthServicer):
+    """The standard health service on a LoopServer: Watch is a coroutine (see AsyncStreamLimit),
+    and set_serving may be called from any thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__()
+        self.loop = loop  # set() must run there
 
 
 class LoopServer(grpc.Server):
@@ -266,7 +297,7 @@ def new_server(
     workers: int = 160,
     max_streams: int = 128,
     on_loop: bool = False,
-) -> tuple[grpc.Server, health.HealthServicer]:
+) -> tuple[grpc.Server, health.HealthServicer | LoopHealth]:
     """A TLS server with the standard health service; with client CAs, mutual TLS (every client
     presents a certificate chaining to one of them). With on_loop, a LoopServer: coroutine
     handlers run on its event loop, plain ones on LOOP_WORKERS threads (not `workers`).
@@ -283,7 +314,8 @@ def new_server(
             interceptors=[StreamLimit(max_streams)],
             options=message_options(max_message_bytes),
         )
-    health_servicer = health.HealthServicer()
+    health_servicer: health.HealthServicer | LoopHealth = (
+        LoopHealth(server.loop) if isinstance(server, LoopServer) else health.HealthServicer())
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_secure_port(
         address,
@@ -293,10 +325,13 @@ def new_server(
     return server, health_servicer
 
 
-def set_serving(health_servicer: health.HealthServicer, serving: bool) -> None:
+def set_serving(health_servicer: health.HealthServicer | LoopHealth, serving: bool) -> None:
     status = (health_pb2.HealthCheckResponse.SERVING if serving
               else health_pb2.HealthCheckResponse.NOT_SERVING)
-    health_servicer.set("", status)
+    if isinstance(health_servicer, LoopHealth):
+        asyncio.run_coroutine_threadsafe(health_servicer.set("", status), health_servicer.loop).result()
+    else:
+        health_servicer.set("", status)
 
 
 def node_channel(address: str, root_pems: Sequence[bytes], identity_dir: Path,
