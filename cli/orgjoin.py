@@ -46,8 +46,8 @@ def join(name: str, directory: Path, genesis: Path, ops_ports: tuple[int, ...], 
             raise JoinError(f"no identity for peer(s) {', '.join(missing)} in {layout.crypto / name}; "
                             f"run `careledger org define {name} --dir {layout.root}` on this host")
         if layout.genesis.is_file() and layout.genesis.read_bytes() != genesis.read_bytes():
-            raise JoinError(f"{layout.genesis} holds another channel's genesis block; a folder joins "
-                            "one channel")
+            raise JoinError(f"{layout.genesis} holds another genesis block than {genesis}; a folder "
+                            "joins one channel, once: define the org in a new --dir for another")
         peers = [NodeInfo(e.name, name, e.host, e.port,
                           ops_ports[i] if i < len(ops_ports) else _free_port(e.host))
                  for i, e in enumerate(endpoints)]
