@@ -85,11 +85,12 @@ def write_chain(directory: Path, net: TestNetwork, size: int, rate: float) -> No
             previous = block.header
 
 
-def _service_at(revision: str) -> ModuleType:
-    """network/orderer/service.py as it was at `revision`, imported under another name."""
+def _service_at(revision: str, folder: Path) -> ModuleType:
+    """network/orderer/service.py as it was at `revision`, imported under another name (from a
+    copy in `folder`)."""
     source = subprocess.run(["git", "-C", str(ROOT), "show", f"{revision}:network/orderer/service.py"],
                             check=True, capture_output=True, text=True).stdout
-    path = Path(tempfile.mkdtemp(prefix="orderer-service-")) / f"service_{revision}.py"
+    path = folder / f"service_{revision}.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location(f"service_{revision}", path)
     assert spec is not None and spec.loader is not None
@@ -114,10 +115,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    versions = {"before": _service_at(args.before), "after": current_service}
     root = Path(tempfile.mkdtemp(prefix="careledger-orderer-startup-"))
     results = []
     try:
+        versions = {"before": _service_at(args.before, root), "after": current_service}
         net = TestNetwork.create(root / "crypto", ["hospital", "insurer"])
         for size in (int(s) for s in args.sizes.split(",")):
             began = time.monotonic()
