@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 
@@ -76,11 +76,20 @@ def deploy_contracts(directory: Path, progress: Callable[[str], None] = lambda _
         # one connection per org admin, shared by its calls
         gateways = {org: stack.enter_context(connect_local(layout.root, f"{org}:{ADMIN}"))
                     for org in profile.orgs}
-        for function, orgs in (("approve", profile.orgs), ("commit", [first_org])):
-            _all(pool, [partial(_retried, deadline, partial(
+
+        def submit_all(function: str, orgs: Iterable[str]) -> list[dict[str, Any]]:
+            return _all(pool, [partial(_retried, deadline, partial(
                             lifecycleclient.submit_on, gateways[org], profile.channel, function, p))
-                        for org in orgs for p in wanted])
-    _wait_for_peers(layout.root, profile, max(deadline - time.monotonic(), 1.0))
+                               for org in orgs for p in wanted])
+
+        approved = submit_all("approve", profile.orgs)
+        # Each approval's commit was confirmed by its own org's peer only; the commit counts the
+        # approvals its endorsers have committed, and a range of them that changes between its
+        # simulation and validation makes it invalid: so every peer first has every approval.
+        _wait_for_peers(layout.root, profile, max(deadline - time.monotonic(), 1.0), "the approvals",
+                        1 + max(int(a["block"]) for a in approved))
+        submit_all("commit", [first_org])
+    _wait_for_peers(layout.root, profile, max(deadline - time.monotonic(), 1.0), "the contract definitions")
     progress(f"defined {', '.join(f'{p.name} {p.version}' for p in wanted)} on the ledger "
              f"(approved by {', '.join(profile.orgs)}) in {time.monotonic() - started:.1f}s")
     return wanted
@@ -103,8 +112,10 @@ def _retried(deadline: float, call: Callable[[], T]) -> T:
             pause = min(pause * 2, 2.0)
 
 
-def _wait_for_peers(root: Path, profile: Profile, timeout: float) -> None:
-    """Until every peer's height reaches the highest one (the definitions committed everywhere)."""
+def _wait_for_peers(root: Path, profile: Profile, timeout: float, what: str,
+                    target: int | None = None) -> None:
+    """Until every peer's height reaches `target` (default: the highest one), so that every peer
+    has committed `what`."""
     deadline = time.monotonic() + timeout
 
     def height(peer_id: str) -> int:
@@ -114,10 +125,11 @@ def _wait_for_peers(root: Path, profile: Profile, timeout: float) -> None:
 
         return _retried(deadline, ask)
 
-    target = max(height(p.id) for p in profile.peers)
+    if target is None:
+        target = max(height(p.id) for p in profile.peers)
     for peer in profile.peers:
         while height(peer.id) < target:
             if time.monotonic() > deadline:
-                raise DeployError(f"{peer.id} has not committed the contract definitions (height "
+                raise DeployError(f"{peer.id} has not committed {what} (height "
                                   f"{height(peer.id)} < {target}) after {timeout:.0f}s")
             time.sleep(0.05)

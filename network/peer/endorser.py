@@ -218,10 +218,16 @@ class Endorser:
 # Metadata a gateway sends with a proposal: its own ledger height. The endorser first catches up to
 # it, so that two endorsers do not disagree merely because one has not committed the latest block.
 MIN_HEIGHT_KEY = "careledger-min-height"
+# Trailing metadata of the answer: the endorser's height after simulating (at least the state it
+# read), so a gateway whose own peer was behind can catch up to it and ask again.
+HEIGHT_KEY = "careledger-height"
 CATCH_UP_WAIT = 3.0
 
 
 class Heights(Protocol):
+    @property
+    def height(self) -> int: ...
+
     def wait_for_height(self, height: int, timeout: float) -> bool: ...
 
 
@@ -237,4 +243,6 @@ class EndorserService(peer_pb2_grpc.EndorserServicer):
         wanted = dict(context.invocation_metadata()).get(MIN_HEIGHT_KEY, "")
         if wanted.isdigit():
             self._ledger.wait_for_height(min(int(wanted), 1 << 62), CATCH_UP_WAIT)
-        return self._endorser.process(request)
+        response = self._endorser.process(request)
+        context.set_trailing_metadata(((HEIGHT_KEY, str(self._ledger.height)),))
+        return response

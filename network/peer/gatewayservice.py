@@ -1,7 +1,8 @@
 """The Gateway service each peer hosts for applications (like Fabric's gateway).
 
 Endorse works out which organisations the contract's policy needs, collects their endorsements in
-parallel (this peer for its own org, other peers over mutual TLS), checks that they agree, and
+parallel (this peer for its own org, other peers over mutual TLS), checks that they agree (when
+they differ and stood at different heights, it asks once more once its peer has the highest), and
 hands back the transaction for the client to sign. Submit forwards it to the orderer; CommitStatus,
 ChaincodeEvents and BlockEvents read this peer's ledger.
 
@@ -38,6 +39,8 @@ from careledger.network.node.signedrequest import open_signed
 from careledger.network.peer import policy as policies
 from careledger.network.peer.commitwait import CommitWaiters, Listener, NewBlocks
 from careledger.network.peer.endorser import (
+    CATCH_UP_WAIT,
+    HEIGHT_KEY,
     MIN_HEIGHT_KEY,
     CheckedProposal,
     Endorser,
@@ -104,6 +107,7 @@ class PeerAnswer:
     response: common_pb2.ProposalResponse | None
     error: str
     code: grpc.StatusCode = grpc.StatusCode.ABORTED  # when the peer refused the call itself
+    height: int = -1  # the peer's ledger height once it answered (-1: not known)
 
 
 class GatewayService(gateway_pb2_grpc.GatewayServicer):
@@ -163,9 +167,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         for node in self._peers_of(org):
             stub = peer_pb2_grpc.EndorserStub(self._conn.aio(node.address))
             try:
-                height = ((MIN_HEIGHT_KEY, str(self._ledger.height)),)
-                reply = await stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT, metadata=height)
-                return PeerAnswer(node, reply, "")
+                call = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT,
+                                            metadata=((MIN_HEIGHT_KEY, str(self._ledger.height)),))
+                reply = await call
+                reported = dict(await call.trailing_metadata() or ()).get(HEIGHT_KEY, "")
+                return PeerAnswer(node, reply, "", height=int(reported) if reported.isdigit() else -1)
             except grpc.aio.AioRpcError as exc:
                 answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
@@ -183,7 +189,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     ) -> PeerAnswer:
         try:
             response = self._endorser.endorse(checked) if checked else self._endorser.process(signed)
-            return PeerAnswer(self._me, response, "")
+            return PeerAnswer(self._me, response, "", height=self._ledger.height)
         except RequestError as exc:
             return PeerAnswer(self._me, None, exc.message, exc.code)
 
@@ -222,6 +228,35 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         """The orgs' endorsements, asked at once."""
         return list(await asyncio.gather(*(self._endorse_at(org, signed, checked) for org in orgs)))
 
+    async def _endorse_all(self, request: gateway_pb2.EndorseRequest, signed: common_pb2.SignedProposal,
+                           checked: CheckedProposal) -> tuple[list[str], list[PeerAnswer]]:
+        """The orgs asked and their answers: the contract's policy, then any key-level policies."""
+        contract = checked.proposal.contract
+        orgs = self._orgs_for(request, contract)
+        answers = await self._endorsements(orgs, signed, checked)
+        extra = [] if request.endorsing_organizations else self._orgs_for_keys(contract, orgs, answers[0])
+        if extra:  # the keys written carry policies the contract's orgs do not satisfy
+            answers += await self._endorsements(extra, signed, checked)
+            orgs = [*orgs, *extra]
+        return orgs, answers
+
+    async def _caught_up_to(self, answers: list[PeerAnswer]) -> int | None:
+        """When the contract ran on every endorser but they answered differently at different
+        heights (e.g. this peer had not committed the block another endorser just did), the
+        highest height once this peer has reached it (remote endorsers catch up to this peer's
+        height before simulating); else None: asking again would not help."""
+        heights = {a.height for a in answers}
+        if any(a.response is None for a in answers) or -1 in heights or len(heights) == 1:
+            return None
+        if len({(a.response.response.status, a.response.payload) for a in answers  # type: ignore[union-attr]
+                }) == 1:
+            return None
+        target = max(heights)
+        if self._ledger.height < target and not await asyncio.get_running_loop().run_in_executor(
+                None, self._ledger.wait_for_height, target, CATCH_UP_WAIT):
+            return None
+        return target
+
     def _orgs_for_keys(self, contract: str, orgs: Sequence[str], first: PeerAnswer) -> list[str]:
         """More orgs to ask when the keys the first endorser's result writes carry key-level
         policies (committed on this peer) that `orgs` do not satisfy. Simpler than exact: the
@@ -254,12 +289,12 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
         tx_id, contract = checked.tx_id, checked.proposal.contract
         _check_names(checked.proposal, tx_id)
-        orgs = self._orgs_for(request, contract)
-        answers = await self._endorsements(orgs, signed, checked)
-        extra = [] if request.endorsing_organizations else self._orgs_for_keys(contract, orgs, answers[0])
-        if extra:  # the keys written carry policies the contract's orgs do not satisfy
-            answers += await self._endorsements(extra, signed, checked)
-            orgs = [*orgs, *extra]
+        orgs, answers = await self._endorse_all(request, signed, checked)
+        target = await self._caught_up_to(answers)
+        if target is not None:  # once, all at the highest height: what they then say stands
+            log.info("endorsers of tx %s disagreed at heights %s; asking again at height %d",
+                     tx_id, _heights(answers), target)
+            orgs, answers = await self._endorse_all(request, signed, checked)
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
             first = failed[0]
@@ -274,7 +309,8 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             raise RequestError(
                 grpc.StatusCode.ABORTED,
                 f"endorsers disagree on the result of tx {tx_id} (peers saw different "
-                "state, e.g. one has not committed the latest block yet); retry",
+                f"state at heights {_heights(answers)}, e.g. one has not committed the latest block "
+                "yet); retry",
                 _details(answers),
             )
         tx = common_pb2.Transaction(
@@ -458,6 +494,10 @@ def _check_names(proposal: common_pb2.Proposal, tx_id: str) -> None:
     problem = name_problem("contract", proposal.contract) or name_problem("function", proposal.function)
     if problem is not None:
         raise RequestError(grpc.StatusCode.INVALID_ARGUMENT, f"proposal {tx_id} refused: {problem}")
+
+
+def _heights(answers: list[PeerAnswer]) -> str:
+    return ", ".join(f"{a.node.id} {a.height if a.height >= 0 else '?'}" for a in answers)
 
 
 def _details(answers: list[PeerAnswer]) -> bytes:
