@@ -53,3 +53,19 @@ def open_signed(signed: common_pb2.Signed, message_type: type[M], membership: Me
         return request, membership.verify(creator, signed.payload, signed.signature)
     except IdentityError as exc:
         raise identity_error(exc) from exc
+
+
+def still_member(membership: Membership, who: Identity, block: common_pb2.Block, stream: str) -> None:
+    """Before a stream passes on `block`: refuse to go on serving a creator the membership in force
+    no longer accepts (revoked or its org removed by a configuration update since the stream
+    opened, or expired). A configuration block itself is passed on: the update applies from the
+    next block, and followers learn of it by that block. A lookup in the membership's cache,
+    which an update clears."""
+    if block.metadata.last_config == block.header.number:
+        return
+    try:
+        membership.identity(who.cert_pem)
+    except IdentityError as exc:
+        err = identity_error(exc)
+        raise RequestError(err.code, f"{stream} stream of {who.id} ended at block {block.header.number}: "
+                           f"{err.message}") from exc

@@ -23,7 +23,7 @@ from careledger.network.node import blockstream, readers
 from careledger.network.node.envelope import Admitted, admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import OrdererMetrics
-from careledger.network.node.signedrequest import open_signed
+from careledger.network.node.signedrequest import open_signed, still_member
 from careledger.network.orderer.consensus.base import Consenter, OrderingUnavailable
 from careledger.network.orderer.replays import RecentTxIds, replay_window
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
@@ -125,4 +125,6 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             "member.")
         blockstream.wait_for_start(self._consenter, seek.start, "Deliver", context.time_remaining())
         stop = None if seek.follow else max(seek.start, seek.stop)
-        yield from blockstream.follow(self._consenter, seek.start, context.is_active, stop)
+        for block in blockstream.follow(self._consenter, seek.start, context.is_active, stop):
+            still_member(self._membership, who, block, "Deliver")  # a revocation since it opened ends it
+            yield block

@@ -35,7 +35,7 @@ from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import PeerMetrics
-from careledger.network.node.signedrequest import open_signed
+from careledger.network.node.signedrequest import open_signed, still_member
 from careledger.network.peer import policy as policies
 from careledger.network.peer.commitwait import CommitWaiters, Listener, NewBlocks
 from careledger.network.peer.endorser import (
@@ -336,10 +336,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         targets = list(request.target_organizations)
         if targets and self._me.org not in targets:
             answer = await self._endorse_at(targets[0], signed)
-            if answer.response is None:
-                raise RequestError(
-                    grpc.StatusCode.UNAVAILABLE, f"evaluate at {targets[0]} failed: {answer.error}"
-                )
+            if answer.response is None:  # that peer's own status and message, as Endorse passes them
+                raise RequestError(answer.code, f"evaluate at {answer.node.id} ({targets[0]}) failed: "
+                                   f"{answer.error}")
             response = answer.response.response
         else:
             response = await self._in_contract_pool(self._evaluate_here, signed)
@@ -431,6 +430,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         start = req.start_block if req.HasField("start_block") else self._ledger.height
         await self._wait_for_start(start, "ChaincodeEvents", context.time_remaining())
         async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
+            still_member(self._membership, who, block, "ChaincodeEvents")
             events = [e for e in block_events(block) if e.contract == req.contract and _may_see(who, e)]
             if block.header.number == start and req.after_transaction_id:
                 ids = [e.tx_id for e in events]
@@ -458,6 +458,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         await self._wait_for_start(start, "BlockEvents", context.time_remaining())
         log.info("%sblock events for %s from block %d", "filtered " if req.filtered else "", who.id, start)
         async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
+            still_member(self._membership, who, block, "BlockEvents")
             if req.filtered:
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:

@@ -1,10 +1,11 @@
 """A certificate revoked by a channel configuration update is refused by every service that takes a
 signed request, even though TLS still accepts it (gRPC's TLS checks only the issuing CA): an extra
 hospital admin, which every service would serve, works before the update and afterwards is refused
-PERMISSION_DENIED, naming the identity and its serial, by the gateway (Evaluate; Endorse; Submit of
-a transaction it endorsed before; CommitStatus; ChaincodeEvents; BlockEvents), the peer's Query,
-Lifecycle install and record store, and the orderer's Broadcast and Deliver; the ledger is unchanged
-by all of it (issue 13).
+PERMISSION_DENIED, naming the identity and its serial, by the gateway (Evaluate, also when sent on
+to another org's peer; Endorse; Submit of a transaction it endorsed before; CommitStatus;
+ChaincodeEvents; BlockEvents), the peer's Query, Lifecycle install and record store, and the
+orderer's Broadcast and Deliver; its ChaincodeEvents, BlockEvents and Deliver streams opened before
+the update end at the next block the same way; the ledger is unchanged by all of it (issue 13).
 """
 
 from __future__ import annotations
@@ -115,6 +116,7 @@ class Revoked:
     kept: Transaction  # a transaction it endorsed before the update but did not submit
     heights: dict[str, int]  # every peer's height once the update committed
     events: queue.Queue[object]  # its ChaincodeEvents stream of basic, opened before the update
+    block_events: queue.Queue[object]  # its BlockEvents stream (block numbers), opened before the update
     blocks: queue.Queue[object]  # its Deliver stream from the orderer, opened before the update
 
     def refused(self, call: Callable[[], object], where: str) -> None:
@@ -154,7 +156,9 @@ def revoked(net: LocalNetwork, tmp_path_factory: pytest.TempPathFactory) -> Iter
     assert deliver(net, who).header.number == 0
     lifecycleclient.installed(net.directory, hospital_peer, ("hospital", name))
     # streams it opened before the update, as a long-running listener would
-    events = follow(e.tx_id for e in gateway.get_network(net.profile.channel).get_chaincode_events("basic"))
+    channel = gateway.get_network(net.profile.channel)
+    events = follow(e.tx_id for e in channel.get_chaincode_events("basic"))
+    block_events = follow(b.header.number for b in channel.get_block_events())
     signer = Signer.from_dir(net.identity_dir(who))
     seek = orderer_pb2.SeekRequest(channel=net.profile.channel, creator=signer.cert_pem, start=0,
                                    follow=True, stop=0).SerializeToString()
@@ -172,7 +176,7 @@ def revoked(net: LocalNetwork, tmp_path_factory: pytest.TempPathFactory) -> Iter
     while min(heights(net).values()) <= block:  # every peer has committed the update
         assert time.monotonic() < deadline, heights(net)
         time.sleep(0.2)
-    yield Revoked(who, name, gateway, serial, asset, commit, kept, heights(net), events, blocks)
+    yield Revoked(who, name, gateway, serial, asset, commit, kept, heights(net), events, block_events, blocks)
     gateway.close()
     orderer.close()
 
@@ -212,9 +216,6 @@ def test_a_revoked_certificate_is_refused_by_every_signed_request_path(
         assert admin.transaction(revoked.commit.tx_id).validation_code == common_pb2.VALID
 
 
-@pytest.mark.xfail(strict=True, reason="the gateway's Evaluate reports another org's refusal as UNAVAILABLE "
-                   "('gateway peer ... unavailable; check that it is running'); gatewayservice.py Evaluate "
-                   "should raise answer.code, as Endorse does")
 def test_an_evaluate_sent_on_to_another_orgs_peer_keeps_that_peers_refusal(
     net: LocalNetwork, revoked: Revoked
 ) -> None:
@@ -223,9 +224,6 @@ def test_an_evaluate_sent_on_to_another_orgs_peer_keeps_that_peers_refusal(
                     "Evaluate at insurer's peer")
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="a ChaincodeEvents stream (gatewayservice.py) "
-                   "and a Deliver stream (orderer/service.py) opened before the revocation go on serving "
-                   "the revoked identity: each checks its creator only when it opens")
 def test_streams_the_revoked_identity_opened_before_the_update_end_with_it(
     net: LocalNetwork, revoked: Revoked
 ) -> None:
@@ -238,8 +236,10 @@ def test_streams_the_revoked_identity_opened_before_the_update_end_with_it(
         return isinstance(item, Exception)
 
     events = followed_until(revoked.events, lambda e: ended(e) or e == after.tx_id, 10)
+    block_events = followed_until(revoked.block_events, lambda b: ended(b) or b == block, 10)
     blocks = followed_until(revoked.blocks, lambda b: ended(b) or b == block, 10)
-    assert after.tx_id not in events and block not in blocks, (events, blocks)
-    for stream in (events, blocks):
+    assert after.tx_id not in events and block not in block_events and block not in blocks, (
+        events, block_events, blocks)
+    for stream in (events, block_events, blocks):
         assert stream and isinstance(stream[-1], Exception), stream
         revoked.names_the_revocation(stream[-1], "a stream opened before the update")
