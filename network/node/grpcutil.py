@@ -211,6 +211,69 @@ class AsyncStreamLimit(grpc.aio.ServerInterceptor):
             response_serializer=handler.response_serializer)
 
 
+class _Undecodable:
+    """What a request that does not parse turns into, so that its handler can say so."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is the caller's malformed bytes
+            return _Undecodable(exc)
+
+    return parse
+
+
+def _malformed(method: str, request: _Undecodable) -> str:
+    return (f"malformed request to {method}: {request.error}; send a message built from the "
+            "CareLedger protos (the SDK does)")
+
+
+class MalformedRequests(grpc.aio.ServerInterceptor):
+    """An undecodable unary request on a LoopServer gets INVALID_ARGUMENT naming the method.
+
+    Why: grpc.aio answers a request its deserializer cannot parse with UNKNOWN "Unexpected
+    DecodeError", which tells a caller nothing; the thread server said INTERNAL."""
+
+    async def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_streaming:
+            return handler
+        method = details.method
+        streaming = handler.response_streaming
+        inner = handler.unary_stream if streaming else handler.unary_unary
+        if inspect.isasyncgenfunction(inner):
+            async def checked_stream(request: Any, context: Any) -> AsyncIterator[Any]:
+                if isinstance(request, _Undecodable):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(method, request))
+                async for item in inner(request, context):
+                    yield item
+            wrapped: Callable[..., Any] = checked_stream
+        elif inspect.iscoroutinefunction(inner):
+            async def checked_call(request: Any, context: Any) -> Any:
+                if isinstance(request, _Undecodable):
+                    await context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(method, request))
+                return await inner(request, context)
+            wrapped = checked_call
+        else:
+            def checked_plain(request: Any, context: Any) -> Any:
+                if isinstance(request, _Undecodable):
+                    context.abort(grpc.StatusCode.INVALID_ARGUMENT, _malformed(method, request))
+                return inner(request, context)
+            wrapped = checked_plain
+        make = (grpc.unary_stream_rpc_method_handler if streaming
+                else grpc.unary_unary_rpc_method_handler)
+        return make(wrapped, request_deserializer=_tolerant(handler.request_deserializer),
+                    response_serializer=handler.response_serializer)
+
+
 class LoopHealth(aio_health.HealthServicer):
     """The standard health service on a LoopServer: Watch is a coroutine (see AsyncStreamLimit),
     and set_serving may be called from any thread."""
@@ -237,7 +300,8 @@ class LoopServer(grpc.Server):
         async def create() -> grpc.aio.Server:  # an aio server binds to the loop it is made on
             return grpc.aio.server(
                 futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc-worker"),
-                interceptors=[AsyncStreamLimit(max_streams)], options=options)
+                interceptors=[MalformedRequests(), AsyncStreamLimit(max_streams)],
+                options=options)
 
         self._server = self.run(create())
 

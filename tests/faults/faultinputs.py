@@ -171,7 +171,7 @@ def truncated_protobuf(net: LocalNetwork, contract: Contract) -> list[Case]:
                                         prepared_transaction=envelope).SerializeToString()
         submit = channel.unary_unary("/careledger.Gateway/Submit")
         with ledger_unchanged(net):
-            # grpcio rejects an undecodable request before any handler runs, always as INTERNAL
+            # the peer names the method (INVALID_ARGUMENT); a grpc.server said INTERNAL
             ok, told = _expect(lambda: submit(raw[: len(raw) // 2], timeout=10),
                                {grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT}, "")
         cases.append(Case("truncated protobuf: whole SubmitRequest (gRPC framing)", ok, told))

@@ -27,9 +27,14 @@ def served() -> Iterator[tuple[grpc.Channel, LoopHealth]]:
     def plain_stream(request: bytes, context: grpc.ServicerContext) -> Iterator[bytes]:
         yield request
 
+    async def check(request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext) -> bytes:
+        return request.service.encode()
+
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("t.T", {
         "Echo": grpc.unary_unary_rpc_method_handler(echo),
         "Plain": grpc.unary_stream_rpc_method_handler(plain_stream),
+        "Parse": grpc.unary_unary_rpc_method_handler(
+            check, request_deserializer=health_pb2.HealthCheckRequest.FromString),
     }),))
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
@@ -74,3 +79,14 @@ def test_a_plain_generator_stream_is_refused_naming_it(served: tuple[grpc.Channe
         list(channel.unary_stream("/t.T/Plain")(b"x", timeout=5))
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert "/t.T/Plain" in (refused.value.details() or "")
+
+
+def test_an_undecodable_request_is_invalid_argument_naming_the_method(
+        served: tuple[grpc.Channel, LoopHealth]) -> None:
+    channel, _ = served
+    parse = channel.unary_unary("/t.T/Parse")
+    assert parse(health_pb2.HealthCheckRequest(service="ok").SerializeToString(), timeout=5) == b"ok"
+    with pytest.raises(grpc.RpcError) as refused:
+        parse(b"\x0a\x05ab", timeout=5)  # a string field cut short
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "malformed request to /t.T/Parse" in (refused.value.details() or "")
