@@ -7,6 +7,7 @@ The CLI (`careledger contract ...`) and `network up`'s deployment both call it: 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -61,26 +62,28 @@ def _stub(layout: Layout, profile: Profile, peer: NodeInfo, who: tuple[str, str]
 def install(directory: Path, peer_id: str, who: tuple[str, str],
             archive: bytes) -> lifecycle_pb2.InstallResponse:
     """Install a package on one peer as identity (org, name); grpc.RpcError carries a refusal."""
-    layout = Layout(directory.resolve())
-    profile = Profile.load(layout.root)
-    channel, stub = _stub(layout, profile, profile.node(peer_id), who)
-    with channel:
-        signer = Signer.from_dir(layout.identity_dir(*who))
-        reply: lifecycle_pb2.InstallResponse = stub.InstallPackage(
-            _request(signer, install=archive), timeout=INSTALL_TIMEOUT)
-        return reply
+    reply: lifecycle_pb2.InstallResponse = _call(
+        directory, peer_id, who, lambda stub: stub.InstallPackage, install=archive)
+    return reply
 
 
 def installed(directory: Path, peer_id: str, who: tuple[str, str]) -> lifecycle_pb2.QueryInstalledResponse:
     """The packages one peer holds, asked as identity (org, name) (an admin of the peer's org)."""
+    reply: lifecycle_pb2.QueryInstalledResponse = _call(
+        directory, peer_id, who, lambda stub: stub.QueryInstalled, query_installed=True)
+    return reply
+
+
+def _call(directory: Path, peer_id: str, who: tuple[str, str],
+          method: Callable[[lifecycle_pb2_grpc.LifecycleStub], Callable[..., Any]], **operation: Any) -> Any:
+    """One signed Lifecycle call to one peer as identity (org, name): both operations open, sign and
+    wait the same way, so they differ only in the method and the request's operation."""
     layout = Layout(directory.resolve())
     profile = Profile.load(layout.root)
     channel, stub = _stub(layout, profile, profile.node(peer_id), who)
     with channel:
         signer = Signer.from_dir(layout.identity_dir(*who))
-        reply: lifecycle_pb2.QueryInstalledResponse = stub.QueryInstalled(
-            _request(signer, query_installed=True), timeout=INSTALL_TIMEOUT)
-        return reply
+        return method(stub)(_request(signer, **operation), timeout=INSTALL_TIMEOUT)
 
 
 def submit_on(gateway: Gateway, channel: str, function: str, proposed: Proposed) -> dict[str, Any]:
