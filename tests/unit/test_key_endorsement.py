@@ -5,12 +5,11 @@ contract's, from committed state or from an earlier valid transaction of the sam
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 from txfactory import TestNetwork, endorsed_envelope, make_block
+from validatorfixtures import validator_fixtures
 
 from careledger.chaincode import ClientIdentity, Context, Contract, evaluate, submit
 from careledger.chaincode.contracts.consent.contract import home_org_policy
@@ -81,22 +80,7 @@ def test_the_stub_reads_the_committed_policy_then_its_own_pending_one() -> None:
     assert run(MemoryState(), "policy_of", "k2").response.payload == b"- then board"
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
-    return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer", "board"])
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateDB]:
-    with StateDB(tmp_path / "state.db") as db:
-        yield db
-
-
-@pytest.fixture
-def validator(net: TestNetwork, state: StateDB) -> Iterator[Validator]:
-    v = Validator("healthcare", net.membership(), POLICIES, state, workers=2)
-    yield v
-    v.close()
+net, state, validator = validator_fixtures(POLICIES)
 
 
 def write(key: str, value: bytes = b"v", policy: str | None = None) -> common_pb2.ReadWriteSet:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from txfactory import (
     rwset,
     sign_transaction,
 )
+from validatorfixtures import validator_fixtures
 
 from careledger.network.identity.certs import IdentitySpec, generate_org
 from careledger.network.identity.signing import Signer
@@ -30,22 +30,7 @@ VC = common_pb2.ValidationCode
 POLICIES = {"consent": parse("AND(hospital, insurer)"), "claims": parse("OR(insurer)")}
 
 
-@pytest.fixture(scope="module")
-def net(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
-    return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer", "board"])
-
-
-@pytest.fixture
-def state(tmp_path: Path) -> Iterator[StateDB]:
-    with StateDB(tmp_path / "state.db") as db:
-        yield db
-
-
-@pytest.fixture
-def validator(net: TestNetwork, state: StateDB) -> Iterator[Validator]:
-    v = Validator("healthcare", net.membership(), POLICIES, state, workers=2)
-    yield v
-    v.close()
+net, state, validator = validator_fixtures(POLICIES)
 
 
 def _both(net: TestNetwork) -> list[Signer]:
