@@ -9,15 +9,13 @@ identity included."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import pytest
+from clijson import cli, heights, ok, refused
 
 from careledger.gateway import GatewayError, connect
 from careledger.gateway.identity import Identity, new_private_key_signer
@@ -41,32 +39,9 @@ def pharmacy_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("pharmacy-host")
 
 
-def cli(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "careledger.cli", *args, "--dir", str(directory), "--json"],
-                          capture_output=True, text=True, timeout=120)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
-
-
-def refused(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode != 0, result.stdout
-    return json.loads(result.stdout)["error"]
-
-
 def config_of(net: LocalNetwork, org: str) -> dict:
     """The configuration in force on ORG's peer, as its admin reads it."""
     return ok(cli(net.directory, "channel", "config", "--as", f"{org}/admin"))
-
-
-def heights(net: LocalNetwork) -> dict[str, int]:
-    result = {}
-    for peer in net.profile.peers:
-        with QueryClient(net.directory, peer.org, peer=peer) as client:
-            result[peer.id] = client.chain_info().height
-    return result
 
 
 def make_update(net: LocalNetwork, out: Path, *change: str) -> Path:

@@ -11,18 +11,16 @@ every block, each with the definitions in force at it)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from clijson import cli, heights, ok, refused
 
 from careledger.gateway import EndorseError, EvaluateError
 from careledger.network.local import launcher
 from careledger.network.local.testing import LocalNetwork, local_network
-from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
 
 CONFIG = Path(__file__).with_name("network.toml")
@@ -57,34 +55,11 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
         yield network
 
 
-def cli(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "careledger.cli", *args, "--dir", str(directory), "--json"],
-                          capture_output=True, text=True, timeout=120)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> object:
-    assert result.returncode == 0, result.stdout + result.stderr
-    return json.loads(result.stdout)
-
-
-def refused(result: subprocess.CompletedProcess[str]) -> dict:
-    assert result.returncode != 0, result.stdout
-    return json.loads(result.stdout)["error"]
-
-
-def ledger_view(net: LocalNetwork) -> dict[str, int]:
-    heights = {}
-    for peer in net.profile.peers:
-        with QueryClient(net.directory, peer.org, peer=peer) as client:
-            heights[peer.id] = client.chain_info().height
-    return heights
-
-
 def settled(net: LocalNetwork) -> dict[str, int]:
     """Every peer's height once they agree (a block just cut reaches all peers quickly)."""
     deadline = time.monotonic() + 10
     while True:
-        view = ledger_view(net)
+        view = heights(net)
         if len(set(view.values())) == 1 or time.monotonic() > deadline:
             return view
         time.sleep(0.1)
