@@ -6,6 +6,7 @@ certificate was issued by one of the channel's org CAs and whether a signature i
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 CACHE_SIZE = 4096
+# Signatures verified lately: a peer checks the same envelope signature in its gateway's Submit and
+# again when it validates the block that holds it.
+SIGNATURE_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,8 @@ class Membership:
         lists in `revoked` (org -> serials, as `serial_hex` writes them)."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
+        # (certificate, SHA-256 of the signed bytes, signature, prehashed) -> verified: successes only
+        self._signatures: OrderedDict[tuple[bytes, bytes, bytes, bool], Identity] = OrderedDict()
         self._generation = 0
         self.update(cas, revoked)
 
@@ -91,6 +97,7 @@ class Membership:
                              for org, serials in (revoked or {}).items()}
             self.orgs: frozenset[str] = frozenset(loaded)
             self._cache.clear()
+            self._signatures.clear()
             self._generation += 1  # a judgement under the old CAs and revocations is not cached
 
     @classmethod
@@ -123,18 +130,28 @@ class Membership:
     def verify(self, cert_pem: bytes, data: bytes, signature: bytes, at: datetime | None = None) -> Identity:
         """The signer's Identity if `signature` is its ECDSA signature over SHA-256(data) and the
         certificate is valid at `at` (default: now; a committer passes its block's time)."""
-        return self._check(cert_pem, data, signature, ec.ECDSA(hashes.SHA256()), at)
+        return self._check(cert_pem, data, signature, False, at)
 
     def verify_digest(self, cert_pem: bytes, digest: bytes, signature: bytes) -> Identity:
         """Like verify, for a signature over an already computed SHA-256 digest."""
-        return self._check(cert_pem, digest, signature, ec.ECDSA(Prehashed(hashes.SHA256())))
+        return self._check(cert_pem, digest, signature, True)
 
     def _check(
-        self, cert_pem: bytes, payload: bytes, signature: bytes, algorithm: ec.ECDSA,
+        self, cert_pem: bytes, payload: bytes, signature: bytes, prehashed: bool,
         at: datetime | None = None,
     ) -> Identity:
+        """The certificate is judged (cached) and its validity at `at` checked on every call; the
+        ECDSA check is skipped for a signature this Membership verified since its last update."""
         verified = self._current(cert_pem, at)
         identity = verified.identity
+        # the cached certificate's bytes: entries share them, and the key names what was signed
+        key = (identity.cert_pem, hashlib.sha256(payload).digest(), bytes(signature), prehashed)
+        with self._lock:
+            if self._signatures.get(key) is identity:  # the certificate's judgement still stands
+                self._signatures.move_to_end(key)
+                return identity
+            generation = self._generation
+        algorithm = ec.ECDSA(Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256())
         try:
             verified.public_key.verify(signature, payload, algorithm)
         except (InvalidSignature, ValueError) as exc:
@@ -142,6 +159,11 @@ class Membership:
                 f"signature does not verify for identity {identity.id}; the data was changed or "
                 "signed with another key"
             ) from exc
+        with self._lock:
+            if generation == self._generation:  # not across an update (see _verified)
+                self._signatures[key] = identity
+                while len(self._signatures) > SIGNATURE_CACHE_SIZE:
+                    self._signatures.popitem(last=False)
         return identity
 
     def _current(self, cert_pem: bytes, at: datetime | None) -> _Verified:

@@ -1,0 +1,110 @@
+"""Membership remembers signatures it verified (a peer checks an envelope's signature in its
+gateway's Submit and again when it validates the block): a repeat skips only the ECDSA check; the
+certificate's validity at the given time is still checked, failures are never remembered, a
+configuration update forgets them all, and the cache is bounded."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from cryptography import x509
+from txfactory import TestNetwork
+
+from careledger.network.identity import membership as membership_module
+from careledger.network.identity.membership import (
+    BadSignatureError,
+    ExpiredIdentityError,
+    Membership,
+    UnknownIdentityError,
+    serial_hex,
+)
+from careledger.network.identity.signing import Signer
+
+DATA = b"an envelope's payload"
+
+
+class RefusingKey:
+    """Stands in for a certificate's public key: any ECDSA check that still runs fails."""
+
+    def verify(self, *args: object) -> None:
+        raise ValueError("ECDSA check ran")
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
+    return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer"])
+
+
+def refuse_ecdsa(members: Membership, signer: Signer) -> None:
+    """From now on the certificate's ECDSA checks fail: only a remembered signature passes."""
+    entry = members._cache[bytes(signer.cert_pem)]
+    members._cache[bytes(signer.cert_pem)] = membership_module._Verified(
+        entry.identity, RefusingKey())  # type: ignore[arg-type]
+
+
+def test_a_verified_signature_is_not_checked_again(network: TestNetwork) -> None:
+    members, client = network.membership(), network.client("hospital")
+    signature = client.sign(DATA)
+    who = members.verify(client.cert_pem, DATA, signature)
+    refuse_ecdsa(members, client)
+    assert members.verify(client.cert_pem, DATA, signature) is who
+    with pytest.raises(BadSignatureError):  # other data, the same signature: checked, refused
+        members.verify(client.cert_pem, b"other data", signature)
+
+
+def test_the_validity_time_is_checked_on_every_call(network: TestNetwork) -> None:
+    members, client = network.membership(), network.client("hospital")
+    signature = client.sign(DATA)
+    who = members.verify(client.cert_pem, DATA, signature)
+    with pytest.raises(ExpiredIdentityError, match="reissue it"):
+        members.verify(client.cert_pem, DATA, signature, at=who.not_after + timedelta(seconds=1))
+    assert members.verify(client.cert_pem, DATA, signature, at=who.not_before) is who
+
+
+def test_a_failure_is_never_remembered(network: TestNetwork) -> None:
+    members, client = network.membership(), network.client("hospital")
+    forged = network.client("insurer").sign(DATA)  # another key's signature
+    for _ in range(2):
+        with pytest.raises(BadSignatureError):
+            members.verify(client.cert_pem, DATA, forged)
+    assert not members._signatures
+
+
+def test_an_update_forgets_verified_signatures(network: TestNetwork) -> None:
+    members, client = network.membership(), network.client("hospital")
+    signature = client.sign(DATA)
+    members.verify(client.cert_pem, DATA, signature)
+    cas = {org: (network.crypto_dir / org / "ca" / "cert.pem").read_bytes() for org in network.orgs}
+    serial = serial_hex(x509.load_pem_x509_certificate(client.cert_pem))
+    members.update(cas, {"hospital": [serial]})
+    with pytest.raises(UnknownIdentityError, match=f"serial {serial}\\) was revoked"):
+        members.verify(client.cert_pem, DATA, signature)
+    members.update(cas)
+    members.verify(client.cert_pem, DATA, signature)
+    assert len(members._signatures) == 1
+    members.update(cas)  # the same CAs again: an update still forgets every verified signature
+    assert not members._signatures
+
+def test_the_cache_is_bounded_and_shared_by_threads(network: TestNetwork,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(membership_module, "SIGNATURE_CACHE_SIZE", 5)
+    members, client = network.membership(), network.client("hospital")
+    signed = [(b"payload %d" % i, client.sign(b"payload %d" % i)) for i in range(20)]
+    failures: list[BaseException] = []
+
+    def verify_all() -> None:
+        try:
+            for data, signature in signed:
+                members.verify(client.cert_pem, data, signature)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=verify_all) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures
+    assert len(members._signatures) == 5
