@@ -11,7 +11,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from careledger.network.identity.hsm import SOFTHSM_MODULE
+from careledger.network.identity.hsm import PIN_ENV, SOFTHSM_MODULE
 
 CONFIG_ENV = "SOFTHSM2_CONF"
 
@@ -52,3 +52,16 @@ def init_token(directory: Path, label: str, pin: str, so_pin: str) -> dict[str, 
         subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", label, "--pin", pin,
                         "--so-pin", so_pin], check=True, capture_output=True, env=env)
     return {CONFIG_ENV: str(config)}
+
+
+def use_token(directory: Path, label: str, pin: str, so_pin: str = "13579") -> str:
+    """Token `label` ready for this process and the ones it starts (the CLI, nodes): SoftHSM's config
+    and the PIN go into os.environ, where they inherit them. The PKCS#11 module reads the config once
+    per process, so the setting stays for the process's life. "" when ready, else why SoftHSM cannot
+    be used (a test skips with that reason)."""
+    why = ensure_softhsm()
+    if why:
+        return why
+    os.environ.update(init_token(directory, label, pin, so_pin))
+    os.environ[PIN_ENV] = pin
+    return ""

@@ -3,7 +3,6 @@ signatures (issue 13). On a network of its own, since one of its peers is rebuil
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +21,9 @@ from careledger.network.identity.certs import (
     load_ca,
     write_pair,
 )
-from careledger.network.identity.hsm import PIN_ENV, SOFTHSM_MODULE, TokenKeyRef, generate_key
+from careledger.network.identity.hsm import SOFTHSM_MODULE, TokenKeyRef, generate_key
 from careledger.network.identity.tls import TLS_DIR
-from careledger.network.local.softhsm import ensure_softhsm, init_token
+from careledger.network.local.softhsm import use_token
 from careledger.network.local.testing import LocalNetwork, local_network
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
@@ -37,12 +36,10 @@ PEER = "peer0.insurer"
 @pytest.fixture(scope="module")
 def hsm_net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalNetwork]:
     pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
-    why = ensure_softhsm()
+    # the nodes started below inherit the token's settings, as a node's service environment would
+    why = use_token(tmp_path_factory.mktemp("softhsm"), TOKEN, PIN)
     if why:
         pytest.skip(why)
-    # the nodes started below inherit these, as a node's service environment would carry them
-    os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), TOKEN, PIN, "13579"))
-    os.environ[PIN_ENV] = PIN
     with local_network(CONFIG, tmp_path_factory.mktemp("hsmnet") / "net") as net:
         yield net
 

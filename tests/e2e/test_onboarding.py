@@ -13,7 +13,6 @@ an admin whose key is there signs and submits a channel configuration update.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -30,8 +29,7 @@ from careledger.gateway import GatewayError, Identity
 from careledger.gateway.ca import CAClient, CAError, new_key, write_identity
 from careledger.gateway.identity import new_private_key_signer
 from careledger.network.ca.server import ca_data_dir, endpoint
-from careledger.network.identity.hsm import PIN_ENV
-from careledger.network.local.softhsm import ensure_softhsm, init_token
+from careledger.network.local.softhsm import use_token
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.tools.queryclient import QueryClient
 from careledger.protos import common_pb2
@@ -175,12 +173,10 @@ def test_a_patient_and_a_practitioner_are_onboarded_and_a_stolen_key_is_revoked(
 def hsm_token(tmp_path_factory: pytest.TempPathFactory) -> str:
     """The SoftHSM token, its config and PIN in this process's environment (the CLI inherits it)."""
     pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
-    why = ensure_softhsm()
+    # the PKCS#11 module reads SoftHSM's config once per process: the setting stays for later tests
+    why = use_token(tmp_path_factory.mktemp("softhsm"), HSM_TOKEN, HSM_PIN)
     if why:
         pytest.skip(why)
-    # the PKCS#11 module reads SoftHSM's config once per process: the setting stays for later tests
-    os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), HSM_TOKEN, HSM_PIN, "13579"))
-    os.environ[PIN_ENV] = HSM_PIN
     return HSM_TOKEN
 
 

@@ -34,7 +34,7 @@ from careledger.network.ledger import channelconfig as cc
 from careledger.network.ledger.channelconfig import block_config_tx
 from careledger.network.local.genesis import make_genesis
 from careledger.network.local.launcher import generate_crypto, resolve_profile
-from careledger.network.local.softhsm import ensure_softhsm, init_token
+from careledger.network.local.softhsm import use_token
 from careledger.protos import config_pb2
 
 pytest.importorskip("pkcs11", reason="python-pkcs11 (the hsm extra) is not installed")
@@ -47,11 +47,9 @@ TOKEN = "careledger-test"
 def token(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A SoftHSM token this process sees (the module reads its config once per process, so the
     setting stays for later tests), with its PIN in the environment as the CLI and SDK read it."""
-    why = ensure_softhsm()
+    why = use_token(tmp_path_factory.mktemp("softhsm"), TOKEN, PIN)
     if why:
         pytest.skip(why)
-    os.environ.update(init_token(tmp_path_factory.mktemp("softhsm"), TOKEN, PIN, "13579"))
-    os.environ[PIN_ENV] = PIN
     return TOKEN
 
 
