@@ -8,12 +8,12 @@ import uuid
 
 import grpc
 import pytest
+from clijson import deliver
 
 from careledger.gateway import BlockEventsError
-from careledger.network.identity.signing import Signer
 from careledger.network.local.testing import LocalNetwork
 from careledger.network.tools.queryclient import QueryClient
-from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
+from careledger.protos import common_pb2
 
 # Orderers read blocks from each other over Deliver; the peers answer only the channel's orgs.
 FULL = ["hospital:peer0", "hospital:admin", "insurer:admin", "board:audrey"]
@@ -43,17 +43,6 @@ def _query(net: LocalNetwork, who: str) -> QueryClient:
     return QueryClient(net.directory, org, user, peer=net.profile.peers_of("hospital")[0])
 
 
-def _deliver(net: LocalNetwork, who: str) -> common_pb2.Block:
-    org, _, user = who.partition(":")
-    signer = Signer.from_dir(net.layout.identity_dir(org, user))
-    payload = orderer_pb2.SeekRequest(channel=net.profile.channel, creator=signer.cert_pem, start=0,
-                                      follow=False, stop=0).SerializeToString()
-    with net.channel(net.profile.orderers[0].id, who) as channel:
-        stub = orderer_pb2_grpc.OrdererStub(channel)
-        return next(stub.Deliver(common_pb2.Signed(payload=payload, signature=signer.sign(payload)),
-                                 timeout=20))
-
-
 def _first_block_event(net: LocalNetwork, who: str) -> common_pb2.Block:
     with net.connect(who, peer="peer0.hospital") as gw, \
             gw.get_network(net.profile.channel).get_block_events(0) as blocks:
@@ -69,11 +58,11 @@ def test_full_block_readers_read_whole_blocks_through_every_service(
         other = q.transaction(own_tx["hospital:alice"])
         assert other.envelope.payload  # anyone's transaction, in full
     assert _first_block_event(net, who).data.envelopes
-    assert _deliver(net, who).header.number == 0
+    assert deliver(net, who).header.number == 0
 
 
 def test_an_orderer_reads_full_blocks_over_deliver(net: LocalNetwork) -> None:
-    assert _deliver(net, "orderer:orderer0").data.envelopes
+    assert deliver(net, "orderer:orderer0").data.envelopes
 
 
 @pytest.mark.parametrize("who", FILTERED, ids=lambda w: f"{ROLE_OF[w]}-{w}")
@@ -91,7 +80,7 @@ def test_other_members_are_refused_full_blocks_by_every_service(net: LocalNetwor
     assert "may not read full blocks through BlockEvents" in str(events_err.value)
     assert "get_filtered_block_events" in str(events_err.value)
     with pytest.raises(grpc.RpcError) as err:
-        _deliver(net, who)
+        deliver(net, who)
     assert err.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "may not read full blocks through Deliver" in err.value.details()
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import queue
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -22,6 +20,8 @@ from dataclasses import dataclass
 
 import grpc
 import pytest
+from clijson import cli as run_cli
+from clijson import deliver, heights, ok
 from cryptography import x509
 
 from careledger.gateway import Gateway, GatewayError, Transaction
@@ -35,30 +35,7 @@ from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 
 def cli(net: LocalNetwork, *args: str) -> dict:
-    done = subprocess.run([sys.executable, "-m", "careledger.cli", *args, "--dir", str(net.directory),
-                           "--json"], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, f"careledger {' '.join(args)}: {done.stdout}{done.stderr}"
-    return json.loads(done.stdout)
-
-
-def heights(net: LocalNetwork) -> dict[str, int]:
-    found = {}
-    for peer in net.profile.peers:
-        with QueryClient(net.directory, peer.org, peer=peer) as client:
-            found[peer.id] = client.chain_info().height
-    return found
-
-
-def deliver(net: LocalNetwork, who: str) -> common_pb2.Block:
-    """Block 0 from the orderer's Deliver, asked as ORG:USER."""
-    org, _, user = who.partition(":")
-    signer = Signer.from_dir(net.layout.identity_dir(org, user))
-    payload = orderer_pb2.SeekRequest(channel=net.profile.channel, creator=signer.cert_pem, start=0,
-                                      follow=False, stop=0).SerializeToString()
-    with net.channel(net.profile.orderers[0].id, who) as channel:
-        stub = orderer_pb2_grpc.OrdererStub(channel)
-        return next(stub.Deliver(common_pb2.Signed(payload=payload, signature=signer.sign(payload)),
-                                 timeout=20))
+    return ok(run_cli(net.directory, *args))
 
 
 def broadcast(net: LocalNetwork, who: str, envelope: bytes) -> orderer_pb2.BroadcastResponse:
