@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61reledger/protos/gateway.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"\x89\x01\n\x0f\x45valuateRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x38\n\x14proposed_transaction\x18\x03 \x01(\x0b\x32\x1a.careledger.SignedProposal\x12\x1c\n\x14target_organizations\x18\x04 \x03(\t\"8\n\x10\x45valuateResponse\x12$\n\x06result\x18\x01 \x01(\x0b\x32\x14.careledger.Response\"\x8b\x01\n\x0e\x45ndorseRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x38\n\x14proposed_transaction\x18\x03 \x01(\x0b\x32\x1a.careledger.SignedProposal\x12\x1f\n\x17\x65ndorsing_organizations\x18\x04 \x03(\t\"k\n\x0f\x45ndorseResponse\x12\x32\n\x14prepared_transaction\x18\x01 \x01(\x0b\x32\x14.careledger.Envelope\x12$\n\x06result\x18\x02 \x01(\x0b\x32\x14.careledger.Response\"c\n\rSubmitRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x32\n\x14prepared_transaction\x18\x03 \x01(\x0b\x32\x14.careledger.Envelope\"\x10\n\x0eSubmitResponse\"G\n\x13\x43ommitStatusRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\x0c\"X\n\x14\x43ommitStatusResponse\x12*\n\x06result\x18\x01 \x01(\x0e\x32\x1a.careledger.ValidationCode\x12\x14\n\x0c\x62lock_number\x18\x02 \x01(\x04\"\x95\x01\n\x16\x43haincodeEventsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08\x63ontract\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\x0c\x12\x18\n\x0bstart_block\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x14\x61\x66ter_transaction_id\x18\x05 \x01(\tB\x0e\n\x0c_start_block\"[\n\x17\x43haincodeEventsResponse\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12*\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1a.careledger.ChaincodeEvent\"s\n\x12\x42lockEventsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08identity\x18\x02 \x01(\x0c\x12\x18\n\x0bstart_block\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x10\n\x08\x66iltered\x18\x04 \x01(\x08\x42\x0e\n\x0c_start_block\"Y\n\x13\x46ilteredTransaction\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x33\n\x0fvalidation_code\x18\x02 \x01(\x0e\x32\x1a.careledger.ValidationCode\"V\n\rFilteredBlock\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x35\n\x0ctransactions\x18\x02 \x03(\x0b\x32\x1f.careledger.FilteredTransaction\"j\n\x13\x42lockEventsResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.careledger.Block\x12\x31\n\x0e\x66iltered_block\x18\x02 \x01(\x0b\x32\x19.careledger.FilteredBlock\"<\n\x0b\x45rrorDetail\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"8\n\x0c\x45rrorDetails\x12(\n\x07\x64\x65tails\x18\x01 \x03(\x0b\x32\x17.careledger.ErrorDetail2\xaf\x03\n\x07Gateway\x12\x45\n\x08\x45valuate\x12\x1b.careledger.EvaluateRequest\x1a\x1c.careledger.EvaluateResponse\x12\x42\n\x07\x45ndorse\x12\x1a.careledger.EndorseRequest\x1a\x1b.careledger.EndorseResponse\x12?\n\x06Submit\x12\x19.careledger.SubmitRequest\x1a\x1a.careledger.SubmitResponse\x12\x44\n\x0c\x43ommitStatus\x12\x12.careledger.Signed\x1a .careledger.CommitStatusResponse\x12L\n\x0f\x43haincodeEvents\x12\x12.careledger.Signed\x1a#.careledger.ChaincodeEventsResponse0\x01\x12\x44\n\x0b\x42lockEvents\x12\x12.careledger.Signed\x1a\x1f.careledger.BlockEventsResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61reledger/protos/gateway.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"\x89\x01\n\x0f\x45valuateRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x38\n\x14proposed_transaction\x18\x03 \x01(\x0b\x32\x1a.careledger.SignedProposal\x12\x1c\n\x14target_organizations\x18\x04 \x03(\t\"8\n\x10\x45valuateResponse\x12$\n\x06result\x18\x01 \x01(\x0b\x32\x14.careledger.Response\"\x8b\x01\n\x0e\x45ndorseRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x38\n\x14proposed_transaction\x18\x03 \x01(\x0b\x32\x1a.careledger.SignedProposal\x12\x1f\n\x17\x65ndorsing_organizations\x18\x04 \x03(\t\"k\n\x0f\x45ndorseResponse\x12\x32\n\x14prepared_transaction\x18\x01 \x01(\x0b\x32\x14.careledger.Envelope\x12$\n\x06result\x18\x02 \x01(\x0b\x32\x14.careledger.Response\"|\n\rSubmitRequest\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x32\n\x14prepared_transaction\x18\x03 \x01(\x0b\x32\x14.careledger.Envelope\x12\x17\n\x0fwait_for_commit\x18\x04 \x01(\x08\"B\n\x0eSubmitResponse\x12\x30\n\x06\x63ommit\x18\x01 \x01(\x0b\x32 .careledger.CommitStatusResponse\"G\n\x13\x43ommitStatusRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\r\n\x05tx_id\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\x0c\"X\n\x14\x43ommitStatusResponse\x12*\n\x06result\x18\x01 \x01(\x0e\x32\x1a.careledger.ValidationCode\x12\x14\n\x0c\x62lock_number\x18\x02 \x01(\x04\"\x95\x01\n\x16\x43haincodeEventsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08\x63ontract\x18\x02 \x01(\t\x12\x10\n\x08identity\x18\x03 \x01(\x0c\x12\x18\n\x0bstart_block\x18\x04 \x01(\x04H\x00\x88\x01\x01\x12\x1c\n\x14\x61\x66ter_transaction_id\x18\x05 \x01(\tB\x0e\n\x0c_start_block\"[\n\x17\x43haincodeEventsResponse\x12\x14\n\x0c\x62lock_number\x18\x01 \x01(\x04\x12*\n\x06\x65vents\x18\x02 \x03(\x0b\x32\x1a.careledger.ChaincodeEvent\"s\n\x12\x42lockEventsRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x10\n\x08identity\x18\x02 \x01(\x0c\x12\x18\n\x0bstart_block\x18\x03 \x01(\x04H\x00\x88\x01\x01\x12\x10\n\x08\x66iltered\x18\x04 \x01(\x08\x42\x0e\n\x0c_start_block\"Y\n\x13\x46ilteredTransaction\x12\r\n\x05tx_id\x18\x01 \x01(\t\x12\x33\n\x0fvalidation_code\x18\x02 \x01(\x0e\x32\x1a.careledger.ValidationCode\"V\n\rFilteredBlock\x12\x0e\n\x06number\x18\x01 \x01(\x04\x12\x35\n\x0ctransactions\x18\x02 \x03(\x0b\x32\x1f.careledger.FilteredTransaction\"j\n\x13\x42lockEventsResponse\x12 \n\x05\x62lock\x18\x01 \x01(\x0b\x32\x11.careledger.Block\x12\x31\n\x0e\x66iltered_block\x18\x02 \x01(\x0b\x32\x19.careledger.FilteredBlock\"<\n\x0b\x45rrorDetail\x12\x0f\n\x07\x61\x64\x64ress\x18\x01 \x01(\t\x12\x0b\n\x03org\x18\x02 \x01(\t\x12\x0f\n\x07message\x18\x03 \x01(\t\"8\n\x0c\x45rrorDetails\x12(\n\x07\x64\x65tails\x18\x01 \x03(\x0b\x32\x17.careledger.ErrorDetail2\xaf\x03\n\x07Gateway\x12\x45\n\x08\x45valuate\x12\x1b.careledger.EvaluateRequest\x1a\x1c.careledger.EvaluateResponse\x12\x42\n\x07\x45ndorse\x12\x1a.careledger.EndorseRequest\x1a\x1b.careledger.EndorseResponse\x12?\n\x06Submit\x12\x19.careledger.SubmitRequest\x1a\x1a.careledger.SubmitResponse\x12\x44\n\x0c\x43ommitStatus\x12\x12.careledger.Signed\x1a .careledger.CommitStatusResponse\x12L\n\x0f\x43haincodeEvents\x12\x12.careledger.Signed\x1a#.careledger.ChaincodeEventsResponse0\x01\x12\x44\n\x0b\x42lockEvents\x12\x12.careledger.Signed\x1a\x1f.careledger.BlockEventsResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,29 +41,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ENDORSERESPONSE']._serialized_start=419
   _globals['_ENDORSERESPONSE']._serialized_end=526
   _globals['_SUBMITREQUEST']._serialized_start=528
-  _globals['_SUBMITREQUEST']._serialized_end=627
-  _globals['_SUBMITRESPONSE']._serialized_start=629
-  _globals['_SUBMITRESPONSE']._serialized_end=645
-  _globals['_COMMITSTATUSREQUEST']._serialized_start=647
-  _globals['_COMMITSTATUSREQUEST']._serialized_end=718
-  _globals['_COMMITSTATUSRESPONSE']._serialized_start=720
-  _globals['_COMMITSTATUSRESPONSE']._serialized_end=808
-  _globals['_CHAINCODEEVENTSREQUEST']._serialized_start=811
-  _globals['_CHAINCODEEVENTSREQUEST']._serialized_end=960
-  _globals['_CHAINCODEEVENTSRESPONSE']._serialized_start=962
-  _globals['_CHAINCODEEVENTSRESPONSE']._serialized_end=1053
-  _globals['_BLOCKEVENTSREQUEST']._serialized_start=1055
-  _globals['_BLOCKEVENTSREQUEST']._serialized_end=1170
-  _globals['_FILTEREDTRANSACTION']._serialized_start=1172
-  _globals['_FILTEREDTRANSACTION']._serialized_end=1261
-  _globals['_FILTEREDBLOCK']._serialized_start=1263
-  _globals['_FILTEREDBLOCK']._serialized_end=1349
-  _globals['_BLOCKEVENTSRESPONSE']._serialized_start=1351
-  _globals['_BLOCKEVENTSRESPONSE']._serialized_end=1457
-  _globals['_ERRORDETAIL']._serialized_start=1459
-  _globals['_ERRORDETAIL']._serialized_end=1519
-  _globals['_ERRORDETAILS']._serialized_start=1521
-  _globals['_ERRORDETAILS']._serialized_end=1577
-  _globals['_GATEWAY']._serialized_start=1580
-  _globals['_GATEWAY']._serialized_end=2011
+  _globals['_SUBMITREQUEST']._serialized_end=652
+  _globals['_SUBMITRESPONSE']._serialized_start=654
+  _globals['_SUBMITRESPONSE']._serialized_end=720
+  _globals['_COMMITSTATUSREQUEST']._serialized_start=722
+  _globals['_COMMITSTATUSREQUEST']._serialized_end=793
+  _globals['_COMMITSTATUSRESPONSE']._serialized_start=795
+  _globals['_COMMITSTATUSRESPONSE']._serialized_end=883
+  _globals['_CHAINCODEEVENTSREQUEST']._serialized_start=886
+  _globals['_CHAINCODEEVENTSREQUEST']._serialized_end=1035
+  _globals['_CHAINCODEEVENTSRESPONSE']._serialized_start=1037
+  _globals['_CHAINCODEEVENTSRESPONSE']._serialized_end=1128
+  _globals['_BLOCKEVENTSREQUEST']._serialized_start=1130
+  _globals['_BLOCKEVENTSREQUEST']._serialized_end=1245
+  _globals['_FILTEREDTRANSACTION']._serialized_start=1247
+  _globals['_FILTEREDTRANSACTION']._serialized_end=1336
+  _globals['_FILTEREDBLOCK']._serialized_start=1338
+  _globals['_FILTEREDBLOCK']._serialized_end=1424
+  _globals['_BLOCKEVENTSRESPONSE']._serialized_start=1426
+  _globals['_BLOCKEVENTSRESPONSE']._serialized_end=1532
+  _globals['_ERRORDETAIL']._serialized_start=1534
+  _globals['_ERRORDETAIL']._serialized_end=1594
+  _globals['_ERRORDETAILS']._serialized_start=1596
+  _globals['_ERRORDETAILS']._serialized_end=1652
+  _globals['_GATEWAY']._serialized_start=1655
+  _globals['_GATEWAY']._serialized_end=2086
 # @@protoc_insertion_point(module_scope)

@@ -46,18 +46,22 @@ class EndorseResponse(_message.Message):
     def __init__(self, prepared_transaction: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., result: _Optional[_Union[_common_pb2.Response, _Mapping]] = ...) -> None: ...
 
 class SubmitRequest(_message.Message):
-    __slots__ = ("tx_id", "channel", "prepared_transaction")
+    __slots__ = ("tx_id", "channel", "prepared_transaction", "wait_for_commit")
     TX_ID_FIELD_NUMBER: _ClassVar[int]
     CHANNEL_FIELD_NUMBER: _ClassVar[int]
     PREPARED_TRANSACTION_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_COMMIT_FIELD_NUMBER: _ClassVar[int]
     tx_id: str
     channel: str
     prepared_transaction: _common_pb2.Envelope
-    def __init__(self, tx_id: _Optional[str] = ..., channel: _Optional[str] = ..., prepared_transaction: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ...) -> None: ...
+    wait_for_commit: bool
+    def __init__(self, tx_id: _Optional[str] = ..., channel: _Optional[str] = ..., prepared_transaction: _Optional[_Union[_common_pb2.Envelope, _Mapping]] = ..., wait_for_commit: _Optional[bool] = ...) -> None: ...
 
 class SubmitResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+    __slots__ = ("commit",)
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    commit: CommitStatusResponse
+    def __init__(self, commit: _Optional[_Union[CommitStatusResponse, _Mapping]] = ...) -> None: ...
 
 class CommitStatusRequest(_message.Message):
     __slots__ = ("channel", "tx_id", "identity")

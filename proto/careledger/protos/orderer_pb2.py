@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61reledger/protos/orderer.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"1\n\x11\x42roadcastResponse\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x0c\n\x04info\x18\x02 \x01(\t\"\\\n\x0bSeekRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07\x63reator\x18\x02 \x01(\x0c\x12\r\n\x05start\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0c\n\x04stop\x18\x05 \x01(\x04\x32\x7f\n\x07Orderer\x12@\n\tBroadcast\x12\x14.careledger.Envelope\x1a\x1d.careledger.BroadcastResponse\x12\x32\n\x07\x44\x65liver\x12\x12.careledger.Signed\x1a\x11.careledger.Block0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x63\x61reledger/protos/orderer.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"1\n\x11\x42roadcastResponse\x12\x0e\n\x06status\x18\x01 \x01(\x05\x12\x0c\n\x04info\x18\x02 \x01(\t\"8\n\rEnvelopeBatch\x12\'\n\tenvelopes\x18\x01 \x03(\x0b\x32\x14.careledger.Envelope\"1\n\x10\x42roadcastOutcome\x12\x0c\n\x04\x63ode\x18\x01 \x01(\x05\x12\x0f\n\x07message\x18\x02 \x01(\t\"H\n\x16\x42roadcastBatchResponse\x12.\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1c.careledger.BroadcastOutcome\"\\\n\x0bSeekRequest\x12\x0f\n\x07\x63hannel\x18\x01 \x01(\t\x12\x0f\n\x07\x63reator\x18\x02 \x01(\x0c\x12\r\n\x05start\x18\x03 \x01(\x04\x12\x0e\n\x06\x66ollow\x18\x04 \x01(\x08\x12\x0c\n\x04stop\x18\x05 \x01(\x04\x32\xd0\x01\n\x07Orderer\x12@\n\tBroadcast\x12\x14.careledger.Envelope\x1a\x1d.careledger.BroadcastResponse\x12O\n\x0e\x42roadcastBatch\x12\x19.careledger.EnvelopeBatch\x1a\".careledger.BroadcastBatchResponse\x12\x32\n\x07\x44\x65liver\x12\x12.careledger.Signed\x1a\x11.careledger.Block0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_BROADCASTRESPONSE']._serialized_start=79
   _globals['_BROADCASTRESPONSE']._serialized_end=128
-  _globals['_SEEKREQUEST']._serialized_start=130
-  _globals['_SEEKREQUEST']._serialized_end=222
-  _globals['_ORDERER']._serialized_start=224
-  _globals['_ORDERER']._serialized_end=351
+  _globals['_ENVELOPEBATCH']._serialized_start=130
+  _globals['_ENVELOPEBATCH']._serialized_end=186
+  _globals['_BROADCASTOUTCOME']._serialized_start=188
+  _globals['_BROADCASTOUTCOME']._serialized_end=237
+  _globals['_BROADCASTBATCHRESPONSE']._serialized_start=239
+  _globals['_BROADCASTBATCHRESPONSE']._serialized_end=311
+  _globals['_SEEKREQUEST']._serialized_start=313
+  _globals['_SEEKREQUEST']._serialized_end=405
+  _globals['_ORDERER']._serialized_start=408
+  _globals['_ORDERER']._serialized_end=616
 # @@protoc_insertion_point(module_scope)

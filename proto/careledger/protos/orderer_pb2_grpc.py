@@ -40,6 +40,11 @@ class OrdererStub:
                 request_serializer=careledger_dot_protos_dot_common__pb2.Envelope.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_orderer__pb2.BroadcastResponse.FromString,
                 _registered_method=True)
+        self.BroadcastBatch = channel.unary_unary(
+                '/careledger.Orderer/BroadcastBatch',
+                request_serializer=careledger_dot_protos_dot_orderer__pb2.EnvelopeBatch.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_orderer__pb2.BroadcastBatchResponse.FromString,
+                _registered_method=True)
         self.Deliver = channel.unary_stream(
                 '/careledger.Orderer/Deliver',
                 request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
@@ -52,6 +57,13 @@ class OrdererServicer:
 
     def Broadcast(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BroadcastBatch(self, request, context):
+        """Broadcast for each envelope of the batch.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -69,6 +81,11 @@ def add_OrdererServicer_to_server(servicer, server):
                     servicer.Broadcast,
                     request_deserializer=careledger_dot_protos_dot_common__pb2.Envelope.FromString,
                     response_serializer=careledger_dot_protos_dot_orderer__pb2.BroadcastResponse.SerializeToString,
+            ),
+            'BroadcastBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.BroadcastBatch,
+                    request_deserializer=careledger_dot_protos_dot_orderer__pb2.EnvelopeBatch.FromString,
+                    response_serializer=careledger_dot_protos_dot_orderer__pb2.BroadcastBatchResponse.SerializeToString,
             ),
             'Deliver': grpc.unary_stream_rpc_method_handler(
                     servicer.Deliver,
@@ -103,6 +120,33 @@ class Orderer:
             '/careledger.Orderer/Broadcast',
             careledger_dot_protos_dot_common__pb2.Envelope.SerializeToString,
             careledger_dot_protos_dot_orderer__pb2.BroadcastResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BroadcastBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/careledger.Orderer/BroadcastBatch',
+            careledger_dot_protos_dot_orderer__pb2.EnvelopeBatch.SerializeToString,
+            careledger_dot_protos_dot_orderer__pb2.BroadcastBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

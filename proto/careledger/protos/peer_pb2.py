@@ -25,13 +25,19 @@ _sym_db = _symbol_database.Default()
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61reledger/protos/peer.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto2W\n\x08\x45ndorser\x12K\n\x0fProcessProposal\x12\x1a.careledger.SignedProposal\x1a\x1c.careledger.ProposalResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1c\x63\x61reledger/protos/peer.proto\x12\ncareledger\x1a\x1e\x63\x61reledger/protos/common.proto\"R\n\rProposalBatch\x12-\n\tproposals\x18\x01 \x03(\x0b\x32\x1a.careledger.SignedProposal\x12\x12\n\nmin_height\x18\x02 \x01(\x04\"`\n\x0fProposalOutcome\x12.\n\x08response\x18\x01 \x01(\x0b\x32\x1c.careledger.ProposalResponse\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\"V\n\x15ProposalBatchResponse\x12-\n\x08outcomes\x18\x01 \x03(\x0b\x32\x1b.careledger.ProposalOutcome\x12\x0e\n\x06height\x18\x02 \x01(\x04\x32\xa9\x01\n\x08\x45ndorser\x12K\n\x0fProcessProposal\x12\x1a.careledger.SignedProposal\x1a\x1c.careledger.ProposalResponse\x12P\n\x10ProcessProposals\x12\x19.careledger.ProposalBatch\x1a!.careledger.ProposalBatchResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'careledger.protos.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENDORSER']._serialized_start=76
-  _globals['_ENDORSER']._serialized_end=163
+  _globals['_PROPOSALBATCH']._serialized_start=76
+  _globals['_PROPOSALBATCH']._serialized_end=158
+  _globals['_PROPOSALOUTCOME']._serialized_start=160
+  _globals['_PROPOSALOUTCOME']._serialized_end=256
+  _globals['_PROPOSALBATCHRESPONSE']._serialized_start=258
+  _globals['_PROPOSALBATCHRESPONSE']._serialized_end=344
+  _globals['_ENDORSER']._serialized_start=347
+  _globals['_ENDORSER']._serialized_end=516
 # @@protoc_insertion_point(module_scope)

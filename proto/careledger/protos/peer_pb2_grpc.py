@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from careledger.protos import common_pb2 as careledger_dot_protos_dot_common__pb2
+from careledger.protos import peer_pb2 as careledger_dot_protos_dot_peer__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -39,6 +40,11 @@ class EndorserStub:
                 request_serializer=careledger_dot_protos_dot_common__pb2.SignedProposal.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_common__pb2.ProposalResponse.FromString,
                 _registered_method=True)
+        self.ProcessProposals = channel.unary_unary(
+                '/careledger.Endorser/ProcessProposals',
+                request_serializer=careledger_dot_protos_dot_peer__pb2.ProposalBatch.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_peer__pb2.ProposalBatchResponse.FromString,
+                _registered_method=True)
 
 
 class EndorserServicer:
@@ -51,6 +57,13 @@ class EndorserServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProcessProposals(self, request, context):
+        """ProcessProposal for each proposal of the batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EndorserServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -58,6 +71,11 @@ def add_EndorserServicer_to_server(servicer, server):
                     servicer.ProcessProposal,
                     request_deserializer=careledger_dot_protos_dot_common__pb2.SignedProposal.FromString,
                     response_serializer=careledger_dot_protos_dot_common__pb2.ProposalResponse.SerializeToString,
+            ),
+            'ProcessProposals': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProcessProposals,
+                    request_deserializer=careledger_dot_protos_dot_peer__pb2.ProposalBatch.FromString,
+                    response_serializer=careledger_dot_protos_dot_peer__pb2.ProposalBatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -87,6 +105,33 @@ class Endorser:
             '/careledger.Endorser/ProcessProposal',
             careledger_dot_protos_dot_common__pb2.SignedProposal.SerializeToString,
             careledger_dot_protos_dot_common__pb2.ProposalResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProcessProposals(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/careledger.Endorser/ProcessProposals',
+            careledger_dot_protos_dot_peer__pb2.ProposalBatch.SerializeToString,
+            careledger_dot_protos_dot_peer__pb2.ProposalBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
