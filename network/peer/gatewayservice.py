@@ -355,33 +355,44 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         admitted = admit(request.prepared_transaction, self._profile.channel, self._membership,
                          self._endorser.clock_skew, clock="this peer's clock")
         found = self._ledger.tx_status(admitted.tx_id)
+        if found is not None and request.wait_for_commit:  # e.g. a retry after a lost answer
+            return gateway_pb2.SubmitResponse(
+                commit=gateway_pb2.CommitStatusResponse(result=found[0], block_number=found[1]))
         if found is not None:
             raise RequestError(
                 grpc.StatusCode.ALREADY_EXISTS,
                 f"transaction {admitted.tx_id} was already committed in block "
                 f"{found[1]}; ask for its commit status instead",
             )
+        await self._order(request.prepared_transaction, admitted.tx_id)
+        if not request.wait_for_commit:
+            return gateway_pb2.SubmitResponse()
+        return gateway_pb2.SubmitResponse(commit=await self._commit_status(admitted.tx_id, context))
+
+    async def _order(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
+        """Hand the envelope to an orderer: the next one when an answer leaves it unknown whether
+        the orderer took it."""
         last: grpc.aio.AioRpcError | None = None
         for node in self._profile.orderers:
             stub = orderer_pb2_grpc.OrdererStub(self._conn.aio(node.address))
             try:
-                await stub.Broadcast(request.prepared_transaction, timeout=ENDORSE_TIMEOUT)
-                return gateway_pb2.SubmitResponse()
+                await stub.Broadcast(envelope, timeout=ENDORSE_TIMEOUT)
+                return
             except grpc.aio.AioRpcError as exc:
                 if exc.code() == grpc.StatusCode.ALREADY_EXISTS and last is not None:
                     # an earlier orderer took it before failing: the same tx id, ordered once
-                    log.info("tx %s already ordered via an orderer that then failed", admitted.tx_id)
-                    return gateway_pb2.SubmitResponse()
+                    log.info("tx %s already ordered via an orderer that then failed", tx_id)
+                    return
                 if exc.code() not in AMBIGUOUS:
                     raise RequestError(
-                        exc.code(), f"orderer {node.id} refused transaction {admitted.tx_id}: {exc.details()}"
+                        exc.code(), f"orderer {node.id} refused transaction {tx_id}: {exc.details()}"
                     ) from exc
                 last = exc
                 log.warning("orderer %s did not confirm tx %s (%s); trying the next orderer",
-                            node.id, admitted.tx_id, exc.code().name)
+                            node.id, tx_id, exc.code().name)
         raise RequestError(
             grpc.StatusCode.UNAVAILABLE,
-            f"no orderer reachable for transaction {admitted.tx_id}: "
+            f"no orderer reachable for transaction {tx_id}: "
             f"{last.details() if last else 'none configured'}; retry the submit",
         )
 
@@ -390,13 +401,19 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self, request: common_pb2.Signed, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.CommitStatusResponse:
         req, _ = open_signed(request, gateway_pb2.CommitStatusRequest, self._membership, "identity")
+        return await self._commit_status(req.tx_id, context)
+
+    async def _commit_status(self, tx_id: str,
+                             context: grpc.aio.ServicerContext[Any, Any]) -> gateway_pb2.CommitStatusResponse:
+        """The transaction's validation code once this peer commits its block, within the call's
+        deadline."""
         remaining = context.time_remaining()
         wait = DEFAULT_COMMIT_WAIT if remaining is None else max(0.0, remaining - 0.2)
-        found = await self._commits.wait_async(req.tx_id, wait)
+        found = await self._commits.wait_async(tx_id, wait)
         if found is None:
             raise RequestError(
                 grpc.StatusCode.DEADLINE_EXCEEDED,
-                f"transaction {req.tx_id} has not committed on {self._me.id} within "
+                f"transaction {tx_id} has not committed on {self._me.id} within "
                 f"{wait:.1f}s; it may still commit — ask again",
             )
         code, block = found
