@@ -24,11 +24,12 @@ from careledger.network.node.envelope import Admitted, admit
 from careledger.network.node.grpcutil import RequestError, stream, unary
 from careledger.network.node.operations import OrdererMetrics
 from careledger.network.node.signedrequest import open_signed, still_member
-from careledger.network.orderer.consensus.base import Consenter, OrderingUnavailable
+from careledger.network.orderer.consensus.base import Consenter
 from careledger.network.orderer.replays import RecentTxIds, replay_window
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
@@ -62,19 +63,53 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
     @unary
     def Broadcast(self, request: common_pb2.Envelope,
                   context: grpc.ServicerContext) -> orderer_pb2.BroadcastResponse:
-        try:
-            response = self._broadcast(request)
-        except RequestError as exc:
-            self._metrics.broadcasts.labels(exc.code.name).inc()
-            raise
-        self._metrics.broadcasts.labels("ACCEPTED").inc()
-        return response
+        outcome = self._order([request])[0]
+        if outcome.code:
+            raise RequestError(_STATUS_CODES[outcome.code], outcome.message)
+        return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
+
+    @unary
+    def BroadcastBatch(self, request: orderer_pb2.EnvelopeBatch,
+                       context: grpc.ServicerContext) -> orderer_pb2.BroadcastBatchResponse:
+        return orderer_pb2.BroadcastBatchResponse(outcomes=self._order(request.envelopes))
 
     def _clock_skew(self) -> timedelta:
         current = self._config()
         return current.clock_skew if current is not None else txtime.DEFAULT_CLOCK_SKEW
 
-    def _broadcast(self, request: common_pb2.Envelope) -> orderer_pb2.BroadcastResponse:
+    def _order(self, envelopes: Sequence[common_pb2.Envelope]) -> list[orderer_pb2.BroadcastOutcome]:
+        """Check each envelope, then order those that pass, together (their blocks are awaited at
+        once on etcd); an outcome per envelope, code 0 when accepted."""
+        outcomes: list[orderer_pb2.BroadcastOutcome | None] = []
+        checked: list[tuple[int, str, bytes, bool]] = []
+        for envelope in envelopes:
+            try:
+                tx_id, alone = self._check(envelope)
+            except RequestError as exc:
+                outcomes.append(self._refused(exc.code, exc.message))
+                continue
+            checked.append((len(outcomes), tx_id, envelope.SerializeToString(), alone))
+            outcomes.append(None)
+        ordered = self._consenter.order_all([(raw, alone) for _, _, raw, alone in checked])
+        for (index, tx_id, _, _), problem in zip(checked, ordered, strict=True):
+            if isinstance(problem, RequestError):
+                outcomes[index] = self._refused(problem.code, problem.message)
+            elif problem is not None:
+                outcomes[index] = self._refused(grpc.StatusCode.UNAVAILABLE,
+                                                f"cannot order transaction {tx_id} now: {problem}; retry")
+            else:
+                self._metrics.broadcasts.labels("ACCEPTED").inc()
+                log.debug("accepted tx %s", tx_id)
+                outcomes[index] = orderer_pb2.BroadcastOutcome()
+        return [o for o in outcomes if o is not None]
+
+    def _refused(self, code: grpc.StatusCode, message: str) -> orderer_pb2.BroadcastOutcome:
+        self._metrics.broadcasts.labels(code.name).inc()
+        return orderer_pb2.BroadcastOutcome(code=code.value[0], message=message)
+
+    def _check(self, request: common_pb2.Envelope) -> tuple[str, bool]:
+        """The envelope's tx id, and whether it is a configuration update (ordered alone); or
+        RequestError saying why it is refused."""
         admitted = admit(request, self._channel, self._membership, self._clock_skew(),
                          clock="the orderer's clock", now=self._clock())
         if admitted.tx_id in self._recent:
@@ -84,13 +119,7 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         alone = is_config(admitted.proposal)
         if alone:
             self._check_config(admitted)
-        try:
-            self._consenter.order(request.SerializeToString(), alone)
-        except OrderingUnavailable as exc:
-            raise RequestError(grpc.StatusCode.UNAVAILABLE,
-                               f"cannot order transaction {admitted.tx_id} now: {exc}; retry") from exc
-        log.debug("accepted tx %s from %s", admitted.tx_id, admitted.creator.id)
-        return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
+        return admitted.tx_id, alone
 
     def _check_config(self, admitted: Admitted) -> None:
         """Refuse a configuration update that would not be valid after the configuration in force;

@@ -20,7 +20,7 @@ from careledger.network.node.operations import OrdererMetrics
 from careledger.network.orderer.blockmaker import make_block
 from careledger.network.orderer.replays import CLOCK_MARGIN, RecentTxIds, replay_window
 from careledger.network.orderer.service import OrdererService
-from careledger.protos import common_pb2
+from careledger.protos import common_pb2, orderer_pb2
 
 T = datetime(2026, 12, 3, 14, 0, tzinfo=UTC)
 SKEW = txtime.DEFAULT_CLOCK_SKEW  # 300 s: the window is 660 s
@@ -52,8 +52,9 @@ class Chain:
         self.read.append(number)
         return self.blocks[number]
 
-    def order(self, envelope: bytes, alone: bool = False) -> None:
-        self.ordered.append(envelope)
+    def order_all(self, items: list[tuple[bytes, bool]]) -> list[Exception | None]:
+        self.ordered += [envelope for envelope, _ in items]
+        return [None] * len(items)
 
 
 class Aborted(Exception):
@@ -147,3 +148,19 @@ def test_broadcast_refuses_a_recent_replay_as_already_exists_and_an_old_one_by_i
     service.Broadcast(fresh, Context())
     assert source.ordered == [fresh.SerializeToString()]
     assert fresh_id not in {tx_id for tx_id, _ in txs}
+
+
+def test_a_batch_answers_each_envelope_on_its_own(net: TestNetwork, chain) -> None:
+    blocks, txs = chain
+    source = Chain(blocks)
+    service = OrdererService(CHANNEL, net.membership(), source,  # type: ignore[arg-type]
+                             OrdererMetrics.register(CollectorRegistry()), clock=Clock())
+    fresh_id, fresh = _envelope(net, T)
+    forged = common_pb2.Envelope(payload=fresh.payload, signature=b"not a signature")
+    batch = orderer_pb2.EnvelopeBatch(envelopes=[txs[4][1], fresh, forged])
+    outcomes = service.BroadcastBatch(batch, Context()).outcomes
+    assert outcomes[0].code == grpc.StatusCode.ALREADY_EXISTS.value[0]
+    assert outcomes[0].message.startswith(f"transaction {txs[4][0]} is already in a block")
+    assert outcomes[1].code == 0 and not outcomes[1].message
+    assert outcomes[2].code != 0 and fresh_id in outcomes[2].message
+    assert source.ordered == [fresh.SerializeToString()]  # only the good one went on to be ordered

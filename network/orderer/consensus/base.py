@@ -29,6 +29,11 @@ class Consenter(Protocol):
         Raises OrderingUnavailable when it cannot be accepted now.
         """
 
+    def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
+        """order() for each (envelope, alone), at once: what each raised (None: accepted).
+
+        One BroadcastBatch's envelopes wait for their blocks together, not one after another."""
+
     def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
         """Cut blocks by these limits and timeout from now on (the channel configuration)."""
 

@@ -18,12 +18,13 @@ chain that the orderer stores and serves Deliver from:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockstore import BlockStore
-from careledger.network.orderer.consensus.base import LastConfig, no_config
+from careledger.network.orderer.consensus.base import LastConfig, OrderingUnavailable, no_config
 from careledger.network.orderer.consensus.etcdchain import BlockCheck, ChainKeys, LocalChain
 from careledger.network.orderer.consensus.etcdclient import EtcdClient
 from careledger.network.orderer.consensus.etcdfollower import ChainFollower, OtherOrderers
@@ -100,6 +101,22 @@ class EtcdConsenter:
         """
         if not self._forward(envelope):
             self._writer.cut_and_wait(envelope, alone)
+
+    def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
+        """order() for each envelope: the leader waits for all their blocks at once; another
+        orderer forwards each to the leader, on threads of its own (the rare path: gateways
+        send to an orderer that mostly leads)."""
+        if self._leadership.is_leader:
+            return [OrderingUnavailable(p) if p else None for p in self._writer.cut_all_and_wait(items)]
+        with ThreadPoolExecutor(len(items), thread_name_prefix="forward") as pool:
+            return list(pool.map(self._outcome, items))
+
+    def _outcome(self, item: tuple[bytes, bool]) -> Exception | None:
+        try:
+            self.order(*item)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, item by item
+            return exc
+        return None
 
     def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
         """Cut blocks by these limits and timeout whenever this orderer leads."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -104,17 +105,30 @@ class BlockWriter:
     def cut_and_wait(self, envelope: bytes, alone: bool = False) -> None:
         """Queue the envelope (for a block of its own if `alone`) and return once its block is in
         etcd; OrderingUnavailable if it is not."""
-        ticket = _Ticket()
+        problem = self.cut_all_and_wait([(envelope, alone)])[0]
+        if problem:
+            raise OrderingUnavailable(problem)
+
+    def cut_all_and_wait(self, items: Sequence[tuple[bytes, bool]]) -> list[str]:
+        """cut_and_wait for each (envelope, alone), waiting for all at once: why each is not in a
+        block ("" once it is)."""
+        tickets = [_Ticket() for _ in items]
         with self._tickets_lock:
-            self._tickets[envelope] = ticket
-        self._batcher.put(envelope, alone)
-        if not ticket.done.wait(ORDER_WAIT):
+            for (envelope, _), ticket in zip(items, tickets, strict=True):
+                self._tickets[envelope] = ticket
+        for envelope, alone in items:
+            self._batcher.put(envelope, alone)
+        deadline = time.monotonic() + ORDER_WAIT
+        problems = []
+        for (envelope, _), ticket in zip(items, tickets, strict=True):
+            if ticket.done.wait(max(0.0, deadline - time.monotonic())):
+                problems.append(ticket.problem)
+                continue
             with self._tickets_lock:
                 self._tickets.pop(envelope, None)
-            raise OrderingUnavailable(f"not in a block after {ORDER_WAIT:.0f}s; its outcome is unknown: "
-                                      "check its commit status before submitting it again")
-        if ticket.problem:
-            raise OrderingUnavailable(ticket.problem)
+            problems.append(f"not in a block after {ORDER_WAIT:.0f}s; its outcome is unknown: "
+                            "check its commit status before submitting it again")
+        return problems
 
     def _settle(self, envelopes: list[bytes], problem: str = "") -> None:
         """Answer the Broadcasts waiting for these envelopes."""

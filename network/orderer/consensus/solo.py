@@ -7,7 +7,7 @@ survives a crash of the orderer.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from careledger.network.identity.signing import Signer
 from careledger.network.ledger.blockstore import BlockStore
@@ -41,6 +41,11 @@ class SoloConsenter(StoredChain):
 
     def order(self, envelope: bytes, alone: bool = False) -> None:
         self._batcher.put(envelope, alone)
+
+    def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
+        for envelope, alone in items:
+            self._batcher.put(envelope, alone)
+        return [None] * len(items)
 
     def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
         self._cutter.set_limits(limits)
