@@ -304,10 +304,8 @@ class Ledger:
                 self._listeners.remove(fn)
 
     def close(self) -> None:
-        """Stop the validator and close the block store and the state database."""
+        """Close the block store and the state database."""
         with self._commit_lock:
-            if self._validator is not None:
-                self._validator.close()
             clean = not self._broken
             if clean and self._signer is not None:
                 self._write_checkpoint(clean=False)  # reads the header and record while open

@@ -130,17 +130,14 @@ def _revalidate(profile: Profile, members: Membership, scratch: StateDB, raw: tu
     """Validate blocks first..height-1 into `scratch`, noting each code that differs."""
     # contract policies as the replay commits them: each block judged by the definitions before it
     validator = Validator(profile.channel, members, ContractDefinitions(scratch, profile.orgs), scratch,
-                          workers=2, clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
-    try:
-        for number in range(first, height):
-            block = common_pb2.Block.FromString(raw[number - first])
-            outcomes = validator.validate(block)
-            for tx_num, (stored_code, outcome) in enumerate(
-                    zip(block.metadata.validation_codes, outcomes, strict=False)):
-                if stored_code != outcome.code:
-                    problems.append(
-                        f"block {number}, transaction {tx_num}: {_name(stored_code)} in the block "
-                        f"file, but re-validation gives {_name(outcome.code)}")
-            scratch.apply_block(number, outcomes)
-    finally:
-        validator.close()
+                          clock_skew=timedelta(seconds=profile.orderer.clock_skew_s))
+    for number in range(first, height):
+        block = common_pb2.Block.FromString(raw[number - first])
+        outcomes = validator.validate(block)
+        for tx_num, (stored_code, outcome) in enumerate(
+                zip(block.metadata.validation_codes, outcomes, strict=False)):
+            if stored_code != outcome.code:
+                problems.append(
+                    f"block {number}, transaction {tx_num}: {_name(stored_code)} in the block "
+                    f"file, but re-validation gives {_name(outcome.code)}")
+        scratch.apply_block(number, outcomes)

@@ -28,7 +28,7 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
 def factory(net: TestNetwork) -> Factory:
     membership = net.membership()
     policies = {"consent": parse("AND(hospital, insurer)")}
-    return lambda state: Validator("healthcare", membership, policies, state, workers=2)
+    return lambda state: Validator("healthcare", membership, policies, state)
 
 
 @pytest.fixture

@@ -376,15 +376,12 @@ def test_peers_judge_each_block_by_the_config_in_force_at_it(crypto: Path, curre
 
     def run(path: Path) -> tuple[list[list[int]], bytes]:
         with StateDB(path) as state:
-            validator = Validator("healthcare", current.member_membership, policies, state, workers=2)
+            validator = Validator("healthcare", current.member_membership, policies, state)
             codes = []
-            try:
-                for b in blocks:
-                    outcomes = validator.validate(b)
-                    state.apply_block(b.header.number, outcomes)
-                    codes.append([int(o.code) for o in outcomes])
-            finally:
-                validator.close()
+            for b in blocks:
+                outcomes = validator.validate(b)
+                state.apply_block(b.header.number, outcomes)
+                codes.append([int(o.code) for o in outcomes])
             found = state.get_state(cc.CONFIG_NAMESPACE, cc.CONFIG_KEY)
             assert found is not None
             return codes, found[0]

@@ -86,7 +86,6 @@ def test_blocks_beyond_savepoint_are_replayed_on_open(
         # A crash after the block was appended but before its state was applied:
         validator = factory(ledger.state)
         block1.metadata.validation_codes.extend(o.code for o in validator.validate(block1))
-        validator.close()
     with BlockStore(directory / "blocks") as store:
         store.append(block1)
     with StateDB(directory / "state.db") as state:

@@ -33,9 +33,7 @@ def validator_fixtures(policies: Mapping[str, Policy]) -> tuple[Callable[..., An
             yield db
 
     @pytest.fixture
-    def validator(net: TestNetwork, state: StateDB) -> Iterator[Validator]:
-        v = Validator("healthcare", net.membership(), policies, state, workers=2)
-        yield v
-        v.close()
+    def validator(net: TestNetwork, state: StateDB) -> Validator:
+        return Validator("healthcare", net.membership(), policies, state)
 
     return net, state, validator
