@@ -37,6 +37,14 @@ class RequestError(Exception):
         self.trailer = trailer  # serialized gateway_pb2.ErrorDetails, sent as careledger-errors-bin
 
 
+_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
+
+
+def status_code(value: int) -> grpc.StatusCode:
+    """The StatusCode of its number, as a batch's outcomes carry it (UNKNOWN if none is)."""
+    return _STATUS_CODES.get(value, grpc.StatusCode.UNKNOWN)
+
+
 # A status message and its details trailer travel as metadata, which clients cap at 16 KiB in all:
 # beyond these sizes a refusal would reach the client as RESOURCE_EXHAUSTED instead of itself.
 MAX_STATUS_MESSAGE = 4096

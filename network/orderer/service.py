@@ -21,7 +21,7 @@ from careledger.network.ledger.channelconfig import (
 )
 from careledger.network.node import blockstream, readers
 from careledger.network.node.envelope import Admitted, admit
-from careledger.network.node.grpcutil import RequestError, stream, unary
+from careledger.network.node.grpcutil import RequestError, status_code, stream, unary
 from careledger.network.node.operations import OrdererMetrics
 from careledger.network.node.signedrequest import open_signed, still_member
 from careledger.network.orderer.consensus.base import Consenter
@@ -29,7 +29,6 @@ from careledger.network.orderer.replays import RecentTxIds, replay_window
 from careledger.protos import common_pb2, orderer_pb2, orderer_pb2_grpc
 
 log = logging.getLogger(__name__)
-_STATUS_CODES = {code.value[0]: code for code in grpc.StatusCode}
 
 
 class OrdererService(orderer_pb2_grpc.OrdererServicer):
@@ -65,7 +64,7 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
                   context: grpc.ServicerContext) -> orderer_pb2.BroadcastResponse:
         outcome = self._order([request])[0]
         if outcome.code:
-            raise RequestError(_STATUS_CODES[outcome.code], outcome.message)
+            raise RequestError(status_code(outcome.code), outcome.message)
         return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
 
     @unary

@@ -24,7 +24,7 @@ from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import identity_error, parse
 from careledger.network.peer import keypolicies
 from careledger.network.peer.statedb import StateDB
-from careledger.protos import common_pb2, peer_pb2_grpc
+from careledger.protos import common_pb2, peer_pb2, peer_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -246,3 +246,24 @@ class EndorserService(peer_pb2_grpc.EndorserServicer):
         response = self._endorser.process(request)
         context.set_trailing_metadata(((HEIGHT_KEY, str(self._ledger.height)),))
         return response
+
+    @unary
+    def ProcessProposals(
+        self, request: peer_pb2.ProposalBatch, context: grpc.ServicerContext
+    ) -> peer_pb2.ProposalBatchResponse:
+        """Each proposal in turn: a contract call is bounded by the peer's time limit, so one
+        slow proposal delays the others of its batch by at most that."""
+        if request.min_height:
+            self._ledger.wait_for_height(min(request.min_height, 1 << 62), CATCH_UP_WAIT)
+        outcomes = [self._outcome(signed) for signed in request.proposals]
+        return peer_pb2.ProposalBatchResponse(outcomes=outcomes, height=self._ledger.height)
+
+    def _outcome(self, signed: common_pb2.SignedProposal) -> peer_pb2.ProposalOutcome:
+        try:
+            return peer_pb2.ProposalOutcome(response=self._endorser.process(signed))
+        except RequestError as exc:
+            return peer_pb2.ProposalOutcome(code=exc.code.value[0], message=exc.message)
+        except Exception:
+            log.exception("endorsing a proposal of a batch failed")
+            return peer_pb2.ProposalOutcome(code=grpc.StatusCode.INTERNAL.value[0],
+                                            message="internal error in ProcessProposals; see node log")

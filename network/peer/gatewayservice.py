@@ -17,7 +17,7 @@ import asyncio
 import functools
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
@@ -31,9 +31,10 @@ from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
 from careledger.network.node import blockstream, readers
+from careledger.network.node.coalesce import Coalescer
 from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
-from careledger.network.node.grpcutil import RequestError, stream, unary
+from careledger.network.node.grpcutil import RequestError, status_code, stream, unary
 from careledger.network.node.operations import PeerMetrics
 from careledger.network.node.signedrequest import open_signed, still_member
 from careledger.network.peer import policy as policies
@@ -51,7 +52,9 @@ from careledger.protos import (
     common_pb2,
     gateway_pb2,
     gateway_pb2_grpc,
+    orderer_pb2,
     orderer_pb2_grpc,
+    peer_pb2,
     peer_pb2_grpc,
 )
 
@@ -142,6 +145,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self._commits = CommitWaiters(ledger)
         self._blocks = NewBlocks(ledger)
         self._contract_pool = futures.ThreadPoolExecutor(CONTRACT_WORKERS, thread_name_prefix="contract")
+        self._coalescers: dict[tuple[str, str], Coalescer[Any, Any]] = {}  # by node address and call
 
     # -- endorsement -------------------------------------------------------------------------
 
@@ -165,19 +169,83 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             return await self._in_contract_pool(self._endorse_here, signed, checked)
         answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
         for node in self._peers_of(org):
-            stub = peer_pb2_grpc.EndorserStub(self._conn.aio(node.address))
             try:
-                call = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT,
-                                            metadata=((MIN_HEIGHT_KEY, str(self._ledger.height)),))
-                reply = await call
-                reported = dict(await call.trailing_metadata() or ()).get(HEIGHT_KEY, "")
-                return PeerAnswer(node, reply, "", height=int(reported) if reported.isdigit() else -1)
+                outcome, height = await self._batches(node.address, self._send_proposals).call(signed)
             except grpc.aio.AioRpcError as exc:
                 answer = PeerAnswer(node, None, exc.details() or str(exc.code()), exc.code())
                 if exc.code() != grpc.StatusCode.UNAVAILABLE:
                     break  # the peer answered: another peer of the org would say the same
                 log.warning("peer %s unavailable for endorsement; trying the next peer of %s", node.id, org)
+                continue
+            if outcome.code:  # the peer refused the proposal: another peer of the org would too
+                return PeerAnswer(node, None, outcome.message, status_code(outcome.code))
+            return PeerAnswer(node, outcome.response, "", height=height)
         return answer
+
+    def _batches(self, address: str, send: Callable[[str, list[Any]], Awaitable[Sequence[Any]]]
+                 ) -> Coalescer[Any, Any]:
+        """The coalescer of `send`'s calls to the node at `address`: one RPC carries the items
+        that piled up while the previous one was answered."""
+        key = (address, send.__name__)
+        batches = self._coalescers.get(key)
+        if batches is None:
+            batches = self._coalescers[key] = Coalescer(
+                functools.partial(send, address), _size,
+                self._profile.orderer.max_message_bytes - ENVELOPE_OVERHEAD)
+        return batches
+
+    async def _send_proposals(self, address: str, proposals: list[common_pb2.SignedProposal]
+                              ) -> list[tuple[peer_pb2.ProposalOutcome, int]]:
+        """Proposals to another org's peer in one call, to simulate at this peer's height or later
+        (so that the endorsers do not differ merely because that peer lags); each outcome with
+        that peer's height once it answered. A peer without ProcessProposals gets them one by one."""
+        stub = peer_pb2_grpc.EndorserStub(self._conn.aio(address))
+        try:
+            reply = await stub.ProcessProposals(
+                peer_pb2.ProposalBatch(proposals=proposals, min_height=self._ledger.height),
+                timeout=ENDORSE_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            return list(await asyncio.gather(*(self._send_proposal(stub, p) for p in proposals)))
+        return [(outcome, reply.height) for outcome in reply.outcomes]
+
+    async def _send_proposal(self, stub: peer_pb2_grpc.EndorserStub, signed: common_pb2.SignedProposal
+                             ) -> tuple[peer_pb2.ProposalOutcome, int]:
+        call = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT,
+                                    metadata=((MIN_HEIGHT_KEY, str(self._ledger.height)),))
+        try:
+            reply = await call
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in AMBIGUOUS:
+                raise
+            return peer_pb2.ProposalOutcome(code=exc.code().value[0], message=exc.details() or ""), -1
+        reported = dict(await call.trailing_metadata() or ()).get(HEIGHT_KEY, "")
+        return peer_pb2.ProposalOutcome(response=reply), int(reported) if reported.isdigit() else -1
+
+    async def _send_envelopes(self, address: str, envelopes: list[common_pb2.Envelope]
+                              ) -> list[orderer_pb2.BroadcastOutcome]:
+        """Envelopes to an orderer in one call; one by one to an orderer without BroadcastBatch."""
+        stub = orderer_pb2_grpc.OrdererStub(self._conn.aio(address))
+        try:
+            reply = await stub.BroadcastBatch(orderer_pb2.EnvelopeBatch(envelopes=envelopes),
+                                              timeout=ENDORSE_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+                raise
+            return list(await asyncio.gather(*(self._send_envelope(stub, e) for e in envelopes)))
+        return list(reply.outcomes)
+
+    @staticmethod
+    async def _send_envelope(stub: orderer_pb2_grpc.OrdererStub,
+                             envelope: common_pb2.Envelope) -> orderer_pb2.BroadcastOutcome:
+        try:
+            await stub.Broadcast(envelope, timeout=ENDORSE_TIMEOUT)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() in AMBIGUOUS:
+                raise
+            return orderer_pb2.BroadcastOutcome(code=exc.code().value[0], message=exc.details() or "")
+        return orderer_pb2.BroadcastOutcome()
 
     async def _in_contract_pool(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on a contract worker thread, awaited (its exceptions are raised here)."""
@@ -372,28 +440,27 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
     async def _order(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
         """Hand the envelope to an orderer: the next one when an answer leaves it unknown whether
         the orderer took it."""
-        last: grpc.aio.AioRpcError | None = None
+        last = ""  # why the previous orderer left it unknown whether it took the envelope
         for node in self._profile.orderers:
-            stub = orderer_pb2_grpc.OrdererStub(self._conn.aio(node.address))
             try:
-                await stub.Broadcast(envelope, timeout=ENDORSE_TIMEOUT)
-                return
+                outcome = await self._batches(node.address, self._send_envelopes).call(envelope)
+                code, details = status_code(outcome.code), outcome.message
             except grpc.aio.AioRpcError as exc:
-                if exc.code() == grpc.StatusCode.ALREADY_EXISTS and last is not None:
-                    # an earlier orderer took it before failing: the same tx id, ordered once
-                    log.info("tx %s already ordered via an orderer that then failed", tx_id)
-                    return
-                if exc.code() not in AMBIGUOUS:
-                    raise RequestError(
-                        exc.code(), f"orderer {node.id} refused transaction {tx_id}: {exc.details()}"
-                    ) from exc
-                last = exc
-                log.warning("orderer %s did not confirm tx %s (%s); trying the next orderer",
-                            node.id, tx_id, exc.code().name)
+                code, details = exc.code(), exc.details() or str(exc.code())
+            if code == grpc.StatusCode.OK:
+                return
+            if code == grpc.StatusCode.ALREADY_EXISTS and last:
+                # an earlier orderer took it before failing: the same tx id, ordered once
+                log.info("tx %s already ordered via an orderer that then failed", tx_id)
+                return
+            if code not in AMBIGUOUS:
+                raise RequestError(code, f"orderer {node.id} refused transaction {tx_id}: {details}")
+            last = details
+            log.warning("orderer %s did not confirm tx %s (%s); trying the next orderer",
+                        node.id, tx_id, code.name)
         raise RequestError(
             grpc.StatusCode.UNAVAILABLE,
-            f"no orderer reachable for transaction {tx_id}: "
-            f"{last.details() if last else 'none configured'}; retry the submit",
+            f"no orderer reachable for transaction {tx_id}: {last or 'none configured'}; retry the submit",
         )
 
     @unary
@@ -480,6 +547,10 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:
                 yield gateway_pb2.BlockEventsResponse(block=block)
+
+
+def _size(message: common_pb2.SignedProposal | common_pb2.Envelope) -> int:
+    return message.ByteSize()
 
 
 def _may_see(who: Identity, event: common_pb2.ChaincodeEvent) -> bool:
