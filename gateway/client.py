@@ -93,6 +93,11 @@ ENDORSE: Stage[gateway_pb2.EndorseRequest, gateway_pb2.EndorseResponse] = Stage(
 SUBMIT: Stage[gateway_pb2.SubmitRequest, gateway_pb2.SubmitResponse] = Stage(
     "submit", "Submit", SubmitError, "submit"
 )
+# Submit with wait_for_commit: the orderer's refusals are SubmitErrors, as for SUBMIT, but the call
+# lasts until the block commits, so it has the commit status deadline.
+SUBMIT_AND_WAIT: Stage[gateway_pb2.SubmitRequest, gateway_pb2.SubmitResponse] = Stage(
+    "submit", "Submit", SubmitError, "commit_status"
+)
 COMMIT_STATUS: Stage[common_pb2.Signed, gateway_pb2.CommitStatusResponse] = Stage(
     "commit status", "CommitStatus", CommitStatusError, "commit_status"
 )

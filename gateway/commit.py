@@ -76,6 +76,14 @@ class CommitBase(Generic[_Client]):
             successful=response.result == common_pb2.VALID,
         )
 
+    def _answered(self, response: gateway_pb2.SubmitResponse | None) -> Status | None:
+        """The status a Submit that waited for the commit answered; None when CommitStatus must be
+        asked: the wait ran out (the transaction may still commit), or the gateway peer is older
+        and does not wait (no `commit` in its answer)."""
+        if response is None or not response.HasField("commit"):
+            return None
+        return self._status(response.commit)
+
     # Last in the class body: below it, `bytes` in an annotation would name this method.
     def bytes(self) -> bytes:
         """The serialized CommitStatusRequest, for offline signing and Gateway.new_signed_commit."""
@@ -113,10 +121,11 @@ class MvccRetries:
 
     left: int
 
-    def outcome(self, submitted: WithResult[Any], status: Status) -> bytes | None:
-        """The result of a VALID commit; None to retry with a new proposal; else CommitError."""
+    def outcome(self, result: bytes, status: Status) -> bytes | None:
+        """The contract's result when the commit is VALID; None to retry with a new proposal;
+        else CommitError."""
         if status.successful:
-            return submitted.result
+            return result
         if status.code in _READ_CONFLICTS and self.left > 0:
             self.left -= 1
             _log.info(

@@ -68,12 +68,14 @@ class Contract(ContractBase[GatewayClient, Proposal]):
     ) -> bytes:
         """Endorse, submit and wait for a VALID commit; returns the result or raises CommitError.
 
-        After an MVCC or phantom read conflict it endorses a new proposal (new tx id) up to
-        retry_mvcc more times (default: the gateway's retry_mvcc option, which is 0).
+        The submit waits for the commit in the same call (Timeouts.commit_status), so a
+        transaction takes two calls, not three. After an MVCC or phantom read conflict it
+        endorses a new proposal (new tx id) up to retry_mvcc more times (default: the gateway's
+        retry_mvcc option, which is 0).
         """
         retries = self._retries(retry_mvcc)
         while True:
-            submitted = self.submit_async(name, *args, transient=transient, endorsing_orgs=endorsing_orgs)
-            result = retries.outcome(submitted, submitted.get_status())
+            transaction = self.new_proposal(name, args, transient, endorsing_orgs).endorse()
+            result = retries.outcome(transaction.result, transaction._submit_and_wait())
             if result is not None:
                 return result

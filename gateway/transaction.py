@@ -9,8 +9,8 @@ from typing import Any, Generic, Self, TypeVar
 import grpc
 from google.protobuf.message import DecodeError
 
-from careledger.gateway.client import SUBMIT, ClientBase, GatewayClient
-from careledger.gateway.commit import Commit
+from careledger.gateway.client import SUBMIT, SUBMIT_AND_WAIT, ClientBase, GatewayClient, Stage
+from careledger.gateway.commit import Commit, Status
 from careledger.gateway.errors import MalformedMessageError, SubmitError
 from careledger.gateway.identity import sha256
 from careledger.protos import common_pb2, gateway_pb2
@@ -78,13 +78,18 @@ class TransactionBase(Generic[_Client]):
         return self._prepared.result
 
     @staticmethod
-    def _retry_submit(err: SubmitError, attempt: int) -> float | None:
+    def _retry_submit(err: SubmitError, attempt: int, waiting: bool) -> float | None:
         """After a failed submit: seconds to wait before sending the same envelope again, or None
-        when an earlier attempt evidently got through (ALREADY_EXISTS); raises err when final.
+        to ask CommitStatus instead: an earlier attempt evidently got through (ALREADY_EXISTS), or
+        a submit waiting for the commit ran out of time (the transaction may still commit);
+        raises err when final.
 
         UNAVAILABLE and DEADLINE_EXCEEDED leave it unknown whether the orderer took the
-        transaction; sending the same tx id again is safe because peers commit a tx id once."""
+        transaction; sending the same tx id again is safe because peers commit a tx id once (and
+        a gateway asked to wait answers the status of one already committed)."""
         if attempt > 0 and err.code == grpc.StatusCode.ALREADY_EXISTS:
+            return None
+        if waiting and err.code == grpc.StatusCode.DEADLINE_EXCEEDED:
             return None
         if err.code in AMBIGUOUS_SUBMIT and attempt + 1 < SUBMIT_ATTEMPTS:
             return SUBMIT_RETRY_DELAY * (attempt + 1)
@@ -94,13 +99,18 @@ class TransactionBase(Generic[_Client]):
         """The SHA-256 digest to sign: of the Envelope's payload (the serialized Transaction)."""
         return sha256(self._prepared.envelope.payload)
 
-    def _submit_request(self) -> gateway_pb2.SubmitRequest:
+    def _submit_call(
+        self, wait_for_commit: bool
+    ) -> tuple[Stage[gateway_pb2.SubmitRequest, gateway_pb2.SubmitResponse], gateway_pb2.SubmitRequest]:
+        """The stage and signed request of a Submit; one that waits for the commit has the
+        commit status deadline."""
         envelope = self._prepared.envelope
         signature = envelope.signature or self._client.sign(self.digest(), "transaction", self.tx_id)
-        return gateway_pb2.SubmitRequest(
+        return SUBMIT_AND_WAIT if wait_for_commit else SUBMIT, gateway_pb2.SubmitRequest(
             tx_id=self.tx_id,
             channel=self._prepared.channel,
             prepared_transaction=common_pb2.Envelope(payload=envelope.payload, signature=signature),
+            wait_for_commit=wait_for_commit,
         )
 
     def _commit_request(self) -> gateway_pb2.CommitStatusRequest:
@@ -120,13 +130,27 @@ class Transaction(TransactionBase[GatewayClient]):
     def submit(self) -> Commit:
         """Send the signed transaction to the orderer (again, with the same tx id, when the
         outcome was ambiguous); the Commit tells how it was validated."""
-        for attempt in range(SUBMIT_ATTEMPTS):
-            try:
-                self._client.call(SUBMIT, self._submit_request(), self.tx_id)
-                break
-            except SubmitError as err:
-                wait = self._retry_submit(err, attempt)
-                if wait is None:
-                    break
-                time.sleep(wait)
+        self._send(wait_for_commit=False)
         return Commit(self._client, self._commit_request())
+
+    def _submit_and_wait(self) -> Status:
+        """Submit and wait for the commit in one call, as Contract.submit_transaction does; asks
+        CommitStatus, as get_status() does, when that wait ran out or the gateway does not wait."""
+        commit = Commit(self._client, self._commit_request())
+        status = commit._answered(self._send(wait_for_commit=True))
+        return status if status is not None else commit.get_status()
+
+    def _send(self, wait_for_commit: bool) -> gateway_pb2.SubmitResponse | None:
+        """Submit's answer, the same envelope sent again while the outcome is ambiguous; None
+        when CommitStatus must tell (see _retry_submit)."""
+        stage, request = self._submit_call(wait_for_commit)
+        attempt = 0
+        while True:
+            try:
+                return self._client.call(stage, request, self.tx_id)
+            except SubmitError as err:
+                wait = self._retry_submit(err, attempt, wait_for_commit)
+                if wait is None:
+                    return None
+                time.sleep(wait)
+                attempt += 1

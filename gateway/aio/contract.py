@@ -31,13 +31,12 @@ class Contract(ContractBase[AsyncGatewayClient, Proposal]):
         self, name: str, *args: Arg, transient: Transient = None, endorsing_orgs: Orgs = None,
         retry_mvcc: int | None = None,
     ) -> bytes:
-        """The result once committed VALID, else CommitError; read conflicts are retried with a
-        new proposal up to retry_mvcc times (default: the gateway's option, 0)."""
+        """The result once committed VALID, else CommitError; the submit waits for the commit in
+        the same call, like the blocking SDK's; read conflicts are retried with a new proposal up
+        to retry_mvcc times (default: the gateway's option, 0)."""
         retries = self._retries(retry_mvcc)
         while True:
-            submitted = await self.submit_async(
-                name, *args, transient=transient, endorsing_orgs=endorsing_orgs
-            )
-            result = retries.outcome(submitted, await submitted.get_status())
+            transaction = await self.new_proposal(name, args, transient, endorsing_orgs).endorse()
+            result = retries.outcome(transaction.result, await transaction._submit_and_wait())
             if result is not None:
                 return result

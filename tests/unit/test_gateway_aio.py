@@ -70,7 +70,24 @@ def test_submit_and_evaluate_are_awaited(server, fake) -> None:
         )
 
     assert run(server[1], calls) == (b"result:grant", b"p1")
-    assert [stage for stage, _ in fake.requests] == ["Endorse", "Submit", "CommitStatus", "Evaluate"]
+    assert [stage for stage, _ in fake.requests] == ["Endorse", "Submit", "Evaluate"]
+    assert fake.requests[1][1].wait_for_commit
+
+
+@pytest.mark.parametrize("failures", [[grpc.StatusCode.DEADLINE_EXCEEDED], [grpc.StatusCode.UNAVAILABLE]])
+def test_a_wait_that_ran_out_asks_commit_status_and_an_unavailable_one_is_sent_again(
+    server, fake, failures
+) -> None:
+    fake.submit_failures = list(failures)
+    fake.commit_code = common_pb2.ENDORSEMENT_POLICY_FAILURE
+
+    async def submit(gateway: aio.Gateway) -> bytes:
+        return await gateway.get_network(CHANNEL).get_contract("consent").submit_transaction("grant")
+
+    with pytest.raises(CommitError, match="ENDORSEMENT_POLICY_FAILURE"):
+        run(server[1], submit)
+    asked = "CommitStatus" if failures == [grpc.StatusCode.DEADLINE_EXCEEDED] else "Submit"
+    assert [stage for stage, _ in fake.requests] == ["Endorse", "Submit", asked]
 
 
 def test_retry_mvcc_re_endorses_with_new_tx_ids_and_stays_bounded(server, fake) -> None:

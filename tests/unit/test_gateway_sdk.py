@@ -104,6 +104,8 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, query_pb2_grpc.QueryServicer
         self.streams: list[list[StreamItem]] = []  # one script per ChaincodeEvents call
         self.height = 0
         self.submit_failures: list[grpc.StatusCode] = []  # one per Submit call, then success
+        self.waits_for_commit = True  # False: an older gateway, which ignores wait_for_commit
+        self.submit_deadlines: list[float | None] = []  # seconds left, as each Submit began
 
     def Evaluate(self, request, context):  # noqa: N802 - gRPC method name
         self.requests.append(("Evaluate", request))
@@ -144,12 +146,18 @@ class FakeGateway(gateway_pb2_grpc.GatewayServicer, query_pb2_grpc.QueryServicer
 
     def Submit(self, request, context):  # noqa: N802
         self.requests.append(("Submit", request))
+        self.submit_deadlines.append(context.time_remaining())
         if self.submit_failures:
             context.abort(self.submit_failures.pop(0), "orderer went away")
+        if request.wait_for_commit and self.waits_for_commit:
+            return gateway_pb2.SubmitResponse(commit=self._committed())
         return gateway_pb2.SubmitResponse()
 
     def CommitStatus(self, request, context):  # noqa: N802
         self.requests.append(("CommitStatus", request))
+        return self._committed()
+
+    def _committed(self) -> gateway_pb2.CommitStatusResponse:
         time.sleep(self.commit_delay)
         code = self.commit_codes.pop(0) if self.commit_codes else self.commit_code
         return gateway_pb2.CommitStatusResponse(result=code, block_number=7)
@@ -235,7 +243,7 @@ def test_two_proposals_get_different_nonces_and_tx_ids() -> None:
 
 def test_every_signature_sent_verifies_against_the_certificate(online, fake) -> None:
     contract = online.get_network(CHANNEL).get_contract("consent")
-    contract.submit_transaction("grant", "patient-1")
+    contract.submit_async("grant", "patient-1").get_status()
     sent = dict(fake.requests)
     proposal = sent["Endorse"].proposed_transaction
     assert _verifies(proposal.proposal_bytes, proposal.signature)
@@ -309,6 +317,7 @@ def test_offline_signing_sends_the_same_requests_as_online_signing(online, offli
     assert status.successful and status.tx_id == proposal.tx_id
     assert fake.requests == online_requests
     assert [stage for stage, _ in online_requests] == ["Endorse", "Submit", "CommitStatus"]
+    assert not online_requests[1][1].wait_for_commit
 
 
 def test_offline_gateway_refuses_to_send_an_unsigned_proposal(offline, fake) -> None:
@@ -580,3 +589,54 @@ def test_submit_gives_up_after_bounded_attempts(online, fake) -> None:
         contract.submit_transaction("grant", "p1")
     assert caught.value.code == grpc.StatusCode.UNAVAILABLE
     assert sum(name == "Submit" for name, _ in fake.requests) == 3
+
+
+def _stages(fake: FakeGateway) -> list[str]:
+    return [stage for stage, _ in fake.requests]
+
+
+def test_submit_transaction_is_one_submit_that_waits_with_the_commit_status_deadline(server, fake) -> None:
+    fake.commit_codes = [common_pb2.ENDORSEMENT_POLICY_FAILURE]
+    with _gateway(server[1], timeouts=Timeouts(submit=1.0, commit_status=9.0)) as gw:
+        contract = gw.get_network(CHANNEL).get_contract("claims")
+        with pytest.raises(CommitError, match="ENDORSEMENT_POLICY_FAILURE") as caught:
+            contract.submit_transaction("file", "c1")
+        assert contract.submit_transaction("file", "c2") == b"result:file"
+    assert _stages(fake) == ["Endorse", "Submit"] * 2
+    submit = fake.requests[1][1]
+    assert submit.wait_for_commit and caught.value.tx_id == submit.tx_id
+    assert caught.value.block_number == 7
+    assert all(8.0 < left < 9.5 for left in fake.submit_deadlines)  # not Timeouts.submit's 1 s
+
+
+@pytest.mark.parametrize("older", [False, True], ids=["wait-ran-out", "older-gateway"])
+def test_a_submit_that_did_not_wait_for_the_commit_asks_commit_status(online, fake, older) -> None:
+    if older:  # answers Submit at once, without `commit`
+        fake.waits_for_commit = False
+    else:  # the gateway's wait for the block ran out: the transaction may still commit
+        fake.submit_failures = [grpc.StatusCode.DEADLINE_EXCEEDED]
+    fake.commit_codes = [common_pb2.MVCC_READ_CONFLICT]
+    contract = online.get_network(CHANNEL).get_contract("consent")
+    assert contract.submit_transaction("grant", "p1", retry_mvcc=1) == b"result:grant"
+    assert _stages(fake) == ["Endorse", "Submit", "CommitStatus", "Endorse", "Submit"] + (
+        ["CommitStatus"] if older else [])
+
+
+def test_a_client_deadline_while_waiting_falls_back_to_commit_status_and_names_it(server, fake) -> None:
+    fake.commit_delay = 0.3
+    with _gateway(server[1], timeouts=Timeouts(commit_status=0.05)) as gw:
+        with pytest.raises(CommitStatusError) as caught:
+            gw.get_network(CHANNEL).get_contract("consent").submit_transaction("grant")
+    tx_id = fake.requests[0][1].tx_id
+    assert f"commit status of transaction {tx_id} exceeded" in str(caught.value)
+    assert "Timeouts.commit_status" in str(caught.value)
+    assert _stages(fake) == ["Endorse", "Submit", "CommitStatus"]
+
+
+def test_unavailable_while_waiting_sends_the_envelope_again_and_takes_its_status(online, fake) -> None:
+    fake.submit_failures = [grpc.StatusCode.UNAVAILABLE]
+    fake.commit_code = common_pb2.PHANTOM_READ_CONFLICT
+    with pytest.raises(CommitError, match="PHANTOM_READ_CONFLICT"):
+        online.get_network(CHANNEL).get_contract("consent").submit_transaction("grant")
+    assert _stages(fake) == ["Endorse", "Submit", "Submit"]
+    assert fake.requests[1] == fake.requests[2] and fake.requests[1][1].wait_for_commit
