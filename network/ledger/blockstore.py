@@ -133,6 +133,8 @@ class BlockStore:
         self._lock = threading.Lock()
         self._index: list[tuple[int, int]] = []
         self._first = first_number(self._dir)
+        # read once: FIRST_FILE is written before a store opens (begin_at) and never changes after
+        self._previous_header = base_header(self._dir)
         self._recover()
         # Unbuffered, so that after a failed write nothing is left in a buffer to be flushed later.
         self._writer = self._path.open("ab", buffering=0)
@@ -176,7 +178,7 @@ class BlockStore:
     @property
     def previous_header(self) -> common_pb2.BlockHeader | None:
         """The header of block `first - 1` when the store began at a snapshot, else None."""
-        return base_header(self._dir)
+        return self._previous_header
 
     @property
     def height(self) -> int:

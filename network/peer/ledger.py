@@ -86,6 +86,7 @@ class Ledger:
         self._listeners: list[Listener] = []
         self._commit_waiters = CommitWaiters(self)
         self._height = 0
+        self._last_header: common_pb2.BlockHeader | None = None  # of the last block committed here
         self._broken = ""
         self.state_repair: StateRepair | None = None  # set when opening had to rebuild the state
         self.start = start
@@ -221,7 +222,11 @@ class Ledger:
 
     def header(self, number: int) -> common_pb2.BlockHeader:
         """A committed block's header; also the snapshot's block a ledger that joined from a
-        snapshot begins after (it holds that header, not the block)."""
+        snapshot begins after (it holds that header, not the block). The last block committed
+        since opening is not read back: the committer asks for it before every block."""
+        last = self._last_header
+        if last is not None and number == last.number:
+            return last
         base = self.blocks.previous_header
         if base is not None and number == base.number:
             return base
@@ -262,8 +267,11 @@ class Ledger:
                     "resume() or reopening the ledger replays it"
                 )
                 raise LedgerError(self._broken) from exc
+            last = common_pb2.BlockHeader()
+            last.CopyFrom(block.header)
             with self._changed:
                 self._height = block.header.number + 1
+                self._last_header = last
                 self._changed.notify_all()
             if self._verified == block.header.number:
                 self._verified += 1
