@@ -31,7 +31,7 @@ from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
 from careledger.network.node import blockstream, readers
-from careledger.network.node.coalesce import Coalescer
+from careledger.network.node.coalesce import MAX_ITEMS, Coalescer
 from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
 from careledger.network.node.grpcutil import RequestError, status_code, stream, unary
@@ -146,6 +146,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self._blocks = NewBlocks(ledger)
         self._contract_pool = futures.ThreadPoolExecutor(CONTRACT_WORKERS, thread_name_prefix="contract")
         self._coalescers: dict[tuple[str, str], Coalescer[Any, Any]] = {}  # by node address and call
+        # a contract that runs to its time limit holds one worker; the others go on
+        self._contract_calls: Coalescer[Callable[[], Any], tuple[bool, Any]] = Coalescer(
+            self._run_contract_calls, lambda _: 1, MAX_ITEMS, max_in_flight=CONTRACT_WORKERS // 2)
 
     # -- endorsement -------------------------------------------------------------------------
 
@@ -248,9 +251,15 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return orderer_pb2.BroadcastOutcome()
 
     async def _in_contract_pool(self, fn: Callable[..., T], *args: Any) -> T:
-        """fn(*args) on a contract worker thread, awaited (its exceptions are raised here)."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._contract_pool, functools.partial(fn, *args))
+        """fn(*args) on a contract worker thread, awaited (its exceptions are raised here). Calls
+        that arrive while the workers are busy go to one worker together: one hand-off each."""
+        failed, value = await self._contract_calls.call(functools.partial(fn, *args))
+        if failed:
+            raise value
+        return value  # type: ignore[no-any-return]
+
+    async def _run_contract_calls(self, calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+        return await asyncio.get_running_loop().run_in_executor(self._contract_pool, _run_each, calls)
 
     def _endorse_here(
         self, signed: common_pb2.SignedProposal, checked: CheckedProposal | None
@@ -547,6 +556,17 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:
                 yield gateway_pb2.BlockEventsResponse(block=block)
+
+
+def _run_each(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
+    """Each call's (failed, result or exception), in order."""
+    outcomes: list[tuple[bool, Any]] = []
+    for call in calls:
+        try:
+            outcomes.append((False, call()))
+        except Exception as exc:  # noqa: BLE001 - raised again by the call's own awaiter
+            outcomes.append((True, exc))
+    return outcomes
 
 
 def _size(message: common_pb2.SignedProposal | common_pb2.Envelope) -> int:
