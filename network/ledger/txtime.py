@@ -10,19 +10,33 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from google.protobuf.timestamp_pb2 import Timestamp
+
 from careledger.protos import common_pb2
 
 DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECONDS = range(-62135596800, 253402300800)  # 0001-01-01 to 9999-12-31, what a Timestamp may hold
+
+
+def utc(timestamp: Timestamp) -> datetime:
+    """`timestamp.ToDatetime(UTC)`, the same datetime, for half the CPU (the committer
+    converts every proposal's time): a valid Timestamp is added to the epoch directly; an invalid
+    one is left to ToDatetime, which raises ValueError naming the bad field."""
+    seconds, nanos = timestamp.seconds, timestamp.nanos
+    if seconds not in _SECONDS or not 0 <= nanos < 1_000_000_000:
+        return timestamp.ToDatetime(UTC)
+    return EPOCH + timedelta(seconds=seconds, microseconds=nanos // 1000)
 
 
 def proposal_time(header: common_pb2.Header) -> datetime | None:
     """The time the client put into a proposal, or None if it set none."""
-    return header.timestamp.ToDatetime(UTC) if header.HasField("timestamp") else None
+    return utc(header.timestamp) if header.HasField("timestamp") else None
 
 
 def block_time(header: common_pb2.BlockHeader) -> datetime | None:
     """The time the orderer signed into a block, or None for a block cut before blocks had one."""
-    return header.timestamp.ToDatetime(UTC) if header.HasField("timestamp") else None
+    return utc(header.timestamp) if header.HasField("timestamp") else None
 
 
 def stamp(target: common_pb2.BlockHeader, moment: datetime) -> None:

@@ -249,7 +249,7 @@ class StateDB:
                     _INDEX_TX_SQL,
                     (outcome.tx_id, outcome.code, block_num, tx_num),
                 )
-                if outcome.code == _VC.VALID:
+                if outcome.code == common_pb2.VALID:
                     digest = self._write(conn, block_num, tx_num, outcome, digest)
             conn.execute(
                 "INSERT OR REPLACE INTO commits (block_num, commit_hash, codes, state_digest) "

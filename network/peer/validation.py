@@ -22,7 +22,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from functools import cached_property
 
 from google.protobuf.message import DecodeError
 
@@ -39,8 +40,8 @@ from careledger.protos import common_pb2
 
 log = logging.getLogger(__name__)
 
-VC = common_pb2.ValidationCode
-_EPOCH = datetime.fromtimestamp(0, UTC)
+VC = common_pb2.ValidationCode  # the type; codes are read as common_pb2.VALID etc., not VC.VALID,
+# whose lookup by name (EnumTypeWrapper.__getattr__) cost several per transaction
 
 
 class ValidationError(Exception):
@@ -61,10 +62,14 @@ class _Decoded:
     def tx_id(self) -> str:
         return self.proposal.header.tx_id
 
+    @cached_property
+    def time(self) -> datetime | None:
+        """The proposal's time, or None; converted once for the clock rule and the outcome."""
+        return txtime.proposal_time(self.proposal.header)
+
     @property
     def timestamp(self) -> datetime:
-        header = self.proposal.header
-        return header.timestamp.ToDatetime(UTC) if header.HasField("timestamp") else _EPOCH
+        return txtime.EPOCH if self.time is None else self.time
 
     def writes(self) -> tuple[tuple[str, common_pb2.KVWrite], ...]:
         if channelconfig.is_config(self.proposal):  # derived from the update: no response payload
@@ -86,7 +91,7 @@ class _Decoded:
 
     def outcome(self, code: VC, reason: str = "") -> TxOutcome:
         """This transaction's outcome; writes and event are kept only when it is VALID."""
-        valid = code == VC.VALID
+        valid = code == common_pb2.VALID
         return TxOutcome(
             tx_id=self.tx_id,
             code=code,
@@ -106,7 +111,7 @@ class _Failure:
     reason: str
 
     def outcome(self, code: VC | None = None) -> TxOutcome:
-        return TxOutcome("", self.code if code is None else code, "", (), None, _EPOCH, self.reason)
+        return TxOutcome("", self.code if code is None else code, "", (), None, txtime.EPOCH, self.reason)
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class _Signatures:
 def _decode(raw: bytes) -> _Decoded | _Failure:
     """Parse envelope -> transaction -> proposal (and the response payload if it parses)."""
     if not raw:
-        return _Failure(VC.NIL_ENVELOPE, "envelope is empty")
+        return _Failure(common_pb2.NIL_ENVELOPE, "envelope is empty")
     envelope, transaction, proposal = (
         common_pb2.Envelope(),
         common_pb2.Transaction(),
@@ -144,7 +149,7 @@ def _decode(raw: bytes) -> _Decoded | _Failure:
         transaction.ParseFromString(envelope.payload)
         proposal.ParseFromString(transaction.proposal)
     except DecodeError as exc:
-        return _Failure(VC.BAD_PAYLOAD, f"envelope does not parse down to a proposal: {exc}")
+        return _Failure(common_pb2.BAD_PAYLOAD, f"envelope does not parse down to a proposal: {exc}")
     payload = common_pb2.ProposalResponsePayload()
     try:
         payload.ParseFromString(transaction.response_payload)
@@ -278,6 +283,7 @@ class _BlockPass:
         self._seen_tx_ids: set[str] = set()
         self._written: dict[tuple[str, str], Version | None] = {}  # None marks a delete
         self._key_policies: dict[tuple[str, str], str | None] = {}  # set by earlier valid txs
+        self._contract_policies: dict[str, Policy | None] = {}  # looked up in this block
 
     def decide(self, d: _Decoded | _Failure, sigs: _Signatures | None) -> TxOutcome:
         """The outcome of the next transaction; a VALID one's writes become visible to later ones."""
@@ -289,7 +295,7 @@ class _BlockPass:
         code, reason = self._check(d, sigs)
         if code not in UNVERIFIED_TX_ID_CODES:
             self._seen_tx_ids.add(d.tx_id)
-        if code == VC.VALID:
+        if code == common_pb2.VALID:
             for ns, w in d.writes():
                 self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
             for rw in d.payload.rwset.ns_rwset if d.payload is not None else ():
@@ -300,33 +306,33 @@ class _BlockPass:
     def _check(self, d: _Decoded, sigs: _Signatures) -> tuple[VC, str]:
         header = d.proposal.header
         if header.channel != self._channel:
-            return VC.BAD_CHANNEL, f"channel {header.channel!r} is not {self._channel!r}"
+            return common_pb2.BAD_CHANNEL, f"channel {header.channel!r} is not {self._channel!r}"
         expected_id = protoutil.compute_tx_id(header.nonce, header.creator)
         if header.tx_id != expected_id:
-            return VC.BAD_PROPOSAL_TXID, f"tx id is not SHA-256(nonce || creator) = {expected_id}"
+            return common_pb2.BAD_PROPOSAL_TXID, f"tx id is not SHA-256(nonce || creator) = {expected_id}"
         if sigs.creator_error:
-            return VC.BAD_CREATOR_SIGNATURE, sigs.creator_error
+            return common_pb2.BAD_CREATOR_SIGNATURE, sigs.creator_error
         if d.tx_id in self._seen_tx_ids:
-            return VC.DUPLICATE_TXID, "tx id already used earlier in this block"
+            return common_pb2.DUPLICATE_TXID, "tx id already used earlier in this block"
         status = self._state.tx_status(d.tx_id)
         if status is not None and status[0] not in UNVERIFIED_TX_ID_CODES:
-            return VC.DUPLICATE_TXID, f"tx id already committed in block {status[1]}"
+            return common_pb2.DUPLICATE_TXID, f"tx id already committed in block {status[1]}"
         if self._block_time is not None:
             late = txtime.outside_window(
-                txtime.proposal_time(header), self._block_time, self._clock_skew,
+                d.time, self._block_time, self._clock_skew,
                 f"block {self._block_num}'s time")
             if late:
-                return VC.EXPIRED_TIMESTAMP, late
+                return common_pb2.EXPIRED_TIMESTAMP, late
         if channelconfig.is_config(d.proposal):
             return self._check_config(d)
         if d.payload is None:
-            return VC.BAD_RESPONSE_PAYLOAD, d.payload_error
+            return common_pb2.BAD_RESPONSE_PAYLOAD, d.payload_error
         if d.payload.proposal_hash != protoutil.proposal_hash(d.transaction.proposal):
-            return VC.BAD_RESPONSE_PAYLOAD, "response payload was endorsed for another proposal"
+            return common_pb2.BAD_RESPONSE_PAYLOAD, "response payload was endorsed for another proposal"
         if d.payload.response.status != 200:
-            return VC.BAD_RESPONSE_PAYLOAD, f"response status {d.payload.response.status} != 200"
+            return common_pb2.BAD_RESPONSE_PAYLOAD, f"response status {d.payload.response.status} != 200"
         code, reason = self._check_endorsements(d.proposal.contract, d.payload.rwset, sigs.orgs)
-        if code != VC.VALID:
+        if code != common_pb2.VALID:
             return code, reason
         return self._check_reads(d.payload.rwset)
 
@@ -340,13 +346,13 @@ class _BlockPass:
         written = [ns.namespace for ns in rwset.ns_rwset if ns.writes or ns.metadata_writes]
         problem = keypolicies.unparseable(rwset)
         if problem is not None:
-            return VC.INVALID_OTHER_REASON, problem
+            return common_pb2.INVALID_OTHER_REASON, problem
         for ns_name in dict.fromkeys([contract, *written]):
-            policy = self._policies.get(ns_name)
+            policy = self._contract_policy(ns_name)
             if policy is None:
-                return VC.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
+                return common_pb2.UNKNOWN_CONTRACT, f"no endorsement policy for contract {ns_name!r}"
             if not policy.satisfied_by(orgs):
-                return VC.ENDORSEMENT_POLICY_FAILURE, (
+                return common_pb2.ENDORSEMENT_POLICY_FAILURE, (
                     f"valid endorsements from {sorted(orgs)} do not satisfy policy {policy} of {ns_name!r}"
                 )
         for ns in rwset.ns_rwset:
@@ -356,10 +362,17 @@ class _BlockPass:
                     continue
                 key_policy = keypolicies.parse(text)
                 if not key_policy.satisfied_by(orgs):
-                    return VC.ENDORSEMENT_POLICY_FAILURE, (
+                    return common_pb2.ENDORSEMENT_POLICY_FAILURE, (
                         f"valid endorsements from {sorted(orgs)} do not satisfy the key-level policy "
                         f"{key_policy} of key {ns.namespace}/{shown(key)}")
-        return VC.VALID, ""
+        return common_pb2.VALID, ""
+
+    def _contract_policy(self, contract: str) -> Policy | None:
+        """The contract's policy as committed before the block: nothing writes the state during the
+        pass, so it is looked up (a state read) once per contract and block, not per transaction."""
+        if contract not in self._contract_policies:
+            self._contract_policies[contract] = self._policies.get(contract)
+        return self._contract_policies[contract]
 
     def _key_policy(self, namespace: str, key: str) -> str | None:
         if (namespace, key) in self._key_policies:
@@ -370,15 +383,16 @@ class _BlockPass:
         """A configuration update: alone in its block and valid after the configuration in force
         (the genesis one, in block 0, valid by its own admins policy)."""
         if self._block_size != 1:
-            return VC.BAD_CONFIG_UPDATE, "a config transaction must be alone in its block"
+            return common_pb2.BAD_CONFIG_UPDATE, "a config transaction must be alone in its block"
         if not self._genesis and self._config is None:
-            return VC.BAD_CONFIG_UPDATE, "no channel configuration is in force to update"
+            return common_pb2.BAD_CONFIG_UPDATE, "no channel configuration is in force to update"
         try:
             tx = channelconfig.read_config_tx(d.transaction, d.proposal)
             channelconfig.next_config(self._config, tx, self._block_time)
         except channelconfig.ConfigUpdateError as exc:
-            return (VC.ENDORSEMENT_POLICY_FAILURE if exc.denied else VC.BAD_CONFIG_UPDATE), str(exc)
-        return VC.VALID, ""
+            code = common_pb2.ENDORSEMENT_POLICY_FAILURE if exc.denied else common_pb2.BAD_CONFIG_UPDATE
+            return code, str(exc)
+        return common_pb2.VALID, ""
 
     def _version(self, ns: str, key: str) -> Version | None:
         if (ns, key) in self._written:
@@ -402,17 +416,17 @@ class _BlockPass:
             for read in ns.reads:
                 now = self._version(ns.namespace, read.key)
                 if _read_version(read) != now:
-                    return VC.MVCC_READ_CONFLICT, (
+                    return common_pb2.MVCC_READ_CONFLICT, (
                         f"key {ns.namespace}/{read.key} was read at version "
                         f"{_read_version(read)} but is now at {now}"
                     )
             for rr in ns.range_reads:
                 recorded = [(r.key, _read_version(r)) for r in rr.reads]
                 if recorded != self._range(ns.namespace, rr.start_key, rr.end_key):
-                    return VC.PHANTOM_READ_CONFLICT, (
+                    return common_pb2.PHANTOM_READ_CONFLICT, (
                         f"range [{rr.start_key!r}, {rr.end_key!r}) of {ns.namespace} changed since simulation"
                     )
-        return VC.VALID, ""
+        return common_pb2.VALID, ""
 
 
 def _read_version(read: common_pb2.KVRead) -> Version | None:
