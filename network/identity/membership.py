@@ -42,9 +42,22 @@ __all__ = [
 ]
 
 CACHE_SIZE = 4096
-# Signatures verified lately: a peer checks the same envelope signature in its gateway's Submit and
-# again when it validates the block that holds it.
+# Signatures verified lately, by any Membership of this process: a peer checks the same envelope
+# signature in its gateway's Submit (the live member Membership) and again when it validates the
+# block that holds it (the Membership of the configuration in force read from state, another object).
 SIGNATURE_CACHE_SIZE = 4096
+# (certificate, SHA-256 of the signed bytes, signature, prehashed): the certificate's public key
+# verified that signature over those bytes. Only successes, and only that mathematical fact, which no
+# configuration changes: whether the certificate is trusted (issuer, revocation, validity at a
+# time) is judged by each Membership on every call, before this cache is consulted.
+_SIGNATURES: OrderedDict[tuple[bytes, bytes, bytes, bool], None] = OrderedDict()
+_SIGNATURES_LOCK = threading.Lock()
+
+
+def forget_signatures() -> None:
+    """Forget every verified signature (a benchmark measuring first checks; tests)."""
+    with _SIGNATURES_LOCK:
+        _SIGNATURES.clear()
 
 
 @dataclass(frozen=True)
@@ -80,8 +93,6 @@ class Membership:
         lists in `revoked` (org -> serials, as `serial_hex` writes them)."""
         self._lock = threading.Lock()
         self._cache: OrderedDict[bytes, _Verified] = OrderedDict()
-        # (certificate, SHA-256 of the signed bytes, signature, prehashed) -> verified: successes only
-        self._signatures: OrderedDict[tuple[bytes, bytes, bytes, bool], Identity] = OrderedDict()
         self._generation = 0
         self.update(cas, revoked)
 
@@ -97,7 +108,6 @@ class Membership:
                              for org, serials in (revoked or {}).items()}
             self.orgs: frozenset[str] = frozenset(loaded)
             self._cache.clear()
-            self._signatures.clear()
             self._generation += 1  # a judgement under the old CAs and revocations is not cached
 
     @classmethod
@@ -141,16 +151,15 @@ class Membership:
         at: datetime | None = None,
     ) -> Identity:
         """The certificate is judged (cached) and its validity at `at` checked on every call; the
-        ECDSA check is skipped for a signature this Membership verified since its last update."""
+        ECDSA check is skipped for a signature this process verified with the same certificate."""
         verified = self._current(cert_pem, at)
         identity = verified.identity
         # the cached certificate's bytes: entries share them, and the key names what was signed
         key = (identity.cert_pem, hashlib.sha256(payload).digest(), bytes(signature), prehashed)
-        with self._lock:
-            if self._signatures.get(key) is identity:  # the certificate's judgement still stands
-                self._signatures.move_to_end(key)
+        with _SIGNATURES_LOCK:
+            if key in _SIGNATURES:
+                _SIGNATURES.move_to_end(key)
                 return identity
-            generation = self._generation
         algorithm = ec.ECDSA(Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256())
         try:
             verified.public_key.verify(signature, payload, algorithm)
@@ -159,11 +168,10 @@ class Membership:
                 f"signature does not verify for identity {identity.id}; the data was changed or "
                 "signed with another key"
             ) from exc
-        with self._lock:
-            if generation == self._generation:  # not across an update (see _verified)
-                self._signatures[key] = identity
-                while len(self._signatures) > SIGNATURE_CACHE_SIZE:
-                    self._signatures.popitem(last=False)
+        with _SIGNATURES_LOCK:
+            _SIGNATURES[key] = None
+            while len(_SIGNATURES) > SIGNATURE_CACHE_SIZE:
+                _SIGNATURES.popitem(last=False)
         return identity
 
     def _current(self, cert_pem: bytes, at: datetime | None) -> _Verified:

@@ -1,7 +1,8 @@
-"""Membership remembers signatures it verified (a peer checks an envelope's signature in its
-gateway's Submit and again when it validates the block): a repeat skips only the ECDSA check; the
-certificate's validity at the given time is still checked, failures are never remembered, a
-configuration update forgets them all, and the cache is bounded."""
+"""The process remembers signatures its Memberships verified (a peer checks an envelope's signature
+in its gateway's Submit and again when it validates the block, through the Membership of the
+configuration read from state): a repeat skips only the ECDSA check; whether the certificate is
+trusted (issuer, revocation, validity at the given time) is still judged by each Membership on
+every call, failures are never remembered, and the cache is bounded."""
 
 from __future__ import annotations
 
@@ -37,6 +38,11 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> TestNetwork:
     return TestNetwork.create(tmp_path_factory.mktemp("crypto"), ["hospital", "insurer"])
 
 
+@pytest.fixture(autouse=True)
+def no_remembered_signatures() -> None:
+    membership_module.forget_signatures()
+
+
 def refuse_ecdsa(members: Membership, signer: Signer) -> None:
     """From now on the certificate's ECDSA checks fail: only a remembered signature passes."""
     entry = members._cache[bytes(signer.cert_pem)]
@@ -69,10 +75,23 @@ def test_a_failure_is_never_remembered(network: TestNetwork) -> None:
     for _ in range(2):
         with pytest.raises(BadSignatureError):
             members.verify(client.cert_pem, DATA, forged)
-    assert not members._signatures
+    assert not membership_module._SIGNATURES
 
 
-def test_an_update_forgets_verified_signatures(network: TestNetwork) -> None:
+def test_another_membership_skips_the_ecdsa_check_but_judges_the_certificate(network: TestNetwork) -> None:
+    gateway, client = network.membership(), network.client("hospital")
+    signature = client.sign(DATA)
+    who = gateway.verify(client.cert_pem, DATA, signature)
+    config = network.membership()  # the validator's: another object, the same CAs
+    config.identity(client.cert_pem)
+    refuse_ecdsa(config, client)
+    assert config.verify(client.cert_pem, DATA, signature) == who
+    insurers = Membership.from_crypto_dir(network.crypto_dir, ["insurer"])
+    with pytest.raises(UnknownIdentityError, match="not a member"):
+        insurers.verify(client.cert_pem, DATA, signature)
+
+
+def test_an_update_refuses_a_remembered_signature_of_a_revoked_certificate(network: TestNetwork) -> None:
     members, client = network.membership(), network.client("hospital")
     signature = client.sign(DATA)
     members.verify(client.cert_pem, DATA, signature)
@@ -83,9 +102,6 @@ def test_an_update_forgets_verified_signatures(network: TestNetwork) -> None:
         members.verify(client.cert_pem, DATA, signature)
     members.update(cas)
     members.verify(client.cert_pem, DATA, signature)
-    assert len(members._signatures) == 1
-    members.update(cas)  # the same CAs again: an update still forgets every verified signature
-    assert not members._signatures
 
 def test_the_cache_is_bounded_and_shared_by_threads(network: TestNetwork,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
@@ -107,4 +123,4 @@ def test_the_cache_is_bounded_and_shared_by_threads(network: TestNetwork,
     for t in threads:
         t.join()
     assert not failures
-    assert len(members._signatures) == 5
+    assert len(membership_module._SIGNATURES) == 5
