@@ -4,9 +4,10 @@
 
 Starts its own network (orderer and three peers as processes, TLS on loopback) in a temporary
 directory from benchmarks/network.toml, warms it up, then measures closed loops: each client
-submits create_asset with a fresh id and waits for its commit status, again and again, for a fixed
-time. A transaction counts when its status comes back VALID inside the window; its latency runs
-from the start of the submit to that answer. Then clients call read_asset the same way.
+submits create_asset with a fresh id through Contract.submit_transaction, as an application does
+(endorse, then one Submit that waits for the commit), again and again, for a fixed time. A
+transaction counts when it commits VALID inside the window; its latency runs from the call to its
+return. Then clients call read_asset the same way.
 
 Clients live in worker processes (one GIL each) with their own Gateway, threads inside them; the
 driver only hands out jobs and adds up. Each point is measured --runs times, interleaved, and the
@@ -15,7 +16,8 @@ is sampled per point, so a slow number comes with where the cores went, and is d
 committed transactions with the context switches of every node's threads (/proc/PID/task/*/
 status): those two per-tx figures move far less than tx/s when others share the machine.
 
-Diagnostics: --stages times endorse, submit and commit wait apart; --ping measures health checks/s
+Diagnostics: --stages times endorse, submit and commit wait apart (the offline-style steps:
+Submit without waiting, then CommitStatus); --ping measures health checks/s
 (the floor cost of an RPC); --gateways spreads workers over orgs' gateway peers; --py-spy DIR
 profiles every node and worker (summarise with benchmarks/pyspy_top.py). It measures whichever
 `careledger` it imports: to measure a commit while the tree is being edited, install
@@ -49,7 +51,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from careledger.gateway import Contract, GatewayError, Status
+from careledger.gateway import CommitError, Contract, GatewayError, Status
 from careledger.network.config import Layout
 from careledger.network.local import launcher
 from careledger.network.local.testing import LocalNetwork, local_network
@@ -156,14 +158,17 @@ def _client_loop(contract: Contract, ping: Ping, job: Job, name: str, out: JobRe
                 asset_id = f"{job.tag}-{name}-{seq}"
                 if job.stages:
                     status = _submit_in_stages(contract, asset_id, seq, out)
-                else:
-                    status = contract.submit_async("create_asset", asset_id, "bench", str(seq)).get_status()
-                success, why = status.successful, status.code_name
+                    success, why = status.successful, status.code_name
+                else:  # raises CommitError unless VALID
+                    contract.submit_transaction("create_asset", asset_id, "bench", str(seq))
+                    success, why = True, ""
             elif job.kind == "evaluate":
                 contract.evaluate_transaction("read_asset", READ_ID)
                 success, why = True, ""
             else:
                 success, why = ping(), "NOT_SERVING"
+        except CommitError as exc:
+            success, why = False, exc.code_name
         except GatewayError as exc:
             success, why = False, type(exc).__name__ + ": " + str(exc).split("\n")[0][:120]
         except grpc.RpcError as exc:
