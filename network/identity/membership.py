@@ -52,6 +52,9 @@ SIGNATURE_CACHE_SIZE = 4096
 # time) is judged by each Membership on every call, before this cache is consulted.
 _SIGNATURES: OrderedDict[tuple[bytes, bytes, bytes, bool], None] = OrderedDict()
 _SIGNATURES_LOCK = threading.Lock()
+# built once, not per check (they hold no state)
+_SHA256 = ec.ECDSA(hashes.SHA256())
+_PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
 def forget_signatures() -> None:
@@ -160,9 +163,8 @@ class Membership:
             if key in _SIGNATURES:
                 _SIGNATURES.move_to_end(key)
                 return identity
-        algorithm = ec.ECDSA(Prehashed(hashes.SHA256()) if prehashed else hashes.SHA256())
         try:
-            verified.public_key.verify(signature, payload, algorithm)
+            verified.public_key.verify(signature, payload, _PREHASHED if prehashed else _SHA256)
         except (InvalidSignature, ValueError) as exc:
             raise BadSignatureError(
                 f"signature does not verify for identity {identity.id}; the data was changed or "

@@ -71,7 +71,9 @@ class _Decoded:
     def timestamp(self) -> datetime:
         return txtime.EPOCH if self.time is None else self.time
 
+    @cached_property
     def writes(self) -> tuple[tuple[str, common_pb2.KVWrite], ...]:
+        """What the transaction writes if valid (read by the block pass and by the outcome)."""
         if channelconfig.is_config(self.proposal):  # derived from the update: no response payload
             try:
                 tx = channelconfig.read_config_tx(self.transaction, self.proposal)
@@ -96,7 +98,7 @@ class _Decoded:
             tx_id=self.tx_id,
             code=code,
             contract=self.proposal.contract,
-            writes=self.writes() if valid else (),
+            writes=self.writes if valid else (),
             event=self.event() if valid else None,
             timestamp=self.timestamp,
             reason=reason,
@@ -296,7 +298,7 @@ class _BlockPass:
         if code not in UNVERIFIED_TX_ID_CODES:
             self._seen_tx_ids.add(d.tx_id)
         if code == common_pb2.VALID:
-            for ns, w in d.writes():
+            for ns, w in d.writes:
                 self._written[(ns, w.key)] = None if w.is_delete else (self._block_num, self._tx_num)
             for rw in d.payload.rwset.ns_rwset if d.payload is not None else ():
                 for m in rw.metadata_writes:
