@@ -256,7 +256,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         failed, value = await self._contract_calls.call(functools.partial(fn, *args))
         if failed:
             raise value
-        return value  # type: ignore[no-any-return]
+        return value
 
     async def _run_contract_calls(self, calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
         return await asyncio.get_running_loop().run_in_executor(self._contract_pool, _run_each, calls)
@@ -400,7 +400,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         # the signed envelope must still fit in a Submit: leave room for signature and framing
         check_size("prepared transaction", tx_id, len(prepared),
                    self._profile.orderer.max_message_bytes - ENVELOPE_OVERHEAD)
-        log.info("endorsed tx %s (%s) by %s", tx_id, contract, ", ".join(orgs))
+        log.debug("endorsed tx %s (%s) by %s", tx_id, contract, ", ".join(orgs))  # per tx: not at info
         return gateway_pb2.EndorseResponse(
             prepared_transaction=common_pb2.Envelope(payload=prepared), result=result)
 
@@ -441,7 +441,12 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"transaction {admitted.tx_id} was already committed in block "
                 f"{found[1]}; ask for its commit status instead",
             )
-        await self._order(request.prepared_transaction, admitted.tx_id)
+        try:
+            await self._order(request.prepared_transaction, admitted.tx_id)
+        except RequestError as exc:
+            # a resent submit of a tx already ordered, not yet committed: its commit is awaited
+            if not (request.wait_for_commit and exc.code == grpc.StatusCode.ALREADY_EXISTS):
+                raise
         if not request.wait_for_commit:
             return gateway_pb2.SubmitResponse()
         return gateway_pb2.SubmitResponse(commit=await self._commit_status(admitted.tx_id, context))
