@@ -5,7 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from careledger.network.orderer.cutter import BlockCutter
 
@@ -23,7 +23,10 @@ class Batcher:
         self._cutter = cutter
         self._timeout = batch_timeout
         self._write = write
-        self._queue: queue.SimpleQueue[tuple[bytes, bool] | None] = queue.SimpleQueue()
+        # lists of (envelope, alone): a batch from one BroadcastBatch wakes this thread once
+        self._queue: queue.SimpleQueue[list[tuple[bytes, bool]] | None] = queue.SimpleQueue()
+        self._queued = 0  # envelopes in the queue
+        self._queued_lock = threading.Lock()
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
@@ -36,7 +39,13 @@ class Batcher:
         self._thread.join(timeout=5)
 
     def put(self, envelope: bytes, alone: bool = False) -> None:
-        self._queue.put((envelope, alone))
+        self.put_all([(envelope, alone)])
+
+    def put_all(self, items: Sequence[tuple[bytes, bool]]) -> None:
+        """Queue (envelope, alone) pairs in their order, waking the ordering thread once."""
+        with self._queued_lock:
+            self._queued += len(items)
+        self._queue.put(list(items))
 
     def set_timeout(self, batch_timeout: float) -> None:
         """Cut partial batches after this many seconds from the next one on (a config update)."""
@@ -45,31 +54,38 @@ class Batcher:
     @property
     def depth(self) -> int:
         """Envelopes accepted but not yet in a block (approximate: read without locking)."""
-        return self._queue.qsize() + self._cutter.pending
+        return self._queued + self._cutter.pending
 
     def _run(self) -> None:
         deadline: float | None = None
         while not self._stopping:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             try:
-                item = self._queue.get(timeout=wait)
+                items = self._queue.get(timeout=wait)
             except queue.Empty:
-                item = None
-            if item is not None and item[1]:
-                pending = self._cutter.cut()
-                if pending:
-                    self._write(pending)
-                self._write([item[0]])
-                deadline = None
-            elif item is not None:
-                for batch in self._cutter.ordered(item[0]):
-                    self._write(batch)
-                if self._cutter.pending and deadline is None:
-                    deadline = time.monotonic() + self._timeout
-                elif not self._cutter.pending:
-                    deadline = None
-            elif deadline is not None and time.monotonic() >= deadline:
+                items = None
+            if items is not None:
+                with self._queued_lock:
+                    self._queued -= len(items)
+                for envelope, alone in items:
+                    deadline = self._add(envelope, alone, deadline)
+            # also under a steady stream of envelopes, which leaves the queue rarely empty
+            if deadline is not None and time.monotonic() >= deadline:
                 batch = self._cutter.cut()
                 deadline = None
                 if batch:
                     self._write(batch)
+
+    def _add(self, envelope: bytes, alone: bool, deadline: float | None) -> float | None:
+        """Give the envelope to the cutter, writing what it cuts; the pending batch's deadline."""
+        if alone:
+            pending = self._cutter.cut()
+            if pending:
+                self._write(pending)
+            self._write([envelope])
+            return None
+        for batch in self._cutter.ordered(envelope):
+            self._write(batch)
+        if not self._cutter.pending:
+            return None
+        return deadline if deadline is not None else time.monotonic() + self._timeout

@@ -116,8 +116,7 @@ class BlockWriter:
         with self._tickets_lock:
             for (envelope, _), ticket in zip(items, tickets, strict=True):
                 self._tickets[envelope] = ticket
-        for envelope, alone in items:
-            self._batcher.put(envelope, alone)
+        self._batcher.put_all(items)
         deadline = time.monotonic() + ORDER_WAIT
         problems = []
         for (envelope, _), ticket in zip(items, tickets, strict=True):

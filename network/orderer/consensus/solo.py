@@ -43,8 +43,7 @@ class SoloConsenter(StoredChain):
         self._batcher.put(envelope, alone)
 
     def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
-        for envelope, alone in items:
-            self._batcher.put(envelope, alone)
+        self._batcher.put_all(items)
         return [None] * len(items)
 
     def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
