@@ -25,4 +25,4 @@ class TxOutcome:
     @property
     def valid(self) -> bool:
         """True if the transaction's writes were applied."""
-        return self.code == VC.VALID
+        return self.code == common_pb2.VALID  # a constant: VC.VALID is an enum lookup by name
