@@ -1,7 +1,7 @@
 """How a peer behaves as its ledger grows: start-up, evaluate latency, committed tx/s, file sizes.
 
     python benchmarks/scale.py [--sizes 10000,100000] [--runs 3] [--seconds 10] [--clients 16]
-                               [--join] [--json]
+                               [--no-interleave] [--join] [--json]
 
 For each size N it builds a ledger as a real network has it: `network up` (launcher.up) of
 benchmarks/scale-network.toml writes the genesis block (block 0, the channel configuration) and
@@ -23,7 +23,13 @@ processes, TLS on loopback) and:
   start after `kill -9` shows the crash path (blocks after the checkpoint and a state scan);
 - evaluate latency: 500 sequential `read_asset` calls of random built assets through one Gateway;
 - committed tx/s: the throughput benchmark's closed-loop load generator (benchmarks/
-  throughput.py's Workers, 2 processes), --clients clients for --seconds, --runs times;
+  throughput.py's Workers, 2 processes, 3 s of warm-up), --clients clients for --seconds,
+  --runs times. Interleaved (the default): every size's ledger is built and measured first,
+  each in its own directory, then each run starts the network on each size's ledger in turn
+  and stops it again, so a change of the shared machine's load hits every size alike; the
+  ratio of each size's median to the smallest size's is printed, and the issue's target (the
+  largest size >= 90 % of the smallest). --no-interleave does all of a size's runs in one
+  start, the sizes one after the other (fewer start-ups, but the sizes' runs minutes apart);
 - sizes: peer0.hospital's block file and state database;
 - with --join: a new peer, peer1.hospital, joins by replaying every block from the orderer, and
   (if `careledger ledger snapshot` exists) from a snapshot of peer0.hospital; the time is from
@@ -49,7 +55,7 @@ import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
@@ -250,19 +256,21 @@ def measure_evaluate(root: Path, size: int, calls: int = 500) -> dict[str, float
             "evaluate_p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1]}
 
 
-def measure_commits(net: LocalNetwork, clients: int, seconds: float, runs: int) -> dict[str, object]:
+def measure_commits(net: LocalNetwork, clients: int, seconds: float, runs: int, tag: str) -> list[float]:
+    """Committed tx/s of each of `runs` runs, after a warm-up; `tag` (new for each call on a
+    ledger) keeps the created assets' ids apart from those of earlier calls."""
     workers = Workers(net, 2, (":".join(CLIENT),))
     try:
-        workers.run("submit", clients, 3.0, "warm")
+        workers.run("submit", clients, 3.0, f"{tag}w")
         rates = []
         for run in range(runs):
-            result = workers.run("submit", clients, seconds, f"s{run}")
+            result = workers.run("submit", clients, seconds, f"{tag}s{run}")
             rates.append(result.ok / seconds)
             if result.failed:
                 say(f"  {result.failed} submits failed: {dict(result.errors)}")
     finally:
         workers.close()
-    return {"committed_tx_s": statistics.median(rates), "committed_runs": rates}
+    return rates
 
 
 def _height(root: Path, peer: str) -> int:
@@ -313,33 +321,79 @@ def network_dir() -> Iterator[Path]:
             shutil.rmtree(root, ignore_errors=True)
 
 
-def run_size(size: int, args: argparse.Namespace) -> dict[str, object]:
-    with network_dir() as root:
-        layout = Layout(root.resolve())
-        say(f"{size:,} transactions: building in {root}")
-        profile = deploy(layout.root)
-        result: dict[str, object] = {"size": size, "build_s": build(layout, profile, size, args.block_tx)}
-        hospital = layout.node_data(profile.node("peer0.hospital"))
-        result["block_file_bytes"] = (hospital / "blocks" / "blocks.bin").stat().st_size
-        result["state_db_bytes"] = (hospital / "state.db").stat().st_size
-        result["orderer_startup_s"] = _start(layout, profile, profile.orderers[0].id)
-        result["first_startup_s"] = _start(layout, profile, "peer0.hospital")
+@contextmanager
+def running(layout: Layout, profile: Profile) -> Iterator[dict[str, float]]:
+    """The orderer, peer0.hospital and peer0.insurer started on the built ledgers (peer1.hospital
+    only joins with --join), yielding the orderer's and peer0.hospital's start-up seconds; all
+    stopped after (peers first, with time to write their checkpoints)."""
+    try:
+        startups = {"orderer_startup_s": _start(layout, profile, profile.orderers[0].id),
+                    "first_startup_s": _start(layout, profile, "peer0.hospital")}
         _start(layout, profile, "peer0.insurer")
-        net = LocalNetwork(layout.root, profile)
+        yield startups
+    finally:
+        peers = [n.id for n in profile.peers]
+        launcher.stop_nodes(layout, peers, timeout=120)
+        launcher.down(layout.root)
+
+
+def prepare_size(size: int, args: argparse.Namespace,
+                 root: Path) -> tuple[Layout, Profile, dict[str, object]]:
+    """Build a ledger of `size` transactions in `root` and measure what is measured once per size
+    (start-up, evaluate latency, file sizes, join); the network is left stopped."""
+    layout = Layout(root.resolve())
+    say(f"{size:,} transactions: building in {root}")
+    profile = deploy(layout.root)
+    result: dict[str, object] = {"size": size, "build_s": build(layout, profile, size, args.block_tx)}
+    hospital = layout.node_data(profile.node("peer0.hospital"))
+    result["block_file_bytes"] = (hospital / "blocks" / "blocks.bin").stat().st_size
+    result["state_db_bytes"] = (hospital / "state.db").stat().st_size
+    with running(layout, profile) as startups:
+        result.update(startups)
         say(f"{size:,}: start-up ×{args.runs}")
         result.update(measure_startup(layout, profile, args.runs))
         say(f"{size:,}: evaluate latency")
         result.update(measure_evaluate(layout.root, size))
-        say(f"{size:,}: committed tx/s, {args.clients} clients ×{args.runs}")
-        result.update(measure_commits(net, args.clients, args.seconds, args.runs))
         if args.join:
             say(f"{size:,}: a new peer joins by replaying every block")
             result["join_replay_s"] = measure_join(layout, profile, snapshot=False)
             if _snapshots_exist():
                 say(f"{size:,}: a new peer joins from a snapshot")
                 result["join_snapshot_s"] = measure_join(layout, profile, snapshot=True)
+    return layout, profile, result
+
+
+def run_sizes(sizes: Sequence[int], args: argparse.Namespace) -> list[dict[str, object]]:
+    """Every size prepared, then the committed tx/s runs: one per start, the sizes in turn
+    (interleaved), or all of a size's runs in one start."""
+    with ExitStack() as stack:
+        built = [prepare_size(size, args, stack.enter_context(network_dir())) for size in sizes]
+        rounds, per_start = (args.runs, 1) if args.interleave else (1, args.runs)
+        rates: list[list[float]] = [[] for _ in sizes]
+        for round_ in range(rounds):
+            for (layout, profile, _), size, runs in zip(built, sizes, rates, strict=True):
+                say(f"{size:,}: committed tx/s, {args.clients} clients, "
+                    f"run {round_ + 1}/{rounds} ×{per_start}")
+                with running(layout, profile):
+                    runs += measure_commits(LocalNetwork(layout.root, profile), args.clients,
+                                            args.seconds, per_start, f"r{round_}")
+                say(f"  {', '.join(f'{r:.1f}' for r in runs[-per_start:])} tx/s")
+    results, base = [], statistics.median(rates[0])
+    for (_, _, result), size, runs in zip(built, sizes, rates, strict=True):
+        median = statistics.median(runs)
+        result.update(committed_tx_s=median, committed_runs=runs,
+                      ratio_to_smallest=median / base if base else None)
         say(f"{size:,}: {json.dumps(result)}")
-        return result
+        results.append(result)
+    return results
+
+
+def _label(size: int) -> str:
+    """10000 -> 10k, 1000000 -> 1M, as the issue names its sizes."""
+    for unit, name in ((1_000_000, "M"), (1000, "k")):
+        if size % unit == 0:
+            return f"{size // unit}{name}"
+    return str(size)
 
 
 def _mb(n: object) -> str:
@@ -357,7 +411,9 @@ def table(results: Sequence[dict[str, object]]) -> str:
         ("of which check s", f("startup_check_s")),
         ("start-up after kill -9 s", f("crash_startup_s")),
         ("evaluate p50 / p99 ms", lambda r: f"{r['evaluate_p50_ms']:.1f} / {r['evaluate_p99_ms']:.1f}"),
-        ("committed tx/s", f("committed_tx_s", "{:.1f}")),
+        ("committed tx/s: median (runs)", lambda r: f"{r['committed_tx_s']:.1f} ("
+         + ", ".join(f"{x:.1f}" for x in r["committed_runs"]) + ")"),  # type: ignore[attr-defined]
+        ("ratio to smallest", f("ratio_to_smallest")),
         ("state.db MB", lambda r: _mb(r["state_db_bytes"])),
         ("blocks.bin MB", lambda r: _mb(r["block_file_bytes"])),
         ("orderer start-up s", f("orderer_startup_s")),
@@ -377,12 +433,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of one tx/s run")
     parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--interleave", action=argparse.BooleanOptionalAction, default=True,
+                        help="committed tx/s runs alternate between the sizes (default)")
     parser.add_argument("--join", action="store_true", help="also time a new peer joining")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    results = [run_size(int(s), args) for s in args.sizes.split(",")]
+    sizes = sorted(int(s) for s in args.sizes.split(","))
+    results = run_sizes(sizes, args)
     print(json.dumps(results, indent=2) if args.json else table(results))
+    if len(results) > 1:
+        ratio = results[-1]["ratio_to_smallest"]
+        verdict = "MET" if isinstance(ratio, float) and ratio >= 0.9 else "MISSED"
+        print(f"target: committed tx/s at {_label(sizes[-1])} >= 90% of {_label(sizes[0])}: "
+              f"{verdict} ({ratio if ratio is None else f'{ratio:.3f}'})",
+              file=sys.stderr if args.json else sys.stdout)
 
 
 if __name__ == "__main__":
