@@ -52,8 +52,8 @@ SIGNATURE_CACHE_SIZE = 4096
 # time) is judged by each Membership on every call, before this cache is consulted.
 _SIGNATURES: OrderedDict[tuple[bytes, bytes, bytes, bool], None] = OrderedDict()
 _SIGNATURES_LOCK = threading.Lock()
-# built once, not per check (they hold no state)
-_SHA256 = ec.ECDSA(hashes.SHA256())
+# built once, not per check (it holds no state). ECDSA over SHA-256(data) is ECDSA over the digest,
+# which the cache key computes anyway: verify never hashes the data a second time.
 _PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
 
 
@@ -157,14 +157,15 @@ class Membership:
         ECDSA check is skipped for a signature this process verified with the same certificate."""
         verified = self._current(cert_pem, at)
         identity = verified.identity
-        # the cached certificate's bytes: entries share them, and the key names what was signed
-        key = (identity.cert_pem, hashlib.sha256(payload).digest(), bytes(signature), prehashed)
+        signed = hashlib.sha256(payload).digest()  # names what was signed; verified as is
+        # the cached certificate's bytes: entries share them
+        key = (identity.cert_pem, signed, bytes(signature), prehashed)
         with _SIGNATURES_LOCK:
             if key in _SIGNATURES:
                 _SIGNATURES.move_to_end(key)
                 return identity
         try:
-            verified.public_key.verify(signature, payload, _PREHASHED if prehashed else _SHA256)
+            verified.public_key.verify(signature, payload if prehashed else signed, _PREHASHED)
         except (InvalidSignature, ValueError) as exc:
             raise BadSignatureError(
                 f"signature does not verify for identity {identity.id}; the data was changed or "
