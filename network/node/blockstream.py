@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Protocol
 
@@ -39,16 +40,55 @@ def follow(source: BlockSource, start: int, is_active: Callable[[], bool],
 
 
 async def follow_async(source: BlockSource, start: int, next_block: Callable[[float], Awaitable[None]],
-                       poll: float = 0.25) -> AsyncIterator[common_pb2.Block]:
-    """follow() for a coroutine, forever: `next_block(timeout)` returns once a block is added
-    (or after timeout). A client that goes away cancels it at its next await."""
+                       poll: float = 0.25, stop: int | None = None) -> AsyncIterator[common_pb2.Block]:
+    """follow() for a coroutine: `next_block(timeout)` returns once a block is added (or after
+    timeout). A client that goes away cancels it at its next await."""
     number = start
-    while True:
+    while stop is None or number <= stop:
         if number < source.height:
             yield source.get_block(number)
             number += 1
         else:
             await next_block(poll)
+
+
+class BlockSignal:
+    """Wakes the coroutines of one event loop that wait for a chain's next block; the chain's
+    writer calls `added` from its own thread."""
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._next: asyncio.Event | None = None  # set at the next block, then replaced
+
+    async def wait(self, timeout: float) -> None:
+        """Return at the next block, or after `timeout` seconds."""
+        if self._next is None:
+            self._loop, self._next = asyncio.get_running_loop(), asyncio.Event()
+        try:
+            await asyncio.wait_for(self._next.wait(), timeout)
+        except TimeoutError:
+            pass
+
+    def added(self, *_: object) -> None:
+        """A block was added (any arguments, so that it can listen to a ledger or a consenter)."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        """On the loop: wake the waiting ones; later waits wait for the block after."""
+        if self._next is not None:
+            self._next.set()
+            self._next = asyncio.Event()
+
+
+async def start_when_there(source: BlockSource, start: int, what: str,
+                           time_remaining: float | None) -> None:
+    """wait_for_start for a coroutine: off the loop, and only when the stream starts beyond the
+    chain's height."""
+    if start > source.height:
+        await asyncio.get_running_loop().run_in_executor(
+            None, wait_for_start, source, start, what, time_remaining)
 
 
 def wait_for_start(source: BlockSource, start: int, what: str, time_remaining: float | None,

@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     live.on_change(lambda c: consenter.set_batch(BatchLimits(c.batch_max_tx, c.batch_max_bytes),
                                                  c.batch_timeout_ms / 1000))
     metrics.queue_depth.set_function(lambda: consenter.queue_depth)
+    # on an event loop: Broadcast and Deliver streams hold no thread (etcd's waits for blocks do)
     server, health = new_server(ctx.identity_dir, membership.ca_pems, me.address,
-                                settings.max_message_bytes)
+                                settings.max_message_bytes, on_loop=True)
     service = OrdererService(profile.channel, membership, consenter, metrics, live.roles("deliver"),
                              config=lambda: live.current)
     listeners += [service.remember, partial(_count_if_cut_here, metrics, signer)]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import grpc
 
@@ -48,6 +50,7 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
         # chain's tail, not the chain. An envelope that is merely in flight (or was dropped by a
         # leader that failed) may be ordered again; the committers count a tx id once
         # (DUPLICATE_TXID), so nothing is counted twice.
+        self._new_blocks = blockstream.BlockSignal()
         self._recent = RecentTxIds(lambda: replay_window(self._clock_skew()), clock)
         began = time.monotonic()
         read = self._recent.load(consenter.height, consenter.get_block)
@@ -56,27 +59,30 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
                  time.monotonic() - began)
 
     def remember(self, block: common_pb2.Block) -> None:
-        """Note the block's tx ids, so that a replay is refused even if another orderer cut it."""
+        """Note the block's tx ids, so that a replay is refused even if another orderer cut it;
+        wake the Deliver streams."""
         self._recent.add(block)
+        self._new_blocks.added()
 
     @unary
-    def Broadcast(self, request: common_pb2.Envelope,
-                  context: grpc.ServicerContext) -> orderer_pb2.BroadcastResponse:
-        outcome = self._order([request])[0]
+    async def Broadcast(self, request: common_pb2.Envelope,
+                        context: grpc.aio.ServicerContext[Any, Any]) -> orderer_pb2.BroadcastResponse:
+        outcome = (await self._order([request]))[0]
         if outcome.code:
             raise RequestError(status_code(outcome.code), outcome.message)
         return orderer_pb2.BroadcastResponse(status=200, info="accepted for ordering")
 
     @unary
-    def BroadcastBatch(self, request: orderer_pb2.EnvelopeBatch,
-                       context: grpc.ServicerContext) -> orderer_pb2.BroadcastBatchResponse:
-        return orderer_pb2.BroadcastBatchResponse(outcomes=self._order(request.envelopes))
+    async def BroadcastBatch(
+        self, request: orderer_pb2.EnvelopeBatch, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> orderer_pb2.BroadcastBatchResponse:
+        return orderer_pb2.BroadcastBatchResponse(outcomes=await self._order(request.envelopes))
 
     def _clock_skew(self) -> timedelta:
         current = self._config()
         return current.clock_skew if current is not None else txtime.DEFAULT_CLOCK_SKEW
 
-    def _order(self, envelopes: Sequence[common_pb2.Envelope]) -> list[orderer_pb2.BroadcastOutcome]:
+    async def _order(self, envelopes: Sequence[common_pb2.Envelope]) -> list[orderer_pb2.BroadcastOutcome]:
         """Check each envelope, then order those that pass, together (their blocks are awaited at
         once on etcd); an outcome per envelope, code 0 when accepted."""
         outcomes: list[orderer_pb2.BroadcastOutcome | None] = []
@@ -89,7 +95,13 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
                 continue
             checked.append((len(outcomes), tx_id, envelope.SerializeToString(), alone))
             outcomes.append(None)
-        ordered = self._consenter.order_all([(raw, alone) for _, _, raw, alone in checked])
+        items = [(raw, alone) for _, _, raw, alone in checked]
+        if not items:
+            ordered: list[Exception | None] = []
+        elif self._consenter.waits_for_blocks:  # on threads, so that the loop goes on serving
+            ordered = await asyncio.get_running_loop().run_in_executor(None, self._consenter.order_all, items)
+        else:
+            ordered = self._consenter.order_all(items)
         for (index, tx_id, _, _), problem in zip(checked, ordered, strict=True):
             if isinstance(problem, RequestError):
                 outcomes[index] = self._refused(problem.code, problem.message)
@@ -141,8 +153,8 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             raise RequestError(code, f"config transaction {admitted.tx_id} refused: {exc}") from exc
 
     @stream
-    def Deliver(self, request: common_pb2.Signed,
-                context: grpc.ServicerContext) -> Iterator[common_pb2.Block]:
+    async def Deliver(self, request: common_pb2.Signed,
+                      context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[common_pb2.Block]:
         seek, who = open_signed(request, orderer_pb2.SeekRequest, self._membership)
         if seek.channel != self._channel:
             raise RequestError(grpc.StatusCode.NOT_FOUND,
@@ -151,8 +163,9 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             self._readers, who, "Deliver", "deliver",
             "Applications follow blocks through a peer's gateway: filtered block events for every "
             "member.")
-        blockstream.wait_for_start(self._consenter, seek.start, "Deliver", context.time_remaining())
+        await blockstream.start_when_there(self._consenter, seek.start, "Deliver", context.time_remaining())
         stop = None if seek.follow else max(seek.start, seek.stop)
-        for block in blockstream.follow(self._consenter, seek.start, context.is_active, stop):
+        async for block in blockstream.follow_async(self._consenter, seek.start, self._new_blocks.wait,
+                                                    stop=stop):
             still_member(self._membership, who, block, "Deliver")  # a revocation since it opened ends it
             yield block

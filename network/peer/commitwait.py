@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from careledger.network.node.blockstream import BlockSignal
 from careledger.network.peer.outcome import TxOutcome
 from careledger.protos import common_pb2
 
@@ -96,30 +97,9 @@ class CommitWaiters:
             wake()
 
 
-class NewBlocks:
+class NewBlocks(BlockSignal):
     """Wakes the coroutines of one event loop that wait for the ledger's next block."""
 
     def __init__(self, ledger: CommittingLedger) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._next: asyncio.Event | None = None  # set at the next block, then replaced
-        ledger.add_listener(self._committed)
-
-    async def wait(self, timeout: float) -> None:
-        """Return at the next commit, or after `timeout` seconds."""
-        if self._next is None:
-            self._loop, self._next = asyncio.get_running_loop(), asyncio.Event()
-        try:
-            await asyncio.wait_for(self._next.wait(), timeout)
-        except TimeoutError:
-            pass
-
-    def _committed(self, block: common_pb2.Block, outcomes: list[TxOutcome]) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake)
-
-    def _wake(self) -> None:
-        """On the loop: wake the waiting ones; later waits wait for the block after."""
-        if self._next is not None:
-            self._next.set()
-            self._next = asyncio.Event()
+        super().__init__()
+        ledger.add_listener(self.added)

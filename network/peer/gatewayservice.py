@@ -500,12 +500,6 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         code, block = found
         return gateway_pb2.CommitStatusResponse(result=code, block_number=block)
 
-    async def _wait_for_start(self, start: int, what: str, time_remaining: float | None) -> None:
-        """blockstream.wait_for_start off the loop, when the stream starts beyond the height."""
-        if start > self._ledger.height:
-            await asyncio.get_running_loop().run_in_executor(
-                None, blockstream.wait_for_start, self._ledger, start, what, time_remaining)
-
     @stream
     async def ChaincodeEvents(
         self, request: common_pb2.Signed, context: grpc.aio.ServicerContext[Any, Any]
@@ -526,7 +520,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 f"{self._profile.channel!r}; deployed: {', '.join(sorted(self._policies))}",
             )
         start = req.start_block if req.HasField("start_block") else self._ledger.height
-        await self._wait_for_start(start, "ChaincodeEvents", context.time_remaining())
+        await blockstream.start_when_there(self._ledger, start, "ChaincodeEvents", context.time_remaining())
         async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
             still_member(self._membership, who, block, "ChaincodeEvents")
             events = [e for e in block_events(block) if e.contract == req.contract and _may_see(who, e)]
@@ -553,7 +547,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 self._block_readers, who, "BlockEvents", "block_events",
                 "Ask for filtered block events (block number, tx ids, validation codes): "
                 "Network.get_filtered_block_events in the SDK.")
-        await self._wait_for_start(start, "BlockEvents", context.time_remaining())
+        await blockstream.start_when_there(self._ledger, start, "BlockEvents", context.time_remaining())
         log.info("%sblock events for %s from block %d", "filtered " if req.filtered else "", who.id, start)
         async for block in blockstream.follow_async(self._ledger, start, self._blocks.wait):
             still_member(self._membership, who, block, "BlockEvents")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -65,6 +65,9 @@ _INDEX_TX_SQL = (
     "code = excluded.code, block_num = excluded.block_num, tx_num = excluded.tx_num "
     f"WHERE txindex.code IN ({_UNVERIFIED_SQL}) AND excluded.code NOT IN ({_UNVERIFIED_SQL})"
 )
+
+
+_MANY = 400  # keys a query looks up at once: 800 parameters, under SQLite's oldest limit of 999
 
 
 class StateDBError(Exception):
@@ -142,6 +145,23 @@ class StateDB:
             return None
         return bytes(row[0]), (row[1], row[2])
 
+    def get_states(self, keys: Collection[tuple[str, str]]) -> dict[tuple[str, str], tuple[bytes, Version]]:
+        """The committed value and version of each (namespace, key) of `keys` that exists (the
+        others are left out): one query per _MANY keys instead of one per key."""
+        wanted = list(keys)
+        found: dict[tuple[str, str], tuple[bytes, Version]] = {}
+        for i in range(0, len(wanted), _MANY):
+            part = wanted[i:i + _MANY]
+            rows = self._conn().execute(
+                # the CROSS JOIN keeps SQLite to a primary-key search per wanted key
+                f"WITH wanted (ns, key) AS (VALUES {', '.join(['(?, ?)'] * len(part))}) "
+                "SELECT s.ns, s.key, s.value, s.block_num, s.tx_num FROM wanted CROSS JOIN state AS s "
+                "ON s.ns = wanted.ns AND s.key = wanted.key",
+                [field for pair in part for field in pair],
+            ).fetchall()
+            found.update(((ns, key), (bytes(value), (b, t))) for ns, key, value, b, t in rows)
+        return found
+
     def get_range(
         self, ns: str, start: str, end: str, limit: int = 0
     ) -> list[tuple[str, bytes, Version]]:
@@ -186,6 +206,20 @@ class StateDB:
         """(validation code, block number) of a committed tx id, or None if never committed."""
         row = self._conn().execute("SELECT code, block_num FROM txindex WHERE tx_id = ?", (tx_id,)).fetchone()
         return None if row is None else (row[0], row[1])
+
+    def tx_statuses(self, tx_ids: Collection[str]) -> dict[str, tuple[common_pb2.ValidationCode, int]]:
+        """tx_status of each of `tx_ids` that was committed (the others are left out): one query
+        per _MANY ids."""
+        wanted = list(tx_ids)
+        found: dict[str, tuple[common_pb2.ValidationCode, int]] = {}
+        for i in range(0, len(wanted), _MANY):
+            part = wanted[i:i + _MANY]
+            rows = self._conn().execute(
+                f"SELECT tx_id, code, block_num FROM txindex WHERE tx_id IN ({', '.join(['?'] * len(part))})",
+                part,
+            ).fetchall()
+            found.update((tx_id, (code, block_num)) for tx_id, code, block_num in rows)
+        return found
 
     def savepoint(self) -> int | None:
         """The number of the last block applied, or None before the first."""
@@ -242,7 +276,9 @@ class StateDB:
             ).fetchone()
             previous, digest = (commithash.GENESIS, 0) if last is None else (
                 bytes(last[0]), commithash.digest_int(bytes(last[1])))
-            writes = _BlockWrites(conn, block_num, digest)
+            written = {(ns, w.key) for o in outcomes if o.tx_id and o.code == common_pb2.VALID
+                       for ns, w in o.writes}
+            writes = _BlockWrites(conn, block_num, digest, self.get_states(written))
             index = []
             for tx_num, outcome in enumerate(outcomes):
                 if not outcome.tx_id:  # unparseable envelope: nothing to look up by
@@ -284,12 +320,15 @@ class StateDB:
 class _BlockWrites:
     """The state and history rows of one block's valid writes, gathered in order and stored with
     one executemany per statement instead of three statements per write; the state digest is
-    updated write by write as before, the rows this block already wrote read from memory."""
+    updated write by write as before, from the rows the keys held before the block (`committed`,
+    read in one query) or that this block already wrote."""
 
-    def __init__(self, conn: sqlite3.Connection, block_num: int, digest: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, block_num: int, digest: int,
+                 committed: dict[tuple[str, str], tuple[bytes, Version]]) -> None:
         self._conn = conn
         self._block_num = block_num
         self.digest = digest
+        self._before = committed
         self._rows: dict[tuple[str, str], tuple[bytes, int, int] | None] = {}  # None: deleted
         self._history: list[tuple[str, str, int, int, str, bytes, int, str]] = []
 
@@ -302,10 +341,8 @@ class _BlockWrites:
             if where in self._rows:
                 old = self._rows[where]
             else:
-                found = self._conn.execute(
-                    "SELECT value, block_num, tx_num FROM state WHERE ns = ? AND key = ?", where
-                ).fetchone()
-                old = None if found is None else (bytes(found[0]), found[1], found[2])
+                before = self._before.get(where)
+                old = None if before is None else (before[0], *before[1])
             if old is not None:
                 self.digest = commithash.remove(self.digest, commithash.row_hash(ns, w.key, *old))
             if w.is_delete:

@@ -27,6 +27,7 @@ from functools import cached_property
 
 from google.protobuf.message import DecodeError
 
+from careledger.chaincode.keypolicy import KEY_POLICY_NAMESPACE, policy_key
 from careledger.chaincode.state import Version
 from careledger.chaincode.stub import shown
 from careledger.network.identity.errors import IdentityError
@@ -202,7 +203,8 @@ class Validator:
         config = self._genesis_config(block) if genesis else in_force
         membership = config.member_membership if config else self._membership
         signatures = self._check_signatures(decoded, at, membership)
-        block_pass = _BlockPass(self._channel, self._policies, self._state, block.header.number,
+        block_pass = _BlockPass(self._channel, self._policies, _Committed.read(self._state, decoded),
+                                block.header.number,
                                 at, config.clock_skew if config else self._clock_skew,
                                 config=in_force, genesis=genesis, block_size=len(decoded))
         outcomes = [block_pass.decide(d, s) for d, s in zip(decoded, signatures, strict=True)]
@@ -264,10 +266,50 @@ def _verify(membership: Membership, cert: bytes, data: bytes, signature: bytes,
         return str(exc)
 
 
+class _Committed:
+    """The committed state a block is judged against, with what its transactions will look up read
+    in one query each (the keys they read, the key-level policies of the keys they write, their tx
+    ids) instead of several queries per transaction; nothing writes the state during the pass, so
+    the answers are those the single lookups would give. Anything else is read from the state."""
+
+    def __init__(self, state: StateDB, keys: set[tuple[str, str]],
+                 rows: dict[tuple[str, str], tuple[bytes, Version]],
+                 statuses: dict[str, tuple[VC, int]]) -> None:
+        self._state = state
+        self._keys = keys
+        self._rows = rows
+        self._statuses = statuses
+
+    @classmethod
+    def read(cls, state: StateDB, decoded: list[_Decoded | _Failure]) -> _Committed:
+        keys: set[tuple[str, str]] = set()
+        tx_ids = []
+        for d in decoded:
+            if not isinstance(d, _Decoded):
+                continue
+            tx_ids.append(d.tx_id)
+            for ns in d.payload.rwset.ns_rwset if d.payload is not None else ():
+                keys.update((ns.namespace, read.key) for read in ns.reads)
+                keys.update((KEY_POLICY_NAMESPACE, policy_key(ns.namespace, key))
+                            for key in keypolicies.written_keys(ns))
+        return cls(state, keys, state.get_states(keys), state.tx_statuses(tx_ids))
+
+    def get_state(self, ns: str, key: str) -> tuple[bytes, Version] | None:
+        if (ns, key) in self._keys:
+            return self._rows.get((ns, key))
+        return self._state.get_state(ns, key)
+
+    def get_range(self, ns: str, start: str, end: str, limit: int = 0) -> list[tuple[str, bytes, Version]]:
+        return self._state.get_range(ns, start, end, limit)
+
+    def tx_status(self, tx_id: str) -> tuple[VC, int] | None:
+        return self._statuses.get(tx_id)
+
+
 class _BlockPass:
     """The sequential pass over one block: duplicates, policies and MVCC with in-block writes."""
 
-    def __init__(self, channel: str, policies: Mapping[str, Policy], state: StateDB, block_num: int,
+    def __init__(self, channel: str, policies: Mapping[str, Policy], state: _Committed, block_num: int,
                  block_time: datetime | None = None,
                  clock_skew: timedelta = txtime.DEFAULT_CLOCK_SKEW, *,
                  config: channelconfig.ChannelConfig | None = None, genesis: bool = False,

@@ -7,6 +7,7 @@ block as ALREADY_EXISTS, and ids of blocks that left the window are forgotten.""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -51,6 +52,8 @@ class Chain:
     def get_block(self, number: int) -> common_pb2.Block:
         self.read.append(number)
         return self.blocks[number]
+
+    waits_for_blocks = False
 
     def order_all(self, items: list[tuple[bytes, bool]]) -> list[Exception | None]:
         self.ordered += [envelope for envelope, _ in items]
@@ -134,18 +137,18 @@ def test_broadcast_refuses_a_recent_replay_as_already_exists_and_an_old_one_by_i
                              OrdererMetrics.register(CollectorRegistry()), clock=Clock())
     assert source.read == [4, 3, 2]
     with pytest.raises(Aborted) as recent:
-        service.Broadcast(txs[4][1], Context())
+        asyncio.run(service.Broadcast(txs[4][1], Context()))
     assert (recent.value.code, recent.value.details) == (
         grpc.StatusCode.ALREADY_EXISTS, f"transaction {txs[4][0]} is already in a block; check its "
         "commit status instead of submitting it again")
     with pytest.raises(Aborted) as old:
-        service.Broadcast(txs[1][1], Context())  # in block 1, which start-up never read
+        asyncio.run(service.Broadcast(txs[1][1], Context()))  # in block 1, which start-up never read
     assert old.value.code == grpc.StatusCode.FAILED_PRECONDITION
     assert old.value.details.startswith(
         f"transaction {txs[1][0]} refused: proposal time {txtime.iso(T - AGES[1] - timedelta(seconds=1))} "
         f"is 1801 s before the orderer's clock {txtime.iso(T)}")
     fresh_id, fresh = _envelope(net, T)
-    service.Broadcast(fresh, Context())
+    asyncio.run(service.Broadcast(fresh, Context()))
     assert source.ordered == [fresh.SerializeToString()]
     assert fresh_id not in {tx_id for tx_id, _ in txs}
 
@@ -158,7 +161,7 @@ def test_a_batch_answers_each_envelope_on_its_own(net: TestNetwork, chain) -> No
     fresh_id, fresh = _envelope(net, T)
     forged = common_pb2.Envelope(payload=fresh.payload, signature=b"not a signature")
     batch = orderer_pb2.EnvelopeBatch(envelopes=[txs[4][1], fresh, forged])
-    outcomes = service.BroadcastBatch(batch, Context()).outcomes
+    outcomes = asyncio.run(service.BroadcastBatch(batch, Context())).outcomes
     assert outcomes[0].code == grpc.StatusCode.ALREADY_EXISTS.value[0]
     assert outcomes[0].message.startswith(f"transaction {txs[4][0]} is already in a block")
     assert outcomes[1].code == 0 and not outcomes[1].message

@@ -22,6 +22,9 @@ class Consenter(Protocol):
 
     def stop(self) -> None: ...
 
+    # whether order() returns only once the envelope's block is stored (etcd), not at once (solo)
+    waits_for_blocks: bool
+
     def order(self, envelope: bytes, alone: bool = False) -> None:
         """Accept a checked envelope for ordering; it appears in a later block (of its own if
         `alone`: a configuration update).

@@ -58,6 +58,8 @@ class EtcdConsenterSettings:
 class EtcdConsenter:
     """One orderer's share of the etcd-backed chain: follows it always, cuts blocks while leading."""
 
+    waits_for_blocks = True
+
     def __init__(self, etcd: EtcdClient, store: BlockStore, signer: Signer, cutter: BlockCutter,
                  settings: EtcdConsenterSettings, *, others: OtherOrderers, check: BlockCheck,
                  on_block: Callable[[common_pb2.Block], None] = lambda _: None,

@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 
 
 class SoloConsenter(StoredChain):
+    waits_for_blocks = False
     def __init__(self, store: BlockStore, signer: Signer, cutter: BlockCutter,
                  batch_timeout: float,
                  on_block: Callable[[common_pb2.Block], None] = lambda _: None,
