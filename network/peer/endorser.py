@@ -6,6 +6,7 @@ ProposalResponsePayload, and only the committer, after ordering, applies it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,8 +65,10 @@ def check_size(what: str, tx_id: str, size: int, limit: int) -> None:
             "(max_message_bytes); keep large data off the ledger (careledger records put)")
 
 
+@functools.lru_cache(maxsize=4096)
 def client_identity(who: Identity) -> ClientIdentity:
-    """The contract's view of a verified identity."""
+    """The contract's view of a verified identity; made once per identity (it is read-only, so
+    calls may share it)."""
     return ClientIdentity(org=who.org, name=who.name, role=who.role, attributes=who.attributes,
                           cert_pem=who.cert_pem)
 
