@@ -28,7 +28,7 @@ from functools import cached_property
 from google.protobuf.message import DecodeError
 
 from careledger.chaincode.keypolicy import KEY_POLICY_NAMESPACE, policy_key
-from careledger.chaincode.state import Version
+from careledger.chaincode.state import HistoryEntry, Version
 from careledger.chaincode.stub import shown
 from careledger.network.identity.errors import IdentityError
 from careledger.network.identity.membership import Identity, Membership
@@ -301,6 +301,9 @@ class _Committed:
 
     def get_range(self, ns: str, start: str, end: str, limit: int = 0) -> list[tuple[str, bytes, Version]]:
         return self._state.get_range(ns, start, end, limit)
+
+    def get_history(self, ns: str, key: str) -> list[HistoryEntry]:  # a StateView, for keypolicies
+        return self._state.get_history(ns, key)
 
     def tx_status(self, tx_id: str) -> tuple[VC, int] | None:
         return self._statuses.get(tx_id)

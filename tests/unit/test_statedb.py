@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from careledger.network.peer import statedb
 from careledger.network.peer.outcome import TxOutcome
 from careledger.network.peer.statedb import SavepointError, StateDB, StateDBError
 from careledger.protos import common_pb2
@@ -125,3 +126,16 @@ def test_authenticated_tx_takes_over_index_entry_of_unverified_one(db: StateDB) 
     db.apply_block(1, [_outcome("x", VC.VALID, k=b"1")])
     db.apply_block(2, [_outcome("x", VC.DUPLICATE_TXID)])
     assert db.tx_status("x") == (VC.VALID, 1)
+
+
+def test_many_keys_and_tx_ids_read_at_once_answer_as_one_at_a_time(db: StateDB,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(statedb, "_MANY", 3)  # several queries, the last one short
+    db.apply_block(0, [_outcome(f"t{i}", **{f"k{i}": b"%d" % i}) for i in range(5)])
+    db.apply_block(1, [_outcome("t5", k1=None, k2=b"again"), _outcome("t6", VC.MVCC_READ_CONFLICT, k9=b"x")])
+    keys = [("consent", f"k{i}") for i in range(10)] + [("other", "k0")]
+    assert db.get_states(keys) == {k: v for k in keys if (v := db.get_state(*k)) is not None}
+    assert set(db.get_states(keys)) == {("consent", k) for k in ("k0", "k2", "k3", "k4")}
+    ids = [f"t{i}" for i in range(8)]
+    assert db.tx_statuses(ids) == {i: s for i in ids if (s := db.tx_status(i)) is not None}
+    assert db.get_states([]) == {} and db.tx_statuses([]) == {}
