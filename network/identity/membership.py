@@ -29,7 +29,7 @@ from careledger.network.identity.errors import (
     IdentityError,
     UnknownIdentityError,
 )
-from careledger.network.identity.signing import subject_field
+from careledger.network.identity.signing import Signer, subject_field
 
 __all__ = [
     "BadSignatureError",
@@ -55,6 +55,17 @@ _SIGNATURES_LOCK = threading.Lock()
 # built once, not per check (it holds no state). ECDSA over SHA-256(data) is ECDSA over the digest,
 # which the cache key computes anyway: verify never hashes the data a second time.
 _PREHASHED = ec.ECDSA(Prehashed(hashes.SHA256()))
+
+
+def remember_own_signature(signer: Signer, data: bytes, signature: bytes) -> None:
+    """Note a signature this process just made over `data`, so that validating it later (a peer
+    validating its own endorsement) skips the ECDSA check. Only for a signer whose key is the one
+    its certificate names (`signing.key_matches`), or every other peer would judge it otherwise."""
+    key = (signer.cert_pem, hashlib.sha256(data).digest(), signature, False)
+    with _SIGNATURES_LOCK:
+        _SIGNATURES[key] = None
+        while len(_SIGNATURES) > SIGNATURE_CACHE_SIZE:
+            _SIGNATURES.popitem(last=False)
 
 
 def forget_signatures() -> None:

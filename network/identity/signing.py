@@ -47,6 +47,14 @@ def sign_digest(key: ec.EllipticCurvePrivateKey, digest: bytes) -> bytes:
     return key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
 
 
+def key_matches(signer: Signer) -> bool:
+    """Whether the signer's key is the one its certificate names (from_dir makes sure of it)."""
+    try:
+        return bool(x509.load_pem_x509_certificate(signer.cert_pem).public_key() == signer.key.public_key())
+    except ValueError:
+        return False
+
+
 @dataclass(frozen=True)
 class Signer:
     """A node's or user's signing identity: its certificate (sent as creator) and private key."""

@@ -18,8 +18,13 @@ import grpc
 from careledger.chaincode import ClientIdentity
 from careledger.chaincode.runtime import TIMED_OUT, ContractRegistry, Invocation, simulate
 from careledger.chaincode.sandbox import Sandbox
-from careledger.network.identity.membership import Identity, IdentityError, Membership
-from careledger.network.identity.signing import Signer
+from careledger.network.identity.membership import (
+    Identity,
+    IdentityError,
+    Membership,
+    remember_own_signature,
+)
+from careledger.network.identity.signing import Signer, key_matches
 from careledger.network.ledger import protoutil, txtime
 from careledger.network.node.grpcutil import RequestError, unary
 from careledger.network.node.signedrequest import identity_error, parse
@@ -109,6 +114,7 @@ class Endorser:
         self._contracts = contracts
         self._state = state
         self._signer = signer
+        self._own_signatures = key_matches(signer)
         self._committed = committed
 
     def set_clock_skew(self, clock_skew: timedelta) -> None:
@@ -215,6 +221,8 @@ class Endorser:
             check_size("endorsed result", checked.tx_id, len(response.payload), self._max_bytes)
             response.endorsement.endorser = self._signer.cert_pem
             response.endorsement.signature = self._signer.sign(response.payload)
+            if self._own_signatures:  # this peer validates its own endorsement when the block comes
+                remember_own_signature(self._signer, response.payload, response.endorsement.signature)
         return response
 
 

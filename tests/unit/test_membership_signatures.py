@@ -21,7 +21,7 @@ from careledger.network.identity.membership import (
     UnknownIdentityError,
     serial_hex,
 )
-from careledger.network.identity.signing import Signer
+from careledger.network.identity.signing import Signer, key_matches
 
 DATA = b"an envelope's payload"
 
@@ -124,3 +124,20 @@ def test_the_cache_is_bounded_and_shared_by_threads(network: TestNetwork,
         t.join()
     assert not failures
     assert len(membership_module._SIGNATURES) == 5
+
+
+def test_a_signature_the_process_made_itself_is_not_checked_again(network: TestNetwork) -> None:
+    members, peer = network.membership(), network.client("hospital")
+    assert key_matches(peer)
+    members.verify(peer.cert_pem, b"warm the certificate", peer.sign(b"warm the certificate"))
+    signature = peer.sign(DATA)
+    membership_module.remember_own_signature(peer, DATA, signature)
+    refuse_ecdsa(members, peer)
+    assert members.verify(peer.cert_pem, DATA, signature).id == peer.id
+    with pytest.raises(BadSignatureError):  # another signature over the same data is checked
+        members.verify(peer.cert_pem, DATA, peer.sign(DATA))
+
+
+def test_a_signer_whose_key_is_not_its_certificates_does_not_count_as_itself(network: TestNetwork) -> None:
+    peer, other = network.client("hospital"), network.client("insurer")
+    assert not key_matches(Signer(cert_pem=peer.cert_pem, org=peer.org, name=peer.name, key=other.key))
