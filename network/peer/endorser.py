@@ -16,7 +16,7 @@ from typing import Protocol
 import grpc
 
 from careledger.chaincode import ClientIdentity
-from careledger.chaincode.runtime import TIMED_OUT, ContractRegistry, Invocation, simulate
+from careledger.chaincode.runtime import TIMED_OUT, ContractRegistry, Invocation, SimulationResult, simulate
 from careledger.chaincode.sandbox import Sandbox
 from careledger.network.identity.membership import (
     Identity,
@@ -163,7 +163,11 @@ class Endorser:
             )
         return CheckedProposal(proposal, creator)
 
-    def simulate(self, checked: CheckedProposal) -> common_pb2.ProposalResponsePayload:
+    def evaluate(self, checked: CheckedProposal) -> common_pb2.Response:
+        """The contract's answer alone: an evaluation is neither signed nor ordered."""
+        return self._run(checked).response
+
+    def _run(self, checked: CheckedProposal) -> SimulationResult:
         p, who = checked.proposal, checked.creator
         invocation = Invocation(
             tx_id=p.header.tx_id,
@@ -176,8 +180,12 @@ class Endorser:
             creator=client_identity(who),
         )
         # every read of one simulation sees the same block (a snapshot on the thread running it)
-        result = simulate(self._contracts.registry_for(p.contract), self._state, invocation,
-                          self._sandbox, self._state.snapshot)
+        return simulate(self._contracts.registry_for(p.contract), self._state, invocation,
+                        self._sandbox, self._state.snapshot)
+
+    def simulate(self, checked: CheckedProposal) -> common_pb2.ProposalResponsePayload:
+        p = checked.proposal
+        result = self._run(checked)
         response, rwset = result.response, result.rwset
         # a policy committers could not parse would make the transaction invalid: say so now
         problem = keypolicies.unparseable(rwset) if response.status == 200 else None
