@@ -360,6 +360,7 @@ def prepare_size(size: int, args: argparse.Namespace,
             if _snapshots_exist():
                 say(f"{size:,}: a new peer joins from a snapshot")
                 result["join_snapshot_s"] = measure_join(layout, profile, snapshot=True)
+    say(f"{size:,}: {json.dumps(result)}")
     return layout, profile, result
 
 
@@ -374,10 +375,15 @@ def run_sizes(sizes: Sequence[int], args: argparse.Namespace) -> list[dict[str, 
             for (layout, profile, _), size, runs in zip(built, sizes, rates, strict=True):
                 say(f"{size:,}: committed tx/s, {args.clients} clients, "
                     f"run {round_ + 1}/{rounds} ×{per_start}")
-                with running(layout, profile):
-                    runs += measure_commits(LocalNetwork(layout.root, profile), args.clients,
-                                            args.seconds, per_start, f"r{round_}")
-                say(f"  {', '.join(f'{r:.1f}' for r in runs[-per_start:])} tx/s")
+                try:
+                    with running(layout, profile):
+                        got = measure_commits(LocalNetwork(layout.root, profile), args.clients,
+                                              args.seconds, per_start, f"r{round_}")
+                except RuntimeError as exc:  # e.g. its workers did not start: the other runs stand
+                    say(f"  run failed, left out: {exc}")
+                    continue
+                runs += got
+                say(f"  {', '.join(f'{r:.1f}' for r in got)} tx/s")
     results, base = [], statistics.median(rates[0])
     for (_, _, result), size, runs in zip(built, sizes, rates, strict=True):
         median = statistics.median(runs)
