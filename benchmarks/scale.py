@@ -379,7 +379,7 @@ def run_sizes(sizes: Sequence[int], args: argparse.Namespace) -> list[dict[str, 
                     with running(layout, profile):
                         got = measure_commits(LocalNetwork(layout.root, profile), args.clients,
                                               args.seconds, per_start, f"r{round_}")
-                except RuntimeError as exc:  # e.g. its workers did not start: the other runs stand
+                except (RuntimeError, launcher.LauncherError) as exc:  # a node or worker did not start
                     say(f"  run failed, left out: {exc}")
                     continue
                 runs += got
