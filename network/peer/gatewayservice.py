@@ -170,7 +170,9 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         given), else that org's peers in turn."""
         if org == self._me.org:
             return await self._in_contract_pool(self._endorse_here, signed, checked)
-        answer = PeerAnswer(NodeInfo("?", org, "?", 0), None, f"organisation {org!r} has no peers")
+        answer = PeerAnswer(NodeInfo("?", org, "?", 0), None,
+                            f"organisation {org!r} has no peers in this channel's configuration; "
+                            "target an organisation that runs a peer", grpc.StatusCode.UNAVAILABLE)
         for node in self._peers_of(org):
             try:
                 outcome, height = await self._batches(node.address, self._send_proposals).call(signed)
