@@ -370,7 +370,7 @@ def run_sizes(sizes: Sequence[int], args: argparse.Namespace) -> list[dict[str, 
     with ExitStack() as stack:
         built = [prepare_size(size, args, stack.enter_context(network_dir())) for size in sizes]
         rounds, per_start = (args.runs, 1) if args.interleave else (1, args.runs)
-        rates: list[list[float]] = [[] for _ in sizes]
+        rates: list[dict[int, list[float]]] = [{} for _ in sizes]  # per size: round -> its runs
         for round_ in range(rounds):
             for (layout, profile, _), size, runs in zip(built, sizes, rates, strict=True):
                 say(f"{size:,}: committed tx/s, {args.clients} clients, "
@@ -382,13 +382,17 @@ def run_sizes(sizes: Sequence[int], args: argparse.Namespace) -> list[dict[str, 
                 except (RuntimeError, launcher.LauncherError) as exc:  # a node or worker did not start
                     say(f"  run failed, left out: {exc}")
                     continue
-                runs += got
+                runs[round_] = got
                 say(f"  {', '.join(f'{r:.1f}' for r in got)} tx/s")
-    results, base = [], statistics.median(rates[0])
+    results, base = [], statistics.median(r for got in rates[0].values() for r in got)
     for (_, _, result), size, runs in zip(built, sizes, rates, strict=True):
-        median = statistics.median(runs)
-        result.update(committed_tx_s=median, committed_runs=runs,
-                      ratio_to_smallest=median / base if base else None)
+        median = statistics.median(r for got in runs.values() for r in got)
+        # the same round's smallest size: both ran within a minute, under the same load
+        paired = [statistics.median(got) / statistics.median(rates[0][round_])
+                  for round_, got in runs.items() if statistics.median(rates[0].get(round_) or [0])]
+        result.update(committed_tx_s=median, committed_runs=[r for got in runs.values() for r in got],
+                      ratio_to_smallest=median / base if base else None, paired_ratios=paired,
+                      paired_ratio=statistics.median(paired) if paired else None)
         say(f"{size:,}: {json.dumps(result)}")
         results.append(result)
     return results
@@ -454,6 +458,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"target: committed tx/s at {_label(sizes[-1])} >= 90% of {_label(sizes[0])}: "
               f"{verdict} ({ratio if ratio is None else f'{ratio:.3f}'})",
               file=sys.stderr if args.json else sys.stdout)
+        paired = results[-1]["paired_ratios"]
+        print(f"paired: {_label(sizes[-1])} / {_label(sizes[0])} in each round: "
+              f"{', '.join(f'{r:.3f}' for r in paired)}; median "  # type: ignore[attr-defined]
+              f"{results[-1]['paired_ratio'] or 0:.3f}", file=sys.stderr if args.json else sys.stdout)
 
 
 if __name__ == "__main__":
