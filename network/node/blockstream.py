@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
 import grpc
@@ -27,22 +27,10 @@ class BlockSource(Protocol):
     def wait_for_height(self, height: int, timeout: float) -> bool: ...
 
 
-def follow(source: BlockSource, start: int, is_active: Callable[[], bool],
-           stop: int | None = None, poll: float = 0.25) -> Iterator[common_pb2.Block]:
-    """Yield blocks start..stop (inclusive), or forever when stop is None, while is_active()."""
-    number = start
-    while is_active() and (stop is None or number <= stop):
-        if number < source.height:
-            yield source.get_block(number)
-            number += 1
-        else:
-            source.wait_for_height(number + 1, poll)
-
-
 async def follow_async(source: BlockSource, start: int, next_block: Callable[[float], Awaitable[None]],
                        poll: float = 0.25, stop: int | None = None) -> AsyncIterator[common_pb2.Block]:
-    """follow() for a coroutine: `next_block(timeout)` returns once a block is added (or after
-    timeout). A client that goes away cancels it at its next await."""
+    """Blocks start..stop (inclusive), or forever when stop is None: `next_block(timeout)` returns
+    once a block is added (or after timeout). A client that goes away cancels it at its next await."""
     number = start
     while stop is None or number <= stop:
         if number < source.height:
