@@ -22,20 +22,14 @@ class Consenter(Protocol):
 
     def stop(self) -> None: ...
 
-    # whether order() returns only once the envelope's block is stored (etcd), not at once (solo)
+    # whether order_all returns only once the envelopes' blocks are stored (etcd), not at once (solo)
     waits_for_blocks: bool
 
-    def order(self, envelope: bytes, alone: bool = False) -> None:
-        """Accept a checked envelope for ordering; it appears in a later block (of its own if
-        `alone`: a configuration update).
-
-        Raises OrderingUnavailable when it cannot be accepted now.
-        """
-
     def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
-        """order() for each (envelope, alone), at once: what each raised (None: accepted).
-
-        One BroadcastBatch's envelopes wait for their blocks together, not one after another."""
+        """Accept checked envelopes for ordering, each (envelope, alone) to appear in a later block
+        (of its own if `alone`: a configuration update); what each raised (None: accepted), e.g.
+        OrderingUnavailable when it cannot be accepted now. One BroadcastBatch's envelopes wait
+        for their blocks together, not one after another."""
 
     def set_batch(self, limits: BatchLimits, batch_timeout: float) -> None:
         """Cut blocks by these limits and timeout from now on (the channel configuration)."""

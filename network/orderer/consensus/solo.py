@@ -40,9 +40,6 @@ class SoloConsenter(StoredChain):
     def stop(self) -> None:
         self._batcher.stop()
 
-    def order(self, envelope: bytes, alone: bool = False) -> None:
-        self._batcher.put(envelope, alone)
-
     def order_all(self, items: Sequence[tuple[bytes, bool]]) -> list[Exception | None]:
         self._batcher.put_all(items)
         return [None] * len(items)
