@@ -61,7 +61,10 @@ def remember_own_signature(signer: Signer, data: bytes, signature: bytes) -> Non
     """Note a signature this process just made over `data`, so that validating it later (a peer
     validating its own endorsement) skips the ECDSA check. Only for a signer whose key is the one
     its certificate names (`signing.key_matches`), or every other peer would judge it otherwise."""
-    key = (signer.cert_pem, hashlib.sha256(data).digest(), signature, False)
+    _remember((signer.cert_pem, hashlib.sha256(data).digest(), signature, False))
+
+
+def _remember(key: tuple[bytes, bytes, bytes, bool]) -> None:
     with _SIGNATURES_LOCK:
         _SIGNATURES[key] = None
         while len(_SIGNATURES) > SIGNATURE_CACHE_SIZE:
@@ -182,10 +185,7 @@ class Membership:
                 f"signature does not verify for identity {identity.id}; the data was changed or "
                 "signed with another key"
             ) from exc
-        with _SIGNATURES_LOCK:
-            _SIGNATURES[key] = None
-            while len(_SIGNATURES) > SIGNATURE_CACHE_SIZE:
-                _SIGNATURES.popitem(last=False)
+        _remember(key)
         return identity
 
     def _current(self, cert_pem: bytes, at: datetime | None) -> _Verified:
