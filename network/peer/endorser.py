@@ -262,7 +262,7 @@ class EndorserService(peer_pb2_grpc.EndorserServicer):
     ) -> common_pb2.ProposalResponse:
         wanted = dict(context.invocation_metadata()).get(MIN_HEIGHT_KEY, "")
         if wanted.isdigit():
-            self._ledger.wait_for_height(min(int(wanted), 1 << 62), CATCH_UP_WAIT)
+            self._catch_up(int(wanted))
         response = self._endorser.process(request)
         context.set_trailing_metadata(((HEIGHT_KEY, str(self._ledger.height)),))
         return response
@@ -274,9 +274,13 @@ class EndorserService(peer_pb2_grpc.EndorserServicer):
         """Each proposal in turn: a contract call is bounded by the peer's time limit, so one
         slow proposal delays the others of its batch by at most that."""
         if request.min_height:
-            self._ledger.wait_for_height(min(request.min_height, 1 << 62), CATCH_UP_WAIT)
+            self._catch_up(request.min_height)
         outcomes = [self._outcome(signed) for signed in request.proposals]
         return peer_pb2.ProposalBatchResponse(outcomes=outcomes, height=self._ledger.height)
+
+    def _catch_up(self, height: int) -> None:
+        """Simulate at the gateway peer's height or later (within CATCH_UP_WAIT)."""
+        self._ledger.wait_for_height(min(height, 1 << 62), CATCH_UP_WAIT)
 
     def _outcome(self, signed: common_pb2.SignedProposal) -> peer_pb2.ProposalOutcome:
         try:
