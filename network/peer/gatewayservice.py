@@ -203,54 +203,43 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                               ) -> list[tuple[peer_pb2.ProposalOutcome, int]]:
         """Proposals to another org's peer in one call, to simulate at this peer's height or later
         (so that the endorsers do not differ merely because that peer lags); each outcome with
-        that peer's height once it answered. A peer without ProcessProposals gets them one by one."""
+        that peer's height once it answered."""
         stub = peer_pb2_grpc.EndorserStub(self._conn.aio(address))
-        try:
+
+        async def batch() -> list[tuple[peer_pb2.ProposalOutcome, int]]:
             reply = await stub.ProcessProposals(
                 peer_pb2.ProposalBatch(proposals=proposals, min_height=self._ledger.height),
                 timeout=ENDORSE_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
-            return list(await asyncio.gather(*(self._send_proposal(stub, p) for p in proposals)))
-        return [(outcome, reply.height) for outcome in reply.outcomes]
+            return [(outcome, reply.height) for outcome in reply.outcomes]
 
-    async def _send_proposal(self, stub: peer_pb2_grpc.EndorserStub, signed: common_pb2.SignedProposal
-                             ) -> tuple[peer_pb2.ProposalOutcome, int]:
-        call = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT,
-                                    metadata=((MIN_HEIGHT_KEY, str(self._ledger.height)),))
-        try:
-            reply = await call
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in AMBIGUOUS:
-                raise
-            return peer_pb2.ProposalOutcome(code=exc.code().value[0], message=exc.details() or ""), -1
-        reported = dict(await call.trailing_metadata() or ()).get(HEIGHT_KEY, "")
-        return peer_pb2.ProposalOutcome(response=reply), int(reported) if reported.isdigit() else -1
+        async def one(signed: common_pb2.SignedProposal) -> tuple[peer_pb2.ProposalOutcome, int]:
+            call = stub.ProcessProposal(signed, timeout=ENDORSE_TIMEOUT,
+                                        metadata=((MIN_HEIGHT_KEY, str(self._ledger.height)),))
+            refused = await _refusal(call)
+            if refused is not None:
+                return peer_pb2.ProposalOutcome(code=refused[0].value[0], message=refused[1]), -1
+            reported = dict(await call.trailing_metadata() or ()).get(HEIGHT_KEY, "")
+            return peer_pb2.ProposalOutcome(response=await call), int(reported) if reported.isdigit() else -1
+
+        return await _batch_or_each(batch, one, proposals)
 
     async def _send_envelopes(self, address: str, envelopes: list[common_pb2.Envelope]
                               ) -> list[orderer_pb2.BroadcastOutcome]:
-        """Envelopes to an orderer in one call; one by one to an orderer without BroadcastBatch."""
+        """Envelopes to an orderer in one call."""
         stub = orderer_pb2_grpc.OrdererStub(self._conn.aio(address))
-        try:
+
+        async def batch() -> list[orderer_pb2.BroadcastOutcome]:
             reply = await stub.BroadcastBatch(orderer_pb2.EnvelopeBatch(envelopes=envelopes),
                                               timeout=ENDORSE_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
-                raise
-            return list(await asyncio.gather(*(self._send_envelope(stub, e) for e in envelopes)))
-        return list(reply.outcomes)
+            return list(reply.outcomes)
 
-    @staticmethod
-    async def _send_envelope(stub: orderer_pb2_grpc.OrdererStub,
-                             envelope: common_pb2.Envelope) -> orderer_pb2.BroadcastOutcome:
-        try:
-            await stub.Broadcast(envelope, timeout=ENDORSE_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() in AMBIGUOUS:
-                raise
-            return orderer_pb2.BroadcastOutcome(code=exc.code().value[0], message=exc.details() or "")
-        return orderer_pb2.BroadcastOutcome()
+        async def one(envelope: common_pb2.Envelope) -> orderer_pb2.BroadcastOutcome:
+            refused = await _refusal(stub.Broadcast(envelope, timeout=ENDORSE_TIMEOUT))
+            if refused is not None:
+                return orderer_pb2.BroadcastOutcome(code=refused[0].value[0], message=refused[1])
+            return orderer_pb2.BroadcastOutcome()
+
+        return await _batch_or_each(batch, one, envelopes)
 
     async def _in_contract_pool(self, fn: Callable[..., T], *args: Any) -> T:
         """fn(*args) on a contract worker thread, awaited (its exceptions are raised here). Calls
@@ -557,6 +546,30 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 yield gateway_pb2.BlockEventsResponse(filtered_block=readers.filtered_block(block))
             else:
                 yield gateway_pb2.BlockEventsResponse(block=block)
+
+
+async def _batch_or_each(batch: Callable[[], Awaitable[list[T]]], one: Callable[[Any], Awaitable[T]],
+                         items: Sequence[Any]) -> list[T]:
+    """The batch call's answers; from a node without it (an older version, during a rolling
+    upgrade: UNIMPLEMENTED), each item's own call's answer."""
+    try:
+        return await batch()
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.UNIMPLEMENTED:
+            raise
+    return list(await asyncio.gather(*(one(item) for item in items)))
+
+
+async def _refusal(call: Awaitable[Any]) -> tuple[grpc.StatusCode, str] | None:
+    """How a node refused a call, as a batch item's outcome carries it; None if it answered. An
+    ambiguous failure (the node may not have seen it) is raised, as a failed batch call is."""
+    try:
+        await call
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() in AMBIGUOUS:
+            raise
+        return exc.code(), exc.details() or ""
+    return None
 
 
 def _run_each(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:

@@ -44,8 +44,6 @@ def test_an_old_node_gets_the_batch_one_by_one() -> None:
         gateway: Any = types.SimpleNamespace(
             _conn=types.SimpleNamespace(aio=lambda address: channel),
             _ledger=types.SimpleNamespace(height=5))
-        gateway._send_proposal = types.MethodType(GatewayService._send_proposal, gateway)
-        gateway._send_envelope = GatewayService._send_envelope
         try:
             answers = await GatewayService._send_proposals(gateway, "old-peer", [
                 common_pb2.SignedProposal(proposal_bytes=b"good"),
