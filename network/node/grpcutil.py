@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
+from grpc.experimental import ChannelOptions
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as aio_health
 
@@ -427,9 +428,14 @@ def set_serving(health_servicer: health.HealthServicer | LoopHealth, serving: bo
 def node_channel(address: str, root_pems: Sequence[bytes], identity_dir: Path,
                  max_message_bytes: int, *, aio: bool = False) -> Any:
     """A mutual-TLS channel from this node to another node: a grpc.Channel, or with aio a
-    grpc.aio.Channel (open it on the event loop that uses it)."""
-    return (grpc.aio.secure_channel if aio else grpc.secure_channel)(
-        address,
-        channel_credentials(root_pems, identity_dir),
-        options=message_options(max_message_bytes),
+    grpc.aio.Channel (open it on the event loop that uses it).
+
+    A blocking channel's server streams (the committer's Deliver) are read on the reading thread
+    itself rather than handed over by grpc's channel thread: one thread wake-up less per block."""
+    if aio:
+        return grpc.aio.secure_channel(address, channel_credentials(root_pems, identity_dir),
+                                       options=message_options(max_message_bytes))
+    return grpc.secure_channel(
+        address, channel_credentials(root_pems, identity_dir),
+        options=[*message_options(max_message_bytes), (ChannelOptions.SingleThreadedUnaryStream, 1)],
     )
