@@ -222,7 +222,8 @@ class Invocation:
 
 @dataclass(frozen=True)
 class SimulationResult:
-    """The response, the read-write set (empty unless status 200) and the event, if any."""
+    """The response, the read-write set (empty unless status 200 and asked for) and the event, if
+    any."""
 
     response: common_pb2.Response
     rwset: common_pb2.ReadWriteSet
@@ -330,15 +331,18 @@ def simulate(
     invocation: Invocation,
     sandbox: Sandbox | None = None,
     pin: Callable[[], AbstractContextManager[object]] = nullcontext,
+    *,
+    rwset: bool = True,
 ) -> SimulationResult:
     """Run the invocation against committed state, inside pin() (which holds one view of it);
     return its response, rwset and event. With a sandbox, a call past its time limit is cut off
-    and answered with status 504 naming contract, function, tx, peer and limit."""
+    and answered with status 504 naming contract, function, tx, peer and limit. rwset=False
+    leaves the rwset empty: an evaluation, which nobody signs or orders, need not build it."""
     if sandbox is None:
         with pin():
-            return _simulate(registry, state, invocation)
+            return _simulate(registry, state, invocation, rwset)
     try:
-        return sandbox.run(lambda: _simulate(registry, state, invocation),
+        return sandbox.run(lambda: _simulate(registry, state, invocation, rwset),
                            lambda: f"contract {invocation.contract!r} function "
                                    f"{invocation.function!r} (tx {invocation.tx_id})", pin)
     except CallTimedOut as exc:
@@ -347,7 +351,8 @@ def simulate(
                                   "[peer] contract_time_limit_ms be raised")
 
 
-def _simulate(registry: ContractRegistry, state: StateView, invocation: Invocation) -> SimulationResult:
+def _simulate(registry: ContractRegistry, state: StateView, invocation: Invocation,
+              rwset: bool) -> SimulationResult:
     sim = TxSimulator(state)
     try:
         args = _decode_args(invocation)
@@ -372,4 +377,5 @@ def _simulate(registry: ContractRegistry, state: StateView, invocation: Invocati
         logger.error("tx %s: %s", invocation.tx_id, message,
                      exc_info=not isinstance(exc, RecursionError | MemoryError))
         return _failed(500, message)
-    return SimulationResult(common_pb2.Response(status=200, payload=payload), sim.rwset(), sim.event)
+    return SimulationResult(common_pb2.Response(status=200, payload=payload),
+                            sim.rwset() if rwset else common_pb2.ReadWriteSet(), sim.event)

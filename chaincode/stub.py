@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -35,13 +36,15 @@ def shown(text: str) -> str:
     return repr(cut) + (f"... ({len(text)} characters)" if len(text) > KEY_DISPLAY_LENGTH else "")
 
 
+# C0 controls, DEL and C1 controls, and the bidi controls: one search in C, not a loop per character
+# (every call checks its contract and function names, and the contract each key it touches)
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(re.escape(c) for c in sorted(BIDI_CONTROLS)) + "]")
+
+
 def control_character(text: str) -> tuple[int, str] | None:
     """The position and U+ code of the first C0/C1 control, DEL or bidi control in text."""
-    for i, ch in enumerate(text):
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code <= 0x9F or ch in BIDI_CONTROLS:
-            return i, f"U+{code:04X}"
-    return None
+    found = _CONTROL.search(text)
+    return None if found is None else (found.start(), f"U+{ord(found.group()):04X}")
 
 
 def _check_utf8(what: str, text: str) -> None:

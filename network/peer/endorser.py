@@ -52,6 +52,7 @@ def status_for_response(status: int) -> grpc.StatusCode:
 class CheckedProposal:
     proposal: common_pb2.Proposal
     creator: Identity
+    time: datetime  # the proposal's, as checked against this peer's clock: converted once
 
     @property
     def tx_id(self) -> str:
@@ -154,21 +155,22 @@ class Endorser:
                 f"transaction {header.tx_id} was already committed in block {found[1]}; "
                 "a replayed proposal is refused — build a new proposal",
             )
-        skewed = txtime.outside_window(txtime.proposal_time(header), self._clock(), self._clock_skew,
-                                       "this peer's clock")
+        proposed = txtime.proposal_time(header)
+        skewed = txtime.outside_window(proposed, self._clock(), self._clock_skew, "this peer's clock")
         if skewed:
             raise RequestError(
                 grpc.StatusCode.FAILED_PRECONDITION,
                 f"proposal {header.tx_id} refused: {skewed}; check the client's clock and build a "
                 "new proposal",
             )
-        return CheckedProposal(proposal, creator)
+        assert proposed is not None  # outside_window refuses a proposal without a time
+        return CheckedProposal(proposal, creator, proposed)
 
     def evaluate(self, checked: CheckedProposal) -> common_pb2.Response:
-        """The contract's answer alone: an evaluation is neither signed nor ordered."""
-        return self._run(checked).response
+        """The contract's answer alone: an evaluation is neither signed nor ordered (so no rwset)."""
+        return self._run(checked, rwset=False).response
 
-    def _run(self, checked: CheckedProposal) -> SimulationResult:
+    def _run(self, checked: CheckedProposal, rwset: bool) -> SimulationResult:
         p, who = checked.proposal, checked.creator
         invocation = Invocation(
             tx_id=p.header.tx_id,
@@ -177,16 +179,16 @@ class Endorser:
             function=p.function,
             args=list(p.args),
             transient=dict(p.transient),
-            timestamp=p.header.timestamp.ToDatetime(tzinfo=UTC),
+            timestamp=checked.time,
             creator=client_identity(who),
         )
         # every read of one simulation sees the same block (a snapshot on the thread running it)
         return simulate(self._contracts.registry_for(p.contract), self._state, invocation,
-                        self._sandbox, self._state.snapshot)
+                        self._sandbox, self._state.snapshot, rwset=rwset)
 
     def simulate(self, checked: CheckedProposal) -> common_pb2.ProposalResponsePayload:
         p = checked.proposal
-        result = self._run(checked)
+        result = self._run(checked, rwset=True)
         response, rwset = result.response, result.rwset
         # a policy committers could not parse would make the transaction invalid: say so now
         problem = keypolicies.unparseable(rwset) if response.status == 200 else None
@@ -211,7 +213,7 @@ class Endorser:
                                 function=function, args=[a.encode() for a in args], transient={},
                                 timestamp=datetime.now(UTC), creator=client_identity(who))
         return simulate(self._contracts.registry_for(contract), self._state, invocation,
-                        self._sandbox, self._state.snapshot).response
+                        self._sandbox, self._state.snapshot, rwset=False).response
 
     def key_policies(self, rwset: common_pb2.ReadWriteSet) -> list[keypolicies.KeyPolicy]:
         """The committed key-level policies of the keys `rwset` writes: whom else to ask."""

@@ -58,7 +58,8 @@ class Endorser:
     calls: int = 0
 
     def check(self, signed: common_pb2.SignedProposal) -> CheckedProposal:
-        return CheckedProposal(common_pb2.Proposal.FromString(signed.proposal_bytes), cast(Any, None))
+        return CheckedProposal(common_pb2.Proposal.FromString(signed.proposal_bytes), cast(Any, None),
+                               cast(Any, None))
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         return self.endorse(self.check(signed))
