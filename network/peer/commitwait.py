@@ -2,19 +2,19 @@
 
 A condition notified at each block would wake every waiting call, and each would ask SQLite
 again; with a caller per client that is dozens of wake-ups and queries per block. Here each waiting
-call has its own event, which the committer's listener sets only for the tx ids of the block it
-has just committed: one wake-up per answered call. A coroutine waits the same way on its event
-loop (wait_async), woken through the loop; NewBlocks wakes a loop's event streams at each block.
+call has its own future, which the committer's listener settles, with the outcome the block gives
+its tx, only for the tx ids of the block it has just committed: no second look at SQLite. The
+coroutines of one event loop (wait_async) are settled with one wake-up of that loop per block;
+NewBlocks wakes a loop's event streams at each block.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
-import time
 from collections.abc import Callable
-from typing import Protocol
+from concurrent import futures
+from typing import Any, Protocol
 
 from careledger.network.node.blockstream import BlockSignal
 from careledger.network.peer.outcome import TxOutcome
@@ -31,70 +31,91 @@ class CommittingLedger(Protocol):
     def add_listener(self, fn: Listener) -> None: ...
 
 
+Status = tuple[common_pb2.ValidationCode, int]  # (validation code, block number)
+# a waiting call: its event loop (None for a thread) and the future its block settles
+_Waiter = tuple[asyncio.AbstractEventLoop | None, asyncio.Future[Status] | futures.Future[Status]]
+
+
 class CommitWaiters:
     """Per-transaction commit waits over one ledger."""
 
     def __init__(self, ledger: CommittingLedger) -> None:
         self._ledger = ledger
         self._lock = threading.Lock()
-        self._waiting: dict[str, list[Callable[[], object]]] = {}  # tx id -> wake-ups
+        self._waiting: dict[str, list[_Waiter]] = {}  # tx id -> waiting calls
         ledger.add_listener(self._committed)
 
-    def wait(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
+    def wait(self, tx_id: str, timeout: float) -> Status | None:
         """(code, block number) once `tx_id` is committed; None if not within `timeout` seconds."""
-        event = threading.Event()
-        self._register(tx_id, event.set)
+        future: futures.Future[Status] = futures.Future()
+        waiter: _Waiter = (None, future)
+        self._register(tx_id, waiter)
         try:
-            deadline = time.monotonic() + timeout
-            while (found := self._ledger.tx_status(tx_id)) is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not event.wait(remaining):
-                    return self._ledger.tx_status(tx_id)
-                event.clear()
-            return found
+            found = self._ledger.tx_status(tx_id)
+            if found is not None:
+                return found
+            try:
+                return future.result(timeout)
+            except TimeoutError:
+                return self._ledger.tx_status(tx_id)
         finally:
-            self._unregister(tx_id, event.set)
+            self._unregister(tx_id, waiter)
 
-    async def wait_async(self, tx_id: str, timeout: float) -> tuple[common_pb2.ValidationCode, int] | None:
-        """wait() for a coroutine: the committing thread wakes it through its event loop."""
+    async def wait_async(self, tx_id: str, timeout: float) -> Status | None:
+        """wait() for a coroutine: the committing thread settles its future through its loop."""
         loop = asyncio.get_running_loop()
-        event = asyncio.Event()
-        wake = functools.partial(loop.call_soon_threadsafe, event.set)
-        self._register(tx_id, wake)
+        future: asyncio.Future[Status] = loop.create_future()
+        waiter: _Waiter = (loop, future)
+        self._register(tx_id, waiter)
         try:
-            deadline = loop.time() + timeout
-            while (found := self._ledger.tx_status(tx_id)) is None:
-                remaining = deadline - loop.time()
-                if remaining <= 0:
-                    return self._ledger.tx_status(tx_id)
-                try:
-                    await asyncio.wait_for(event.wait(), remaining)
-                except TimeoutError:
-                    return self._ledger.tx_status(tx_id)
-                event.clear()
-            return found
+            found = self._ledger.tx_status(tx_id)
+            if found is not None:
+                return found
+            try:
+                return await asyncio.wait_for(future, timeout)
+            except TimeoutError:
+                return self._ledger.tx_status(tx_id)
         finally:
-            self._unregister(tx_id, wake)
+            self._unregister(tx_id, waiter)
 
-    def _register(self, tx_id: str, wake: Callable[[], object]) -> None:
-        with self._lock:  # registered before the first look, so a commit in between still wakes us
-            self._waiting.setdefault(tx_id, []).append(wake)
+    def _register(self, tx_id: str, waiter: _Waiter) -> None:
+        with self._lock:  # registered before the first look, so a commit in between still settles it
+            self._waiting.setdefault(tx_id, []).append(waiter)
 
-    def _unregister(self, tx_id: str, wake: Callable[[], object]) -> None:
+    def _unregister(self, tx_id: str, waiter: _Waiter) -> None:
         with self._lock:
-            wakes = self._waiting[tx_id]
-            wakes.remove(wake)
-            if not wakes:
+            waiters = self._waiting[tx_id]
+            waiters.remove(waiter)
+            if not waiters:
                 del self._waiting[tx_id]
 
     def _committed(self, block: common_pb2.Block, outcomes: list[TxOutcome]) -> None:
-        """The ledger's listener (on the committing thread, after the height moved)."""
+        """The ledger's listener (on the committing thread, after the height moved): settles each
+        waiting call with its tx's outcome, the first if the block holds the tx id twice, as the
+        ledger records it; one wake-up per event loop, however many of its calls the block answers."""
         with self._lock:
             if not self._waiting:
                 return
-            woken = [w for o in outcomes for w in self._waiting.get(o.tx_id, ())]
-        for wake in woken:
-            wake()
+            settled = [(waiter, (o.code, block.header.number))
+                       for o in outcomes for waiter in self._waiting.get(o.tx_id, ())]
+        on_loops: dict[asyncio.AbstractEventLoop, list[tuple[Any, Status]]] = {}
+        for (loop, future), status in settled:
+            if loop is None:
+                _settle([(future, status)])
+            else:
+                on_loops.setdefault(loop, []).append((future, status))
+        for loop, items in on_loops.items():
+            try:
+                loop.call_soon_threadsafe(_settle, items)
+            except RuntimeError:  # its loop closed: nobody waits there any more
+                pass
+
+
+def _settle(items: list[tuple[Any, Status]]) -> None:
+    """Give each future its status, unless it has one (or timed out) already."""
+    for future, status in items:
+        if not future.done():
+            future.set_result(status)
 
 
 class NewBlocks(BlockSignal):
