@@ -27,17 +27,26 @@ class Coalescer(Generic[I, R]):
 
     A batch never holds more than max_items items or max_bytes of sizes (an item bigger than
     max_bytes goes alone, for the node to refuse as it would on its own). If `send` raises, every
-    item of that batch gets the exception."""
+    item of that batch gets the exception.
+
+    With spare_after (seconds), a batch starts beside those in flight only once the youngest of
+    them has run that long: the spare places are for batches held up by a slow item (a contract
+    running to its time limit), while at ordinary speeds one batch at a time gathers more items
+    and costs fewer thread hand-offs."""
 
     def __init__(self, send: Callable[[list[I]], Awaitable[Sequence[R]]], size: Callable[[I], int],
-                 max_bytes: int, max_in_flight: int = MAX_IN_FLIGHT, max_items: int = MAX_ITEMS) -> None:
+                 max_bytes: int, max_in_flight: int = MAX_IN_FLIGHT, max_items: int = MAX_ITEMS,
+                 spare_after: float | None = None) -> None:
         self._send = send
         self._size = size
         self._max_bytes = max_bytes
         self._max_in_flight = max_in_flight
         self._max_items = max_items
+        self._spare_after = spare_after
         self._waiting: deque[tuple[I, int, asyncio.Future[R]]] = deque()
         self._in_flight = 0
+        self._started: list[float] = []  # loop times the batches in flight started at
+        self._spare_timer: asyncio.TimerHandle | None = None  # set while waiting for a spare place
         self._tasks: set[asyncio.Task[None]] = set()  # held, so that a batch is not collected midway
 
     async def call(self, item: I) -> R:
@@ -48,7 +57,14 @@ class Coalescer(Generic[I, R]):
         return await answer
 
     def _start(self) -> None:
+        loop = asyncio.get_running_loop()
         while self._waiting and self._in_flight < self._max_in_flight:
+            if self._started and self._spare_after is not None:
+                wait = max(self._started) + self._spare_after - loop.time()
+                if wait > 0:  # look again then, unless a batch ends first
+                    if self._spare_timer is None:
+                        self._spare_timer = loop.call_later(wait, self._spare)
+                    return
             batch = [self._waiting.popleft()]
             total = batch[0][1]
             while (self._waiting and len(batch) < self._max_items
@@ -56,11 +72,17 @@ class Coalescer(Generic[I, R]):
                 total += self._waiting[0][1]
                 batch.append(self._waiting.popleft())
             self._in_flight += 1
-            task = asyncio.get_running_loop().create_task(self._run(batch))
+            started = loop.time()
+            self._started.append(started)
+            task = loop.create_task(self._run(batch, started))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, batch: list[tuple[I, int, asyncio.Future[R]]]) -> None:
+    def _spare(self) -> None:
+        self._spare_timer = None
+        self._start()
+
+    async def _run(self, batch: list[tuple[I, int, asyncio.Future[R]]], started: float) -> None:
         try:
             answers = await self._send([item for item, _, _ in batch])
             if len(answers) != len(batch):
@@ -78,4 +100,5 @@ class Coalescer(Generic[I, R]):
                     future.set_exception(exc)
         finally:
             self._in_flight -= 1
+            self._started.remove(started)
             self._start()

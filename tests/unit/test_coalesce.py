@@ -86,3 +86,30 @@ def test_a_failed_batch_fails_each_caller_and_the_next_batch_still_goes() -> Non
         assert await batches.call("c") == "C"
 
     asyncio.run(run())
+
+
+def test_a_spare_batch_starts_only_once_the_one_in_flight_has_run_spare_after() -> None:
+    async def run() -> None:
+        node = Node()
+        batches = Coalescer(node.send, len, max_bytes=100, max_in_flight=2, spare_after=0.2)
+        loop = asyncio.get_running_loop()
+        slow = asyncio.ensure_future(batches.call("slow"))
+        await settle()
+        waiting = [asyncio.ensure_future(batches.call(x)) for x in ("b", "c")]
+        await settle()
+        assert node.batches == [["slow"]]  # a free place, but the batch in flight is young
+        started = loop.time()
+        while len(node.batches) < 2:
+            await asyncio.sleep(0.01)
+        assert loop.time() - started >= 0.15
+        assert node.batches == [["slow"], ["b", "c"]]  # beside the slow one, not after it
+        node.gate.set()
+        assert await asyncio.gather(slow, *waiting) == ["SLOW", "B", "C"]
+        node.gate.clear()
+        ends = asyncio.ensure_future(batches.call("d"))  # nothing in flight: sent at once
+        await settle()
+        assert node.batches[-1] == ["d"]
+        node.gate.set()
+        assert await ends == "D"
+
+    asyncio.run(run())
