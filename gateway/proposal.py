@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Generic, Self, TypeVar
 
@@ -58,20 +59,22 @@ def build_proposal(
                 f"at most {MAX_NAME_LENGTH}"
             )
     nonce = os.urandom(NONCE_SIZE)
-    header = common_pb2.Header(
-        channel=channel,
-        tx_id=compute_tx_id(nonce, identity.certificate),
-        creator=identity.certificate,
-        nonce=nonce,
-    )
-    header.timestamp.GetCurrentTime()
-    return common_pb2.Proposal(
-        header=header,
+    proposal = common_pb2.Proposal(
         contract=contract,
         function=function,
         args=[_as_bytes(a) for a in args],
-        transient={k: _as_bytes(v) for k, v in (transient or {}).items()},
+        transient={k: _as_bytes(v) for k, v in transient.items()} if transient else None,
     )
+    # Fields set in place: a Header passed to the constructor would be built, then copied.
+    header = proposal.header
+    header.channel = channel
+    header.tx_id = compute_tx_id(nonce, identity.certificate)
+    header.creator = identity.certificate
+    header.nonce = nonce
+    # What Timestamp.GetCurrentTime() sets, from one clock read: that helper goes through datetime
+    # and calendar in pure Python, which cost more than building the rest of the proposal.
+    header.timestamp.seconds, header.timestamp.nanos = divmod(time.time_ns(), 1_000_000_000)
+    return proposal
 
 
 class ProposalBase(Generic[_Client]):
@@ -118,12 +121,17 @@ class ProposalBase(Generic[_Client]):
         return sha256(self._request.proposed_transaction.proposal_bytes)
 
     def _evaluate_request(self) -> gateway_pb2.EvaluateRequest:
-        return gateway_pb2.EvaluateRequest(
-            tx_id=self.tx_id,
-            channel=self._request.channel,
-            proposed_transaction=self._signed(),
-            target_organizations=self._request.endorsing_organizations,
+        request = self._request
+        evaluate = gateway_pb2.EvaluateRequest(
+            tx_id=request.tx_id,
+            channel=request.channel,
+            target_organizations=request.endorsing_organizations,
         )
+        # Set in place: a SignedProposal passed to the constructor would be built, then copied.
+        signed = evaluate.proposed_transaction
+        signed.proposal_bytes = request.proposed_transaction.proposal_bytes
+        signed.signature = self._signature()
+        return evaluate
 
     def _evaluated(self, response: gateway_pb2.EvaluateResponse) -> bytes:
         result = response.result
@@ -137,7 +145,7 @@ class ProposalBase(Generic[_Client]):
     def _endorse_request(self) -> gateway_pb2.EndorseRequest:
         request = gateway_pb2.EndorseRequest()
         request.CopyFrom(self._request)
-        request.proposed_transaction.CopyFrom(self._signed())
+        request.proposed_transaction.signature = self._signature()
         return request
 
     def _endorsed(self, response: gateway_pb2.EndorseResponse) -> Prepared:
@@ -154,14 +162,10 @@ class ProposalBase(Generic[_Client]):
                 code=grpc.StatusCode.INTERNAL, tx_id=self.tx_id, stage="endorse",
             ) from err
 
-    def _signed(self) -> common_pb2.SignedProposal:
-        signed = self._request.proposed_transaction
-        if signed.signature:
-            return signed
-        return common_pb2.SignedProposal(
-            proposal_bytes=signed.proposal_bytes,
-            signature=self._client.sign(self.digest(), "proposal", self.tx_id),
-        )
+    def _signature(self) -> bytes:
+        """The offline signature the proposal came with, else the gateway signer's over digest()."""
+        signature = self._request.proposed_transaction.signature
+        return signature or self._client.sign(self.digest(), "proposal", self.tx_id)
 
     # Last in the class body: below it, `bytes` in an annotation would name this method.
     def bytes(self) -> bytes:
@@ -193,11 +197,8 @@ def new_endorse_request(
 ) -> gateway_pb2.EndorseRequest:
     """The unsigned request a new Proposal for identity starts from."""
     proposal = build_proposal(identity, channel, contract, function, args, transient)
-    return gateway_pb2.EndorseRequest(
-        tx_id=proposal.header.tx_id,
-        channel=channel,
-        proposed_transaction=common_pb2.SignedProposal(
-            proposal_bytes=proposal.SerializeToString(deterministic=True)
-        ),
-        endorsing_organizations=list(organizations or ()),
+    request = gateway_pb2.EndorseRequest(
+        tx_id=proposal.header.tx_id, channel=channel, endorsing_organizations=organizations or ()
     )
+    request.proposed_transaction.proposal_bytes = proposal.SerializeToString(deterministic=True)
+    return request
