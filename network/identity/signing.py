@@ -35,16 +35,22 @@ def load_identity_key(identity_dir: Path) -> ec.EllipticCurvePrivateKey:
     return load_private_key((identity_dir / "key.pem").read_bytes())
 
 
+# Built once: the algorithm objects are immutable, and building one per signature (ABC isinstance
+# checks included) cost a client a few percent of each request.
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())
+_ECDSA_PREHASHED_SHA256 = ec.ECDSA(Prehashed(hashes.SHA256()))
+
+
 def sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> bytes:
     """DER-encoded ECDSA signature over SHA-256(data)."""
-    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+    return key.sign(data, _ECDSA_SHA256)
 
 
 def sign_digest(key: ec.EllipticCurvePrivateKey, digest: bytes) -> bytes:
     """Sign an already computed SHA-256 digest; verifies exactly like sign(data) (offline signing)."""
     if len(digest) != hashes.SHA256.digest_size:
         raise ValueError(f"digest must be {hashes.SHA256.digest_size} bytes, got {len(digest)}")
-    return key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256())))
+    return key.sign(digest, _ECDSA_PREHASHED_SHA256)
 
 
 def key_matches(signer: Signer) -> bool:
