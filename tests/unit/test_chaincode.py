@@ -275,6 +275,16 @@ def test_namespaces_are_sorted_and_each_contract_writes_its_own(registry, state)
     assert [w.key for w in ns_rwset(result, "probe").writes] == ["caller"]
 
 
+def test_an_evaluation_without_rwset_answers_the_same_response_and_event(registry, state):
+    state.commit("probe", "k1", b"v1", (3, 2))
+    for function, args in (("get", ("k1", "missing")), ("emit", ("a",)), ("fail", ("no",))):
+        full = simulate(registry, state, invocation("probe", function, *args))
+        bare = simulate(registry, state, invocation("probe", function, *args), rwset=False)
+        assert bare.response == full.response
+        assert bare.event == full.event
+        assert bare.rwset == common_pb2.ReadWriteSet()
+
+
 def test_same_invocation_twice_gives_identical_serialized_results(registry, state):
     state.commit("probe", "a", b"1", (1, 0))
     state.commit("probe", "c", b"3", (1, 1))
