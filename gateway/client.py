@@ -189,6 +189,7 @@ class ClientBase(Generic[_Channel]):
         self.options = options
         self._signer = signer
         self._stubs: dict[tuple[int, bool], Any] = {}
+        self._calls: dict[Stage[Any, Any], tuple[Callable[..., Any], float]] = {}
 
     @property
     def address(self) -> str:
@@ -222,8 +223,13 @@ class ClientBase(Generic[_Channel]):
         return self._stubs[key]
 
     def _start(self, stage: Stage[Any, Any], tx_id: str) -> tuple[Callable[..., Any], float]:
-        _log.debug("%s of tx %s via gateway %s", stage.name, tx_id, self.address)
-        return getattr(self.stub(query=stage.query), stage.method), stage.timeout(self.options.timeouts)
+        """The stub method and deadline of stage, looked up on its first call only."""
+        _log.debug("%s of tx %s via gateway %s", stage.name, tx_id, self.peers.addresses[0])
+        call = self._calls.get(stage)
+        if call is None:
+            method = getattr(self.stub(query=stage.query), stage.method)
+            call = self._calls[stage] = method, stage.timeout(self.options.timeouts)
+        return call
 
     def rpc_error(
         self, err: grpc.RpcError, stage: Stage[Any, Any], tx_id: str, timeout: float

@@ -104,14 +104,17 @@ class TransactionBase(Generic[_Client]):
     ) -> tuple[Stage[gateway_pb2.SubmitRequest, gateway_pb2.SubmitResponse], gateway_pb2.SubmitRequest]:
         """The stage and signed request of a Submit; one that waits for the commit has the
         commit status deadline."""
-        envelope = self._prepared.envelope
-        signature = envelope.signature or self._client.sign(self.digest(), "transaction", self.tx_id)
-        return SUBMIT_AND_WAIT if wait_for_commit else SUBMIT, gateway_pb2.SubmitRequest(
-            tx_id=self.tx_id,
-            channel=self._prepared.channel,
-            prepared_transaction=common_pb2.Envelope(payload=envelope.payload, signature=signature),
-            wait_for_commit=wait_for_commit,
+        prepared = self._prepared
+        request = gateway_pb2.SubmitRequest(
+            tx_id=prepared.tx_id, channel=prepared.channel, wait_for_commit=wait_for_commit
         )
+        # Set in place: an Envelope passed to the constructor would be built, then copied.
+        envelope = request.prepared_transaction
+        envelope.payload = prepared.envelope.payload
+        envelope.signature = prepared.envelope.signature or self._client.sign(
+            self.digest(), "transaction", self.tx_id
+        )
+        return SUBMIT_AND_WAIT if wait_for_commit else SUBMIT, request
 
     def _commit_request(self) -> gateway_pb2.CommitStatusRequest:
         return gateway_pb2.CommitStatusRequest(
