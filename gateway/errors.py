@@ -129,12 +129,13 @@ _MEANINGS: dict[str, str] = {
 _MALFORMED = "the transaction is malformed; this is a bug in the SDK or gateway, please report it"
 
 
+# ValidationCode.Name() walks protobuf's pure-Python enum wrapper on every commit status.
+_VALIDATION_CODE_NAMES = {v.number: v.name for v in common_pb2.ValidationCode.DESCRIPTOR.values}
+
+
 def validation_code_name(code: int) -> str:
     """The ValidationCode name for code, or UNKNOWN(<n>) for a code this SDK does not know."""
-    try:
-        return common_pb2.ValidationCode.Name(code)
-    except ValueError:
-        return f"UNKNOWN({code})"
+    return _VALIDATION_CODE_NAMES.get(code) or f"UNKNOWN({code})"
 
 
 class CommitError(Exception):
