@@ -310,6 +310,16 @@ class LoopHealth(aio_health.HealthServicer):
         self.loop = loop  # set() must run there
 
 
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop's event loop where it is installed, else asyncio's: grpc.aio runs on either, and on
+    uvloop's the nodes spend less CPU per call (pyproject.toml says how much)."""
+    try:
+        import uvloop
+    except ImportError:  # no wheel for Windows
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
 class LoopServer(grpc.Server):
     """A grpc.aio server on an event loop in a thread of its own, driven like a grpc.Server.
 
@@ -320,7 +330,7 @@ class LoopServer(grpc.Server):
     Plain (non-coroutine) handlers still run on a pool of `workers` threads."""
 
     def __init__(self, workers: int, max_streams: int, options: list[tuple[str, int]]) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
         self._thread.start()
 
