@@ -2,7 +2,7 @@
 
     python benchmarks/commit_path.py [--blocks 40] [--txs 16] [--runs 5] [--warm-creator]
 
-Builds, once, a chain like the benchmark network's (benchmarks/network.toml): a genesis block with
+Builds, once, a chain like benchmarks/network-board.toml's network: a genesis block with
 the channel configuration of three member orgs signed by their admins, a block defining the contract
 `basic` under AND(hospital, insurer), then --blocks blocks of --txs create_asset transactions, each
 a real ECDSA-signed envelope with the endorsements of the hospital and insurer peers. Each run then

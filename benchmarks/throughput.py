@@ -2,8 +2,9 @@
 
     python benchmarks/throughput.py [--clients 1,8,32] [--seconds 15] [--runs 3] [--json]
 
-Starts its own network (orderer and three peers as processes, TLS on loopback) in a temporary
-directory from benchmarks/network.toml, warms it up, then measures closed loops: each client
+Starts its own network (an orderer and the hospital's and insurer's peers as processes, TLS on
+loopback: the shape of the Fabric network it is compared with) in a temporary directory from
+benchmarks/network.toml, warms it up, then measures closed loops: each client
 submits create_asset with a fresh id through Contract.submit_transaction, as an application does
 (endorse, then one Submit that waits for the commit), again and again, for a fixed time. A
 transaction counts when it commits VALID inside the window; its latency runs from the call to its
