@@ -224,7 +224,7 @@ class ClientBase(Generic[_Channel]):
 
     def _start(self, stage: Stage[Any, Any], tx_id: str) -> tuple[Callable[..., Any], float]:
         """The stub method and deadline of stage, looked up on its first call only."""
-        _log.debug("%s of tx %s via gateway %s", stage.name, tx_id, self.peers.addresses[0])
+        _log.debug("%s of tx %s via gateway %s", stage.name, tx_id, self.address)
         call = self._calls.get(stage)
         if call is None:
             method = getattr(self.stub(query=stage.query), stage.method)
