@@ -56,6 +56,11 @@ def _status_of(context: Any, exc: RequestError) -> str:
     """Set the refusal's details trailer on the call; the status message to abort with."""
     if exc.trailer and len(exc.trailer) <= MAX_TRAILER_BYTES:
         context.set_trailing_metadata((("careledger-errors-bin", exc.trailer),))
+    return status_message(exc)
+
+
+def status_message(exc: RequestError) -> str:
+    """The refusal's message, cut to what a status can carry."""
     message = exc.message
     if len(message) > MAX_STATUS_MESSAGE:
         message = f"{message[:MAX_STATUS_MESSAGE]}... (message of {len(message)} characters cut)"

@@ -52,6 +52,7 @@ class PeerMetrics:
     commit_seconds: Histogram
     endorse_seconds: Histogram
     evaluate_seconds: Histogram
+    batched_calls: Counter
 
     @classmethod
     def register(cls, registry: CollectorRegistry) -> PeerMetrics:
@@ -66,6 +67,8 @@ class PeerMetrics:
                       buckets=LATENCY_BUCKETS, registry=registry),
             Histogram("careledger_evaluate_seconds", "Gateway Evaluate call",
                       buckets=LATENCY_BUCKETS, registry=registry),
+            Counter("careledger_gateway_batched_calls", "Gateway calls that arrived in a Batch, by kind",
+                    ["kind"], registry=registry),
         )
 
     def observe_block(self, block: common_pb2.Block, outcomes: Sequence[TxOutcomeLike]) -> None:

@@ -34,7 +34,7 @@ from careledger.network.node import blockstream, readers
 from careledger.network.node.coalesce import MAX_ITEMS, Coalescer
 from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
-from careledger.network.node.grpcutil import RequestError, status_code, stream, unary
+from careledger.network.node.grpcutil import RequestError, status_code, status_message, stream, unary
 from careledger.network.node.operations import PeerMetrics
 from careledger.network.node.signedrequest import open_signed, still_member
 from careledger.network.peer import policy as policies
@@ -70,6 +70,8 @@ ENVELOPE_OVERHEAD = 1024
 # envelope elsewhere is safe, because the committers count a tx id once (DUPLICATE_TXID).
 AMBIGUOUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 DEFAULT_COMMIT_WAIT = 60.0
+# Calls in one Batch: the SDK sends at most coalesce.MAX_ITEMS; more is refused as a whole.
+MAX_BATCH_CALLS = 256
 # Threads for this peer's contract calls: a few, since they share one GIL with the loop.
 CONTRACT_WORKERS = 4
 # A second batch of contract calls starts beside the one running only once that has run this long
@@ -354,8 +356,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return [o for o in chosen if o not in orgs]
 
     @unary
-    @timed("endorse_seconds")
     async def Endorse(
+        self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> gateway_pb2.EndorseResponse:
+        return await self._endorse(request, context)
+
+    @timed("endorse_seconds")
+    async def _endorse(
         self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.EndorseResponse:
         signed = _proposal_of(request, "endorse")
@@ -401,8 +408,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             prepared_transaction=common_pb2.Envelope(payload=prepared), result=result)
 
     @unary
-    @timed("evaluate_seconds")
     async def Evaluate(
+        self, request: gateway_pb2.EvaluateRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> gateway_pb2.EvaluateResponse:
+        return await self._evaluate(request, context)
+
+    @timed("evaluate_seconds")
+    async def _evaluate(
         self, request: gateway_pb2.EvaluateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.EvaluateResponse:
         signed = _proposal_of(request, "evaluate")
@@ -423,6 +435,11 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
 
     @unary
     async def Submit(
+        self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> gateway_pb2.SubmitResponse:
+        return await self._submit(request, context)
+
+    async def _submit(
         self, request: gateway_pb2.SubmitRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.SubmitResponse:
         admitted = admit(request.prepared_transaction, self._profile.channel, self._membership,
@@ -472,6 +489,45 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
             grpc.StatusCode.UNAVAILABLE,
             f"no orderer reachable for transaction {tx_id}: {last or 'none configured'}; retry the submit",
         )
+
+    # -- several calls in one RPC --------------------------------------------------------------
+
+    @unary
+    async def Batch(
+        self, request: gateway_pb2.GatewayBatch, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> gateway_pb2.GatewayBatchResponse:
+        """Each call answered as its own RPC would be, all run at once (their contract calls and
+        their proposals to each other peer then share hand-offs and RPCs too)."""
+        if len(request.calls) > MAX_BATCH_CALLS:
+            raise RequestError(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"a batch of {len(request.calls)} calls is refused: at most "
+                               f"{MAX_BATCH_CALLS}; send the rest in another batch")
+        outcomes = await asyncio.gather(*(self._outcome(i, call, context)
+                                          for i, call in enumerate(request.calls)))
+        return gateway_pb2.GatewayBatchResponse(outcomes=outcomes)
+
+    async def _outcome(self, index: int, call: gateway_pb2.GatewayCall,
+                       context: grpc.aio.ServicerContext[Any, Any]) -> gateway_pb2.GatewayOutcome:
+        """One call of a batch: its response, or the status and details its own RPC would end with."""
+        kind = call.WhichOneof("call")
+        handlers: dict[str, Callable[[Any, Any], Awaitable[Any]]] = {
+            "evaluate": self._evaluate, "endorse": self._endorse, "submit": self._submit}
+        handler = handlers.get(kind or "")
+        if kind is None or handler is None:
+            return gateway_pb2.GatewayOutcome(
+                code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                message=f"call {index} of the batch carries no request (evaluate, endorse or submit)")
+        self._metrics.batched_calls.labels(kind).inc()
+        try:
+            response = await handler(getattr(call, kind), context)
+        except RequestError as exc:
+            return gateway_pb2.GatewayOutcome(code=exc.code.value[0], message=status_message(exc),
+                                              error_details=exc.trailer or b"")
+        except Exception:
+            log.exception("%s call %d of a batch failed", kind, index)
+            return gateway_pb2.GatewayOutcome(code=grpc.StatusCode.INTERNAL.value[0],
+                                              message=f"internal error in {kind}; see node log")
+        return gateway_pb2.GatewayOutcome(**{kind: response})
 
     @unary
     async def CommitStatus(

@@ -154,3 +154,41 @@ class ErrorDetails(_message.Message):
     DETAILS_FIELD_NUMBER: _ClassVar[int]
     details: _containers.RepeatedCompositeFieldContainer[ErrorDetail]
     def __init__(self, details: _Optional[_Iterable[_Union[ErrorDetail, _Mapping]]] = ...) -> None: ...
+
+class GatewayCall(_message.Message):
+    __slots__ = ("evaluate", "endorse", "submit")
+    EVALUATE_FIELD_NUMBER: _ClassVar[int]
+    ENDORSE_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    evaluate: EvaluateRequest
+    endorse: EndorseRequest
+    submit: SubmitRequest
+    def __init__(self, evaluate: _Optional[_Union[EvaluateRequest, _Mapping]] = ..., endorse: _Optional[_Union[EndorseRequest, _Mapping]] = ..., submit: _Optional[_Union[SubmitRequest, _Mapping]] = ...) -> None: ...
+
+class GatewayOutcome(_message.Message):
+    __slots__ = ("code", "message", "error_details", "evaluate", "endorse", "submit")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    ERROR_DETAILS_FIELD_NUMBER: _ClassVar[int]
+    EVALUATE_FIELD_NUMBER: _ClassVar[int]
+    ENDORSE_FIELD_NUMBER: _ClassVar[int]
+    SUBMIT_FIELD_NUMBER: _ClassVar[int]
+    code: int
+    message: str
+    error_details: bytes
+    evaluate: EvaluateResponse
+    endorse: EndorseResponse
+    submit: SubmitResponse
+    def __init__(self, code: _Optional[int] = ..., message: _Optional[str] = ..., error_details: _Optional[bytes] = ..., evaluate: _Optional[_Union[EvaluateResponse, _Mapping]] = ..., endorse: _Optional[_Union[EndorseResponse, _Mapping]] = ..., submit: _Optional[_Union[SubmitResponse, _Mapping]] = ...) -> None: ...
+
+class GatewayBatch(_message.Message):
+    __slots__ = ("calls",)
+    CALLS_FIELD_NUMBER: _ClassVar[int]
+    calls: _containers.RepeatedCompositeFieldContainer[GatewayCall]
+    def __init__(self, calls: _Optional[_Iterable[_Union[GatewayCall, _Mapping]]] = ...) -> None: ...
+
+class GatewayBatchResponse(_message.Message):
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[GatewayOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[GatewayOutcome, _Mapping]]] = ...) -> None: ...

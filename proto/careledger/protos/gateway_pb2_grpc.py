@@ -50,6 +50,11 @@ class GatewayStub:
                 request_serializer=careledger_dot_protos_dot_gateway__pb2.SubmitRequest.SerializeToString,
                 response_deserializer=careledger_dot_protos_dot_gateway__pb2.SubmitResponse.FromString,
                 _registered_method=True)
+        self.Batch = channel.unary_unary(
+                '/careledger.Gateway/Batch',
+                request_serializer=careledger_dot_protos_dot_gateway__pb2.GatewayBatch.SerializeToString,
+                response_deserializer=careledger_dot_protos_dot_gateway__pb2.GatewayBatchResponse.FromString,
+                _registered_method=True)
         self.CommitStatus = channel.unary_unary(
                 '/careledger.Gateway/CommitStatus',
                 request_serializer=careledger_dot_protos_dot_common__pb2.Signed.SerializeToString,
@@ -83,6 +88,12 @@ class GatewayServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Submit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Batch(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -126,6 +137,11 @@ def add_GatewayServicer_to_server(servicer, server):
                     servicer.Submit,
                     request_deserializer=careledger_dot_protos_dot_gateway__pb2.SubmitRequest.FromString,
                     response_serializer=careledger_dot_protos_dot_gateway__pb2.SubmitResponse.SerializeToString,
+            ),
+            'Batch': grpc.unary_unary_rpc_method_handler(
+                    servicer.Batch,
+                    request_deserializer=careledger_dot_protos_dot_gateway__pb2.GatewayBatch.FromString,
+                    response_serializer=careledger_dot_protos_dot_gateway__pb2.GatewayBatchResponse.SerializeToString,
             ),
             'CommitStatus': grpc.unary_unary_rpc_method_handler(
                     servicer.CommitStatus,
@@ -224,6 +240,33 @@ class Gateway:
             '/careledger.Gateway/Submit',
             careledger_dot_protos_dot_gateway__pb2.SubmitRequest.SerializeToString,
             careledger_dot_protos_dot_gateway__pb2.SubmitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Batch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/careledger.Gateway/Batch',
+            careledger_dot_protos_dot_gateway__pb2.GatewayBatch.SerializeToString,
+            careledger_dot_protos_dot_gateway__pb2.GatewayBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,
