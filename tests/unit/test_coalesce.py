@@ -1,5 +1,6 @@
-"""The Coalescer: one caller alone is sent at once; callers that arrive while a batch is in flight
-share the next batch; a failed batch fails each of its callers; answers keep their order."""
+"""The Coalescer: one caller alone is sent at once; callers of the same turn of the event loop, and
+callers that arrive while a batch is in flight, share the next batch; a failed batch fails each of its
+callers; answers keep their order."""
 
 from __future__ import annotations
 
@@ -65,8 +66,9 @@ def test_batches_keep_to_the_byte_and_item_limits() -> None:
         await settle()
         blocker.set()
         assert await asyncio.gather(*calls) == ["X", "AAA", "BB", "C", "D", "EEEEEEEEEE"]
-        # "x" alone; then at most 2 items and 5 bytes; an item over the limit goes alone
-        assert node.batches == [["x"], ["aaa", "bb"], ["c", "d"], ["eeeeeeeeee"]]
+        # calls of one turn go together, at most 2 items and 5 bytes a batch; an item over the
+        # limit goes alone
+        assert node.batches == [["x", "aaa"], ["bb", "c"], ["d"], ["eeeeeeeeee"]]
 
     asyncio.run(run())
 
