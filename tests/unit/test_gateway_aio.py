@@ -146,3 +146,17 @@ def test_close_ends_an_async_stream_waiting_for_blocks(server, fake) -> None:
 
     assert run(server[1], listen) == ["t1"]
     assert asked(fake) == [(1, "")]
+
+
+def test_concurrent_calls_to_a_gateway_without_batch_go_one_by_one(server, fake) -> None:
+    # The fake gateway has no Batch RPC (an older peer): UNIMPLEMENTED, then each call alone.
+    async def many(gateway: aio.Gateway) -> list[bytes]:
+        contract = gateway.get_network(CHANNEL).get_contract("consent")
+        reads = [contract.evaluate_transaction("read", f"p{i}") for i in range(5)]
+        writes = [contract.submit_transaction("grant", f"p{i}") for i in range(3)]
+        return list(await asyncio.gather(*reads, *writes))
+
+    answers = run(server[1], many)
+    assert answers == [f"p{i}".encode() for i in range(5)] + [b"result:grant"] * 3
+    stages = [stage for stage, _ in fake.requests]
+    assert stages.count("Evaluate") == 5 and stages.count("Endorse") == 3 and stages.count("Submit") == 3
