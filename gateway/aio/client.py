@@ -25,9 +25,9 @@ from careledger.gateway.client import (
     Peers,
     Stage,
 )
+from careledger.gateway.coalesce import Coalescer
 from careledger.gateway.errors import ERROR_DETAILS_KEY
 from careledger.gateway.identity import Identity, Signer
-from careledger.network.node.coalesce import Coalescer
 from careledger.protos import gateway_pb2
 
 _Request = TypeVar("_Request")

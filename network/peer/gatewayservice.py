@@ -26,12 +26,12 @@ import grpc
 
 from careledger.chaincode.runtime import name_problem
 from careledger.chaincode.stub import shown
+from careledger.gateway.coalesce import MAX_ITEMS, Coalescer
 from careledger.network.config import NodeInfo, Profile
 from careledger.network.identity.membership import Identity, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
 from careledger.network.node import blockstream, readers
-from careledger.network.node.coalesce import MAX_ITEMS, Coalescer
 from careledger.network.node.connections import Connections
 from careledger.network.node.envelope import admit
 from careledger.network.node.grpcutil import RequestError, status_code, status_message, stream, unary

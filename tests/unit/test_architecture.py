@@ -23,15 +23,18 @@ MAY_IMPORT: dict[str, set[str]] = {
     "careledger.chaincode": {"careledger.protos"},
     "careledger.network.config": set(),
     "careledger.network.identity": {"careledger.protos"},
-    "careledger.gateway": {"careledger.protos", "careledger.network.identity"},
+    # batching calls to one node: pure asyncio, shared by the SDK and the peer's gateway service
+    "careledger.gateway.coalesce": set(),
+    "careledger.gateway": {"careledger.protos", "careledger.network.identity", "careledger.gateway.coalesce"},
     "careledger.network.ledger": {"careledger.protos", "careledger.network.identity"},
     "careledger.network.node": {
         "careledger.protos", "careledger.network.identity", "careledger.network.config",
         "careledger.network.ledger",
     },
     "careledger.network.peer": {
-        "careledger.protos", "careledger.chaincode", "careledger.network.identity",
-        "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
+        "careledger.protos", "careledger.chaincode", "careledger.gateway.coalesce",
+        "careledger.network.identity", "careledger.network.config", "careledger.network.ledger",
+        "careledger.network.node",
     },
     "careledger.network.orderer": {
         "careledger.protos", "careledger.network.identity", "careledger.network.config",
@@ -47,14 +50,16 @@ MAY_IMPORT: dict[str, set[str]] = {
         "careledger.network.peer", "careledger.network.orderer",
     },
     "careledger.network.local": {  # all of network, as ARCHITECTURE.md says (the CA: network up --ca)
-        "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.network.identity",
+        "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.gateway.coalesce",
+        "careledger.network.identity",
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
         "careledger.network.peer", "careledger.network.orderer", "careledger.network.tools",
         "careledger.network.ca",
     },
     "careledger.network": set(),  # the package itself: its __init__ imports nothing
     "careledger.cli": {
-        "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.network.identity",
+        "careledger.protos", "careledger.chaincode", "careledger.gateway", "careledger.gateway.coalesce",
+        "careledger.network.identity",
         "careledger.network.config", "careledger.network.ledger", "careledger.network.node",
         "careledger.network.peer", "careledger.network.orderer", "careledger.network.tools",
         "careledger.network.local", "careledger.network.ca",

@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from careledger.network.node.coalesce import Coalescer
+from careledger.gateway.coalesce import Coalescer
 
 
 async def settle() -> None:
