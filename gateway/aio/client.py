@@ -34,16 +34,19 @@ _Request = TypeVar("_Request")
 _Response = TypeVar("_Response")
 
 # The stages that may share a Batch, by the GatewayCall field that carries them, and how many
-# batches of each may be unanswered at once. Evaluate and endorse answer in milliseconds: one at a
-# time lets the most calls pile up. A submit that waits for its block lasts a block timeout, so
-# those go in any number, each batch holding the submits made in the same turn of the event loop
-# (those released together by one endorse batch).
+# batches of each may be unanswered at once. A burst of calls (the clients one block released)
+# goes as several small batches in flight together, not one big one: the first answers come back,
+# and their transactions go on to be ordered, while the rest are still being endorsed, so the
+# orderer's batch timeout runs beside that work instead of after it (32 clients: 259-269 -> 304-333
+# committed tx/s, three interleaved runs; server CPU per tx 2.4 -> 2.6 ms). A submit that waits
+# for its block lasts a block timeout, so those go in any number.
 BATCHED: dict[Stage[Any, Any], tuple[str, int]] = {
-    EVALUATE: ("evaluate", 1),
-    ENDORSE: ("endorse", 1),
-    SUBMIT: ("submit", 1),
+    EVALUATE: ("evaluate", 4),
+    ENDORSE: ("endorse", 4),
+    SUBMIT: ("submit", 4),
     SUBMIT_AND_WAIT: ("submit", 1 << 20),
 }
+BATCH_ITEMS = 8  # calls in one batch
 # Bytes of requests in one batch: under a peer's message limit (1 MiB by default; a batch it
 # refuses as too big is sent again call by call). A call bigger than this goes alone, as its own
 # RPC, and meets the peer's own limit. 128 KiB holds ~30 submits or ~80 evaluates.
@@ -105,7 +108,7 @@ class AsyncGatewayClient(ClientBase[grpc.aio.Channel]):
             kind, in_flight = BATCHED[stage]
             batches = self._batches[stage] = Coalescer(
                 functools.partial(self._send, kind, method, timeout), _size, BATCH_BYTES,
-                max_in_flight=in_flight)
+                max_in_flight=in_flight, max_items=BATCH_ITEMS)
         return batches
 
     async def _send(self, kind: str, method: Callable[..., Any], timeout: float,
