@@ -8,6 +8,7 @@ Internally AND and OR are OutOf(n, ...) and OutOf(1, ...), so one evaluator serv
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from abc import ABC, abstractmethod
@@ -185,9 +186,18 @@ def choose_endorsers(policy: Policy, available: Sequence[str]) -> list[str] | No
     Among sets of the smallest size, the one whose members come earliest in `available` wins
     (combinations are tried in lexicographic order of positions). None if no set satisfies it.
     """
-    candidates = [org for org in dict.fromkeys(available) if org in policy.orgs()]
+    chosen = _choose(policy, tuple(available))
+    return None if chosen is None else list(chosen)
+
+
+@functools.lru_cache(maxsize=256)
+def _choose(policy: Policy, available: tuple[str, ...]) -> tuple[str, ...] | None:
+    """choose_endorsers, remembered: a gateway asks it for every endorsement with the same few
+    policies and peers (policies are frozen, so equal ones share an entry)."""
+    named = policy.orgs()
+    candidates = [org for org in dict.fromkeys(available) if org in named]
     for size in range(len(candidates) + 1):
         for combo in itertools.combinations(candidates, size):
             if policy.satisfied_by(combo):
-                return list(combo)
+                return combo
     return None
