@@ -70,7 +70,8 @@ ENVELOPE_OVERHEAD = 1024
 # envelope elsewhere is safe, because the committers count a tx id once (DUPLICATE_TXID).
 AMBIGUOUS = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
 DEFAULT_COMMIT_WAIT = 60.0
-# Calls in one Batch: the SDK sends at most coalesce.MAX_ITEMS; more is refused as a whole.
+# Calls in one Batch: the asyncio SDK sends at most 8 (gateway/aio/client.py BATCH_ITEMS); more is
+# refused as a whole.
 MAX_BATCH_CALLS = 256
 # Threads for this peer's contract calls: a few, since they share one GIL with the loop.
 CONTRACT_WORKERS = 4
