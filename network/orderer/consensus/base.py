@@ -58,19 +58,28 @@ def no_config(number: int, batch: Sequence[bytes]) -> int:
 class StoredChain:
     """The chain as this orderer has stored it: what every consenter serves Deliver from.
 
-    Subclasses append under `_grown` and call `_grown.notify_all()` so that waiters wake.
+    Subclasses append under `_grown`, then call `_appended(block)` so that waiters wake.
     """
 
     def __init__(self, store: BlockStore) -> None:
         self._store = store
         self._grown = threading.Condition()
+        # the newest block as written: every Deliver stream asks for it at once, so it is served
+        # without reading and parsing the file again (read-only: nothing here changes a block)
+        self._tip: common_pb2.Block | None = None
+
+    def _appended(self, block: common_pb2.Block) -> None:
+        """Called under `_grown` once `block` is stored."""
+        self._tip = block
+        self._grown.notify_all()
 
     @property
     def height(self) -> int:
         return self._store.height
 
     def get_block(self, number: int) -> common_pb2.Block:
-        return self._store.get(number)
+        tip = self._tip
+        return tip if tip is not None and tip.header.number == number else self._store.get(number)
 
     def wait_for_height(self, height: int, timeout: float) -> bool:
         with self._grown:

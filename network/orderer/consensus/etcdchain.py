@@ -134,5 +134,5 @@ class LocalChain(StoredChain):
             self._store.append(block)
             self._last_header = block.header
             self._tip_rev = revision
-            self._grown.notify_all()
+            self._appended(block)
         self._on_block(block)

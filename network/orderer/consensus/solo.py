@@ -61,5 +61,5 @@ class SoloConsenter(StoredChain):
         self._last_header = block.header
         log.info("cut block %d with %d transactions", block.header.number, len(batch))
         with self._grown:
-            self._grown.notify_all()
+            self._appended(block)
         self._on_block(block)
