@@ -127,9 +127,9 @@ class Endorser:
         """The window in force (the gateway's Submit judges envelopes by it too)."""
         return self._clock_skew
 
-    def check(self, signed: common_pb2.SignedProposal, refuse_replays: bool = True) -> CheckedProposal:
-        """Parse and authenticate a proposal; RequestError says what is wrong. An evaluation
-        (refuse_replays=False) writes nothing, so its tx id is not looked up among committed ones."""
+    def read(self, signed: common_pb2.SignedProposal) -> common_pb2.Proposal:
+        """The proposal, with what needs no key checked (it parses, its channel, its tx id): enough
+        to route it; check() authenticates it."""
         proposal = parse(common_pb2.Proposal, signed.proposal_bytes, "proposal")
         header = proposal.header
         if header.channel != self._channel:
@@ -143,6 +143,15 @@ class Endorser:
                 grpc.StatusCode.INVALID_ARGUMENT,
                 f"transaction id {header.tx_id!r} is not SHA-256(nonce || creator)",
             )
+        return proposal
+
+    def check(self, signed: common_pb2.SignedProposal, refuse_replays: bool = True,
+              proposal: common_pb2.Proposal | None = None) -> CheckedProposal:
+        """Parse and authenticate a proposal (`proposal`: read(signed), if already made);
+        RequestError says what is wrong. An evaluation (refuse_replays=False) writes nothing, so
+        its tx id is not looked up among committed ones."""
+        proposal = proposal if proposal is not None else self.read(signed)
+        header = proposal.header
         try:
             creator = self._membership.verify(header.creator, signed.proposal_bytes, signed.signature)
         except IdentityError as exc:

@@ -43,7 +43,6 @@ from careledger.network.peer.endorser import (
     CATCH_UP_WAIT,
     HEIGHT_KEY,
     MIN_HEIGHT_KEY,
-    CheckedProposal,
     Endorser,
     check_size,
     status_for_response,
@@ -172,12 +171,12 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return self._channel_peers().get(org, ())
 
     async def _endorse_at(
-        self, org: str, signed: common_pb2.SignedProposal, checked: CheckedProposal | None = None
+        self, org: str, signed: common_pb2.SignedProposal, proposal: common_pb2.Proposal | None = None
     ) -> PeerAnswer:
-        """One org's endorsement: this peer if it is ours (reusing the check already made, when
-        given), else that org's peers in turn."""
+        """One org's endorsement: this peer if it is ours (`proposal`: the proposal read from
+        `signed`, when it was), else that org's peers in turn."""
         if org == self._me.org:
-            return await self._in_contract_pool(self._endorse_here, signed, checked)
+            return await self._in_contract_pool(self._endorse_here, signed, proposal)
         answer = PeerAnswer(NodeInfo("?", org, "?", 0), None,
                             f"organisation {org!r} has no peers in this channel's configuration; "
                             "target an organisation that runs a peer", grpc.StatusCode.UNAVAILABLE)
@@ -261,10 +260,13 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return await asyncio.get_running_loop().run_in_executor(self._contract_pool, _run_each, calls)
 
     def _endorse_here(
-        self, signed: common_pb2.SignedProposal, checked: CheckedProposal | None
+        self, signed: common_pb2.SignedProposal, proposal: common_pb2.Proposal | None
     ) -> PeerAnswer:
+        # a proposal this peer refuses (signature, replay, time) is refused as such, with the
+        # check's status, not reported as one org's failed endorsement
+        checked = self._endorser.check(signed, proposal=proposal)
         try:
-            response = self._endorser.endorse(checked) if checked else self._endorser.process(signed)
+            response = self._endorser.endorse(checked)
             return PeerAnswer(self._me, response, "", height=self._ledger.height)
         except RequestError as exc:
             return PeerAnswer(self._me, None, exc.message, exc.code)
@@ -300,19 +302,23 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         return chosen
 
     async def _endorsements(self, orgs: Sequence[str], signed: common_pb2.SignedProposal,
-                            checked: CheckedProposal) -> list[PeerAnswer]:
-        """The orgs' endorsements, asked at once."""
-        return list(await asyncio.gather(*(self._endorse_at(org, signed, checked) for org in orgs)))
+                            proposal: common_pb2.Proposal) -> list[PeerAnswer]:
+        """The orgs' endorsements, asked at once. This peer authenticates the proposal on its
+        contract thread, as part of its own endorsement, while the other orgs' peers (which
+        authenticate it too) already have it; without an endorsement of its own, first."""
+        if self._me.org not in orgs:
+            self._endorser.check(signed, proposal=proposal)
+        return list(await asyncio.gather(*(self._endorse_at(org, signed, proposal) for org in orgs)))
 
     async def _endorse_all(self, request: gateway_pb2.EndorseRequest, signed: common_pb2.SignedProposal,
-                           checked: CheckedProposal) -> tuple[list[str], list[PeerAnswer]]:
+                           proposal: common_pb2.Proposal) -> tuple[list[str], list[PeerAnswer]]:
         """The orgs asked and their answers: the contract's policy, then any key-level policies."""
-        contract = checked.proposal.contract
+        contract = proposal.contract
         orgs = self._orgs_for(request, contract)
-        answers = await self._endorsements(orgs, signed, checked)
+        answers = await self._endorsements(orgs, signed, proposal)
         extra = [] if request.endorsing_organizations else self._orgs_for_keys(contract, orgs, answers[0])
         if extra:  # the keys written carry policies the contract's orgs do not satisfy
-            answers += await self._endorsements(extra, signed, checked)
+            answers += await self._endorsements(extra, signed, proposal)
             orgs = [*orgs, *extra]
         return orgs, answers
 
@@ -367,15 +373,15 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         self, request: gateway_pb2.EndorseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> gateway_pb2.EndorseResponse:
         signed = _proposal_of(request, "endorse")
-        checked = self._endorser.check(signed)  # refuse forged or replayed proposals before fan-out
-        tx_id, contract = checked.tx_id, checked.proposal.contract
-        _check_names(checked.proposal, tx_id)
-        orgs, answers = await self._endorse_all(request, signed, checked)
+        proposal = self._endorser.read(signed)  # authenticated as it is endorsed (_endorsements)
+        tx_id, contract = proposal.header.tx_id, proposal.contract
+        _check_names(proposal, tx_id)
+        orgs, answers = await self._endorse_all(request, signed, proposal)
         target = await self._caught_up_to(answers)
         if target is not None:  # once, all at the highest height: what they then say stands
             log.info("endorsers of tx %s disagreed at heights %s; asking again at height %d",
                      tx_id, _heights(answers), target)
-            orgs, answers = await self._endorse_all(request, signed, checked)
+            orgs, answers = await self._endorse_all(request, signed, proposal)
         failed = [a for a in answers if a.response is None or a.response.response.status != 200]
         if failed:
             first = failed[0]
@@ -395,7 +401,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 _details(answers),
             )
         tx = common_pb2.Transaction(
-            proposal=protoutil.strip_transient(checked.proposal),
+            proposal=protoutil.strip_transient(proposal),
             response_payload=payloads.pop(),
             endorsements=[a.response.endorsement for a in answers],  # type: ignore[union-attr]
         )

@@ -57,9 +57,12 @@ class Endorser:
     fixed: bytes = b""
     calls: int = 0
 
-    def check(self, signed: common_pb2.SignedProposal) -> CheckedProposal:
-        return CheckedProposal(common_pb2.Proposal.FromString(signed.proposal_bytes), cast(Any, None),
-                               cast(Any, None))
+    def read(self, signed: common_pb2.SignedProposal) -> common_pb2.Proposal:
+        return common_pb2.Proposal.FromString(signed.proposal_bytes)
+
+    def check(self, signed: common_pb2.SignedProposal, proposal: common_pb2.Proposal | None = None
+              ) -> CheckedProposal:
+        return CheckedProposal(proposal or self.read(signed), cast(Any, None), cast(Any, None))
 
     def process(self, signed: common_pb2.SignedProposal) -> common_pb2.ProposalResponse:
         return self.endorse(self.check(signed))
