@@ -28,7 +28,7 @@ from careledger.chaincode.runtime import name_problem
 from careledger.chaincode.stub import shown
 from careledger.gateway.coalesce import MAX_ITEMS, Coalescer
 from careledger.network.config import NodeInfo, Profile
-from careledger.network.identity.membership import Identity, Membership
+from careledger.network.identity.membership import Identity, IdentityError, Membership
 from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockevents import block_events
 from careledger.network.node import blockstream, readers
@@ -469,6 +469,7 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
                 raise
         if not request.wait_for_commit:
             return gateway_pb2.SubmitResponse()
+        _check_endorsements(admitted.transaction, self._membership)
         return gateway_pb2.SubmitResponse(commit=await self._commit_status(admitted.tx_id, context))
 
     async def _order(self, envelope: common_pb2.Envelope, tx_id: str) -> None:
@@ -649,6 +650,18 @@ def _run_each(calls: list[Callable[[], Any]]) -> list[tuple[bool, Any]]:
         except Exception as exc:  # noqa: BLE001 - raised again by the call's own awaiter
             outcomes.append((True, exc))
     return outcomes
+
+
+def _check_endorsements(tx: common_pb2.Transaction, membership: Membership) -> None:
+    """Verify the endorsers' signatures while the transaction waits for its block: this peer's
+    validation then finds them verified (membership remembers each result), and between the
+    orderer's cut and the commit the client waits for only the block's own signature is checked.
+    A bad one is left for validation to mark invalid, with the reason."""
+    for endorsement in tx.endorsements:
+        try:
+            membership.verify(endorsement.endorser, tx.response_payload, endorsement.signature)
+        except IdentityError:
+            pass
 
 
 def _size(message: common_pb2.SignedProposal | common_pb2.Envelope) -> int:

@@ -141,3 +141,24 @@ def test_a_signature_the_process_made_itself_is_not_checked_again(network: TestN
 def test_a_signer_whose_key_is_not_its_certificates_does_not_count_as_itself(network: TestNetwork) -> None:
     peer, other = network.client("hospital"), network.client("insurer")
     assert not key_matches(Signer(cert_pem=peer.cert_pem, org=peer.org, name=peer.name, key=other.key))
+
+
+def test_the_gateway_verifies_endorsements_ahead_of_validation(network: TestNetwork) -> None:
+    """While a submit waits for its block, the gateway checks the endorsements (a bad one is left
+    for validation to refuse), so that validating the block finds the good ones verified."""
+    from careledger.network.peer.gatewayservice import _check_endorsements
+    from careledger.protos import common_pb2
+
+    gateway, hospital, insurer = network.membership(), network.client("hospital"), network.client("insurer")
+    tx = common_pb2.Transaction(response_payload=DATA)
+    tx.endorsements.add(endorser=hospital.cert_pem, signature=hospital.sign(DATA))
+    tx.endorsements.add(endorser=insurer.cert_pem, signature=hospital.sign(DATA))  # not insurer's
+    _check_endorsements(tx, gateway)
+    validator = network.membership()
+    for signer in (hospital, insurer):
+        validator.identity(signer.cert_pem)
+        refuse_ecdsa(validator, signer)
+    good, forged = tx.endorsements
+    assert validator.verify(good.endorser, DATA, good.signature).org == "hospital"
+    with pytest.raises(BadSignatureError):
+        validator.verify(forged.endorser, DATA, forged.signature)
