@@ -59,7 +59,7 @@ class SoloConsenter(StoredChain):
                            last_config=self._last_config(number, batch))
         self._store.append(block)
         self._last_header = block.header
-        log.info("cut block %d with %d transactions", block.header.number, len(batch))
         with self._grown:
             self._appended(block)
         self._on_block(block)
+        log.info("cut block %d with %d transactions", block.header.number, len(batch))  # once delivering
