@@ -13,6 +13,22 @@ from google.protobuf.message import DecodeError
 
 from careledger.protos import common_pb2
 
+# What a block adds to its envelopes: header, metadata (the orderer's certificate and signature,
+# last config) and a few bytes of framing per envelope. A block must fit in one message of the
+# network's max_message_bytes, or no peer could receive it and every commit would stop behind it.
+BLOCK_OVERHEAD = 8 * 1024
+ENVELOPE_FRAMING = 8
+
+
+def block_envelope_bytes(max_message_bytes: int, max_tx: int) -> int:
+    """The most envelope bytes a block of up to max_tx envelopes may hold and still be delivered."""
+    return max_message_bytes - BLOCK_OVERHEAD - ENVELOPE_FRAMING * max_tx
+
+
+def largest_envelope(max_message_bytes: int) -> int:
+    """The largest envelope that fits in a block of its own."""
+    return block_envelope_bytes(max_message_bytes, 1)
+
 
 def compute_tx_id(nonce: bytes, creator: bytes) -> str:
     """The transaction id: hex SHA-256 of nonce || creator certificate."""

@@ -4,11 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from careledger.network.ledger import protoutil
+
 
 @dataclass(frozen=True)
 class BatchLimits:
     max_tx: int
     max_bytes: int
+
+    def deliverable(self, max_message_bytes: int) -> BatchLimits:
+        """These limits, max_bytes lowered where needed so that a full block still fits in one
+        message of max_message_bytes: a bigger block could never be delivered to a peer."""
+        room = protoutil.block_envelope_bytes(max_message_bytes, self.max_tx)
+        return BatchLimits(self.max_tx, max(1, min(self.max_bytes, room)))
 
 
 class BlockCutter:

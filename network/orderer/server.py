@@ -14,8 +14,10 @@ from functools import partial
 from prometheus_client import CollectorRegistry
 
 from careledger.network.identity.signing import Signer
+from careledger.network.ledger import protoutil
 from careledger.network.ledger.blockcheck import check_block
 from careledger.network.ledger.blockstore import BlockStore
+from careledger.network.ledger.channelconfig import ChannelConfig
 from careledger.network.node.connections import Connections
 from careledger.network.node.grpcutil import STOP_GRACE, new_server, node_channel, set_serving
 from careledger.network.node.liveconfig import LiveConfig, genesis_config, read_genesis, stored_config
@@ -39,7 +41,7 @@ def make_consenter(ctx: NodeContext, store: BlockStore, signer: Signer, connecti
                    genesis: common_pb2.Block) -> Consenter:
     """Solo or etcd, as the profile says; batches as the configuration in force says."""
     settings, config = ctx.profile.orderer, live.current
-    cutter = BlockCutter(BatchLimits(config.batch_max_tx, config.batch_max_bytes))
+    cutter = BlockCutter(batch_limits(config, settings.max_message_bytes))
     timeout = config.batch_timeout_ms / 1000
     if settings.consensus == "solo":
         if store.height == 0:
@@ -55,6 +57,10 @@ def make_consenter(ctx: NodeContext, store: BlockStore, signer: Signer, connecti
         check=partial(check_block, orderer_membership=live.orderers), on_block=on_block,
         last_config=live.last_config, genesis=genesis.SerializeToString(),
     )
+
+
+def batch_limits(config: ChannelConfig, max_message_bytes: int) -> BatchLimits:
+    return BatchLimits(config.batch_max_tx, config.batch_max_bytes).deliverable(max_message_bytes)
 
 
 def _count_if_cut_here(metrics: OrdererMetrics, signer: Signer, block: common_pb2.Block) -> None:
@@ -84,14 +90,15 @@ def main(argv: list[str] | None = None) -> None:
             listen(block)
 
     consenter = make_consenter(ctx, store, signer, connections, stored, live, genesis)
-    live.on_change(lambda c: consenter.set_batch(BatchLimits(c.batch_max_tx, c.batch_max_bytes),
+    live.on_change(lambda c: consenter.set_batch(batch_limits(c, settings.max_message_bytes),
                                                  c.batch_timeout_ms / 1000))
     metrics.queue_depth.set_function(lambda: consenter.queue_depth)
     # on an event loop: Broadcast and Deliver streams hold no thread (etcd's waits for blocks do)
     server, health = new_server(ctx.identity_dir, membership.ca_pems, me.address,
                                 settings.max_message_bytes, on_loop=True)
     service = OrdererService(profile.channel, membership, consenter, metrics, live.roles("deliver"),
-                             config=lambda: live.current)
+                             config=lambda: live.current,
+                             max_envelope_bytes=protoutil.largest_envelope(settings.max_message_bytes))
     listeners += [service.remember, partial(_count_if_cut_here, metrics, signer)]
     orderer_pb2_grpc.add_OrdererServicer_to_server(service, server)
     ops = OperationsServer(me.id, me.host, me.ops_port, registry) if me.ops_port else None

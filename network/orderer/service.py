@@ -37,8 +37,10 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
     def __init__(self, channel: str, membership: Membership, consenter: Consenter,
                  metrics: OrdererMetrics, deliver_readers: Sequence[str] = FULL_BLOCK_READERS,
                  config: Callable[[], ChannelConfig | None] = lambda: None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_envelope_bytes: int | None = None) -> None:
         self._channel = channel
+        self._max_envelope = max_envelope_bytes  # the most that fits in a block of its own
         self._clock = clock  # proposals are judged by it, within the clock skew in force
         self._readers = deliver_readers  # may follow the configuration in force (LiveRoles)
         self._config = config
@@ -93,7 +95,15 @@ class OrdererService(orderer_pb2_grpc.OrdererServicer):
             except RequestError as exc:
                 outcomes.append(self._refused(exc.code, exc.message))
                 continue
-            checked.append((len(outcomes), tx_id, envelope.SerializeToString(), alone))
+            raw = envelope.SerializeToString()
+            if self._max_envelope is not None and len(raw) > self._max_envelope:
+                outcomes.append(self._refused(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"transaction {tx_id} is {len(raw)} bytes; a block of its own must fit in this "
+                    f"network's messages, which leaves {self._max_envelope} (max_message_bytes); keep "
+                    "large data off the ledger (careledger records put)"))
+                continue
+            checked.append((len(outcomes), tx_id, raw, alone))
             outcomes.append(None)
         items = [(raw, alone) for _, _, raw, alone in checked]
         if not items:

@@ -407,9 +407,10 @@ class GatewayService(gateway_pb2_grpc.GatewayServicer):
         )
         result = answers[0].response.response  # type: ignore[union-attr]
         prepared = tx.SerializeToString()
-        # the signed envelope must still fit in a Submit: leave room for signature and framing
+        # the signed envelope must still fit in a Submit and in a block of its own: leave room for
+        # signature and framing
         check_size("prepared transaction", tx_id, len(prepared),
-                   self._profile.orderer.max_message_bytes - ENVELOPE_OVERHEAD)
+                   protoutil.largest_envelope(self._profile.orderer.max_message_bytes) - ENVELOPE_OVERHEAD)
         log.debug("endorsed tx %s (%s) by %s", tx_id, contract, ", ".join(orgs))  # per tx: not at info
         return gateway_pb2.EndorseResponse(
             prepared_transaction=common_pb2.Envelope(payload=prepared), result=result)
